@@ -1,0 +1,44 @@
+//! Where pylayer keeps what it downloads: `--cache-dir`, else `PYLAYER_CACHE_DIR`, else the
+//! platform's cache directory (`~/.cache/pylayer` on Linux).
+
+use std::path::{Path, PathBuf};
+
+/// The root of pylayer's cache, shared safely by concurrent runs (every write is atomic).
+#[derive(Debug, Clone)]
+pub struct CacheDir {
+    root: PathBuf,
+}
+
+impl CacheDir {
+    pub fn resolve(flag: Option<&Path>) -> CacheDir {
+        let root = flag
+            .map(Path::to_path_buf)
+            .or_else(|| {
+                std::env::var_os("PYLAYER_CACHE_DIR")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .or_else(|| dirs::cache_dir().map(|d| d.join("pylayer")))
+            .unwrap_or_else(|| PathBuf::from(".pylayer/cache"));
+        CacheDir { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Content-addressed wheels: `wheels/sha256/ab/abcdef….whl`.
+    pub fn wheel_path(&self, sha256: &str) -> PathBuf {
+        let prefix = sha256.get(..2).unwrap_or("00");
+        self.root
+            .join("wheels")
+            .join("sha256")
+            .join(prefix)
+            .join(format!("{sha256}.whl"))
+    }
+
+    /// HTTP responses (index pages, metadata files), keyed by a hash of the URL.
+    pub fn http_dir(&self) -> PathBuf {
+        self.root.join("http-v1")
+    }
+}

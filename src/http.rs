@@ -1,0 +1,123 @@
+//! The one HTTP client pylayer uses: a shared connection pool with timeouts, retries with
+//! backoff on 5xx and dropped connections, the operating system's trusted certificates
+//! (so TLS-intercepting corporate proxies work) and `HTTPS_PROXY` / `NO_PROXY`.
+
+use std::time::Duration;
+
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+
+/// How many times a request is tried before its failure is reported.
+pub const ATTEMPTS: u32 = 4;
+
+/// Builds the shared client. Certificates come from the OS store (and `SSL_CERT_FILE`).
+pub fn client() -> anyhow::Result<Client> {
+    let user_agent = concat!("pylayer/", env!("CARGO_PKG_VERSION"));
+    Client::builder()
+        .user_agent(user_agent)
+        .connect_timeout(Duration::from_secs(15))
+        .read_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(32)
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot set up HTTPS (certificates or proxy settings): {e}"))
+}
+
+/// Whether a status is worth retrying.
+fn transient(status: StatusCode) -> bool {
+    status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+}
+
+/// Sends the request built by `make`, retrying transient failures with exponential backoff.
+/// Returns the last response (which may be an error status) or the last transport error.
+pub async fn send_with_retry(
+    make: impl Fn() -> RequestBuilder,
+    url_for_errors: &str,
+) -> anyhow::Result<Response> {
+    let mut delay = Duration::from_millis(200);
+    let mut last_err = None;
+    for attempt in 1..=ATTEMPTS {
+        match make().send().await {
+            Ok(resp) if transient(resp.status()) && attempt < ATTEMPTS => {
+                last_err = Some(format!("HTTP {}", resp.status()));
+            }
+            Ok(resp) => return Ok(resp),
+            Err(e)
+                if attempt < ATTEMPTS
+                    && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()) =>
+            {
+                last_err = Some(describe(&e));
+            }
+            Err(e) => {
+                anyhow::bail!("cannot fetch {}: {}", redact(url_for_errors), describe(&e));
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+    }
+    anyhow::bail!(
+        "cannot fetch {} after {ATTEMPTS} attempts: {}",
+        redact(url_for_errors),
+        last_err.unwrap_or_default()
+    )
+}
+
+/// A transport error in one line, with its innermost cause (which is the useful part) and
+/// no URL (callers print the redacted URL themselves).
+pub fn describe(e: &reqwest::Error) -> String {
+    let mut msg = e.without_url_ref().to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg = s.to_string();
+        source = s.source();
+    }
+    msg
+}
+
+trait WithoutUrl {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrl for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        let s = self.to_string();
+        match self.url() {
+            Some(u) => s.replace(u.as_str(), &redact(u.as_str())),
+            None => s,
+        }
+    }
+}
+
+/// Hides the password (or token) in a URL's user-info so it can be printed.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("****"));
+            } else {
+                // A lone user name is usually a token.
+                let _ = u.set_username("****");
+            }
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials() {
+        assert_eq!(
+            redact("https://user:secret@host/simple/"),
+            "https://user:****@host/simple/"
+        );
+        assert_eq!(
+            redact("https://tok3n@host/simple/"),
+            "https://****@host/simple/"
+        );
+        assert_eq!(redact("https://host/simple/"), "https://host/simple/");
+    }
+}

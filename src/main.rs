@@ -1,0 +1,17 @@
+//! pylayer: Python requirements in, a working AWS Lambda layer out.
+
+mod cache;
+mod cli;
+mod domain;
+mod fsutil;
+mod http;
+mod index;
+mod lock;
+mod requirements;
+mod resolve;
+mod target;
+mod wheel_name;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,1 @@
+//! requirements.txt input (placeholder).

@@ -1,0 +1,1 @@
+//! Resolution (placeholder until the resolver lands).
