@@ -3,6 +3,7 @@
 mod cache;
 mod cli;
 mod domain;
+mod fetch;
 mod fsutil;
 mod http;
 mod index;

@@ -1,7 +1,74 @@
 //! Command-line surface: parses flags, wires the stages together and owns all printing.
+//! One file per subcommand.
+
+mod inputs;
+mod lock;
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+/// Python requirements in, a working AWS Lambda layer out.
+#[derive(Debug, Parser)]
+#[command(name = "pylayer", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Resolve the requirements for each target and write pylayer.lock.
+    Lock(lock::LockArgs),
+}
+
+/// A failure with the exit code it deserves: 1 for a failed resolution, check or build,
+/// 2 for bad usage or bad input files.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    pub fn failed(message: impl Into<String>) -> Self {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::failed(format!("{e:#}"))
+    }
+}
+
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Lock(args) => lock::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// The async runtime that runs every network stage.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))
 }

@@ -1,0 +1,146 @@
+//! `*.dist-info/RECORD` (PEP 376 / PEP 627): a CSV of `path,sha256=…,size` rows. pylayer
+//! rewrites it to list the files as installed in the layer, as pip does after installing,
+//! so `importlib.metadata.files()` and `pip uninstall --target` see the truth.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// Parses CSV as Python's `csv` module writes it (commas, `"` quoting with `""` escapes,
+/// `\n` or `\r\n` line ends). Blank lines are skipped.
+pub fn parse(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row: Vec<String> = Vec::new();
+    let mut field = String::new();
+    let mut in_quotes = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => in_quotes = false,
+                _ => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' => in_quotes = true,
+            ',' => row.push(std::mem::take(&mut field)),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                row.push(std::mem::take(&mut field));
+                if !(row.len() == 1 && row[0].is_empty()) {
+                    rows.push(std::mem::take(&mut row));
+                } else {
+                    row.clear();
+                }
+            }
+            _ => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+/// Quotes a field the way Python's `csv` (QUOTE_MINIMAL) does.
+fn quote(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+/// `sha256=<urlsafe base64, no padding>`, the RECORD hash format.
+pub fn record_hash(content: &[u8]) -> String {
+    let digest = Sha256::digest(content);
+    format!(
+        "sha256={}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    )
+}
+
+/// Renders the installed RECORD.
+///
+/// `installed` holds (path relative to site-packages, path in the wheel, size) of every
+/// copied file; hashes come from the wheel's own RECORD (`original`, keyed by wheel path),
+/// which the copy leaves valid because the bytes are unchanged. `installer` is pylayer's
+/// INSTALLER (path, content), hashed here. Rows are sorted by path, with RECORD itself last
+/// and without a hash, as the spec requires.
+pub fn render(
+    installed: &[(String, String, u64)],
+    original: &HashMap<String, (String, String)>,
+    installer: (&str, &[u8]),
+    record_path: &str,
+) -> String {
+    let mut rows: Vec<(String, String, String)> = installed
+        .iter()
+        .map(|(rel, wheel_path, size)| {
+            let hash = original
+                .get(wheel_path)
+                .map(|(h, _)| h.clone())
+                .unwrap_or_default();
+            (rel.clone(), hash, size.to_string())
+        })
+        .collect();
+    rows.push((
+        installer.0.to_string(),
+        record_hash(installer.1),
+        installer.1.len().to_string(),
+    ));
+    rows.sort();
+    let mut out = String::new();
+    for (path, hash, size) in rows {
+        out.push_str(&format!("{},{},{}\n", quote(&path), quote(&hash), size));
+    }
+    out.push_str(&format!("{},,\n", quote(record_path)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_quoted_fields_and_crlf() {
+        let rows = parse("a.py,sha256=x,3\r\n\"b,c.py\",sha256=y,4\n\n\"q\"\"d\",,\nRECORD,,");
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[0], vec!["a.py", "sha256=x", "3"]);
+        assert_eq!(rows[1], vec!["b,c.py", "sha256=y", "4"]);
+        assert_eq!(rows[2], vec!["q\"d", "", ""]);
+        assert_eq!(rows[3], vec!["RECORD", "", ""]);
+    }
+
+    #[test]
+    fn renders_sorted_with_record_last_and_round_trips() {
+        let original: HashMap<String, (String, String)> = [
+            ("x-1.data/purelib/x/b.py".to_string(), ("sha256=B".into(), "2".into())),
+            ("x/a,b.py".to_string(), ("sha256=A".into(), "1".into())),
+        ]
+        .into_iter()
+        .collect();
+        let installed = vec![
+            ("x/b.py".to_string(), "x-1.data/purelib/x/b.py".to_string(), 2),
+            ("x/a,b.py".to_string(), "x/a,b.py".to_string(), 1),
+        ];
+        let text = render(
+            &installed,
+            &original,
+            ("x-1.dist-info/INSTALLER", b"pylayer\n"),
+            "x-1.dist-info/RECORD",
+        );
+        let rows = parse(&text);
+        assert_eq!(rows[0], vec!["x-1.dist-info/INSTALLER", &record_hash(b"pylayer\n"), "8"]);
+        assert_eq!(rows[1], vec!["x/a,b.py", "sha256=A", "1"]);
+        assert_eq!(rows[2], vec!["x/b.py", "sha256=B", "2"]);
+        assert_eq!(rows[3], vec!["x-1.dist-info/RECORD", "", ""]);
+        assert!(text.ends_with("x-1.dist-info/RECORD,,\n"));
+    }
+}

@@ -1,0 +1,245 @@
+//! An on-disk HTTP cache for index pages and metadata, honouring `Cache-Control` and
+//! revalidating with `ETag` / `Last-Modified`, so a repeated lock needs the network only
+//! for cheap 304 answers, and `--offline` can answer from disk alone.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::fsutil::write_atomic;
+use crate::http::{redact, send_with_retry};
+
+/// What is stored beside each cached body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Meta {
+    url: String,
+    final_url: String,
+    content_type: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    /// Unix seconds until which the body may be used without asking the server.
+    fresh_until: u64,
+}
+
+/// A body served from the network or from the cache.
+#[derive(Debug, Clone)]
+pub struct CachedBody {
+    pub body: Vec<u8>,
+    pub content_type: String,
+    /// The URL after redirects, against which relative links resolve.
+    pub final_url: String,
+}
+
+/// The outcome of a cached GET.
+pub enum Fetched {
+    Found(CachedBody),
+    NotFound,
+}
+
+pub struct HttpCache {
+    dir: PathBuf,
+    offline: bool,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn key(url: &str, accept: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(url.as_bytes());
+    h.update(b"\n");
+    h.update(accept.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Seconds the response may be reused without revalidation, from `Cache-Control`
+/// (`no-store` → None: do not store at all).
+fn freshness(headers: &HeaderMap) -> Option<u64> {
+    let cc = headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut max_age = 0u64;
+    for part in cc.split(',').map(str::trim) {
+        if part == "no-store" {
+            return None;
+        }
+        if part == "no-cache" {
+            return Some(0);
+        }
+        if let Some(v) = part.strip_prefix("max-age=") {
+            max_age = v.trim_matches('"').parse().unwrap_or(0);
+        }
+    }
+    let age = headers
+        .get(header::AGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    Some(max_age.saturating_sub(age))
+}
+
+impl HttpCache {
+    pub fn new(dir: PathBuf, offline: bool) -> Self {
+        HttpCache { dir, offline }
+    }
+
+    fn paths(&self, k: &str) -> (PathBuf, PathBuf) {
+        let sub = self.dir.join(&k[..2]);
+        (sub.join(format!("{k}.json")), sub.join(format!("{k}.body")))
+    }
+
+    fn load(&self, k: &str) -> Option<(Meta, Vec<u8>)> {
+        let (m, b) = self.paths(k);
+        let meta: Meta = serde_json::from_slice(&std::fs::read(m).ok()?).ok()?;
+        let body = std::fs::read(b).ok()?;
+        Some((meta, body))
+    }
+
+    fn store(&self, k: &str, meta: &Meta, body: &[u8]) {
+        let (m, b) = self.paths(k);
+        // Body first: a meta file always points at a complete body. Cache writes are best
+        // effort; failing to cache never fails the command.
+        if write_atomic(&b, body).is_ok() {
+            if let Ok(json) = serde_json::to_vec(meta) {
+                let _ = write_atomic(&m, &json);
+            }
+        }
+    }
+
+    /// Reads an immutable entry (content-addressed metadata) without touching the network.
+    pub fn get_immutable(&self, name: &str) -> Option<Vec<u8>> {
+        self.load(&key(name, "immutable")).map(|(_, b)| b)
+    }
+
+    /// Stores an immutable entry forever.
+    pub fn put_immutable(&self, name: &str, body: &[u8]) {
+        let meta = Meta {
+            url: name.to_string(),
+            final_url: name.to_string(),
+            content_type: String::new(),
+            etag: None,
+            last_modified: None,
+            fresh_until: u64::MAX,
+        };
+        self.store(&key(name, "immutable"), &meta, body);
+    }
+
+    /// GET `url` with `accept`, using a fresh cached copy, revalidating a stale one, and in
+    /// offline mode using whatever is cached (or failing, naming the URL).
+    pub async fn get(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        accept: &str,
+        extra: &HeaderMap,
+    ) -> anyhow::Result<Fetched> {
+        let k = key(url, accept);
+        let cached = self.load(&k);
+        if let Some((meta, body)) = &cached {
+            if self.offline || meta.fresh_until > now() {
+                return Ok(Fetched::Found(CachedBody {
+                    body: body.clone(),
+                    content_type: meta.content_type.clone(),
+                    final_url: meta.final_url.clone(),
+                }));
+            }
+        }
+        if self.offline {
+            anyhow::bail!(
+                "{} is not in the cache and --offline forbids the network; run once without --offline",
+                redact(url)
+            );
+        }
+        let mut headers = extra.clone();
+        if let Ok(v) = HeaderValue::from_str(accept) {
+            headers.insert(header::ACCEPT, v);
+        }
+        if let Some((meta, _)) = &cached {
+            if let Some(etag) = meta
+                .etag
+                .as_deref()
+                .and_then(|e| HeaderValue::from_str(e).ok())
+            {
+                headers.insert(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = meta
+                .last_modified
+                .as_deref()
+                .and_then(|e| HeaderValue::from_str(e).ok())
+            {
+                headers.insert(header::IF_MODIFIED_SINCE, lm);
+            }
+        }
+        let resp = send_with_retry(|| client.get(url).headers(headers.clone()), url).await?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            if let Some((mut meta, body)) = cached {
+                meta.fresh_until = now().saturating_add(freshness(resp.headers()).unwrap_or(0));
+                self.store(&k, &meta, &body);
+                return Ok(Fetched::Found(CachedBody {
+                    body,
+                    content_type: meta.content_type,
+                    final_url: meta.final_url,
+                }));
+            }
+        }
+        if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
+            return Ok(Fetched::NotFound);
+        }
+        if !status.is_success() {
+            let hint = match status.as_u16() {
+                401 | 403 => " (check the index credentials: in the URL, netrc or keyring)",
+                _ => "",
+            };
+            anyhow::bail!("{} answered HTTP {status}{hint}", redact(url));
+        }
+        let headers = resp.headers().clone();
+        let final_url = resp.url().to_string();
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "reading {} failed: {}",
+                    redact(url),
+                    crate::http::describe(&e)
+                )
+            })?
+            .to_vec();
+        if let Some(fresh) = freshness(&headers) {
+            let meta = Meta {
+                url: url.to_string(),
+                final_url: final_url.clone(),
+                content_type: content_type.clone(),
+                etag: headers
+                    .get(header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                last_modified: headers
+                    .get(header::LAST_MODIFIED)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                fresh_until: now().saturating_add(fresh),
+            };
+            self.store(&k, &meta, &body);
+        }
+        Ok(Fetched::Found(CachedBody {
+            body,
+            content_type,
+            final_url,
+        }))
+    }
+}

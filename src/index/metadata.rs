@@ -1,0 +1,233 @@
+//! Core metadata (the `METADATA` file of a wheel): parsing it, and reading it out of a
+//! remote wheel with HTTP range requests when the index serves no PEP 658 file.
+
+use std::io::Read;
+
+use uv_normalize::{ExtraName, PackageName};
+use uv_pep440::{Version, VersionSpecifiers};
+use uv_pep508::Requirement;
+
+/// The parts of core metadata that resolution needs.
+#[derive(Debug, Clone)]
+pub struct CoreMetadata {
+    pub name: PackageName,
+    pub version: Version,
+    pub requires_dist: Vec<Requirement>,
+    pub requires_python: Option<VersionSpecifiers>,
+    pub provides_extra: Vec<ExtraName>,
+}
+
+/// Parses an RFC 822-style METADATA file. `origin` names the wheel in errors.
+pub fn parse(text: &[u8], origin: &str) -> anyhow::Result<CoreMetadata> {
+    let text = String::from_utf8_lossy(text);
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            break; // the body (long description) starts here
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = headers.last_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        let Some((k, v)) = line.split_once(':') else {
+            anyhow::bail!("malformed metadata in {origin}: line `{line}` is not `Field: value`");
+        };
+        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let get = |k: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let name = get("name")
+        .ok_or_else(|| anyhow::anyhow!("malformed metadata in {origin}: no Name field"))?;
+    let name: PackageName = name.parse().map_err(|e| {
+        anyhow::anyhow!("malformed metadata in {origin}: invalid Name `{name}`: {e}")
+    })?;
+    let version = get("version")
+        .ok_or_else(|| anyhow::anyhow!("malformed metadata in {origin}: no Version field"))?;
+    let version: Version = version.parse().map_err(|e| {
+        anyhow::anyhow!("malformed metadata in {origin}: invalid Version `{version}`: {e}")
+    })?;
+    let mut requires_dist = Vec::new();
+    for (_, v) in headers.iter().filter(|(k, _)| k == "requires-dist") {
+        let req: Requirement = v.parse().map_err(|e| {
+            anyhow::anyhow!("malformed metadata in {origin}: Requires-Dist `{v}`: {e}")
+        })?;
+        requires_dist.push(req);
+    }
+    let requires_python = match get("requires-python").filter(|v| !v.is_empty()) {
+        Some(v) => Some(parse_requires_python(v).map_err(|e| {
+            anyhow::anyhow!("malformed metadata in {origin}: Requires-Python `{v}`: {e}")
+        })?),
+        None => None,
+    };
+    let provides_extra = headers
+        .iter()
+        .filter(|(k, _)| k == "provides-extra")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    Ok(CoreMetadata {
+        name,
+        version,
+        requires_dist,
+        requires_python,
+        provides_extra,
+    })
+}
+
+/// Parses a Requires-Python value, tolerating the stray spaces and trailing commas real
+/// packages publish.
+pub fn parse_requires_python(v: &str) -> Result<VersionSpecifiers, String> {
+    let cleaned = v.trim().trim_end_matches(',').trim();
+    cleaned
+        .parse::<VersionSpecifiers>()
+        .map_err(|e| e.to_string())
+}
+
+/// Finds the `<name>.dist-info/METADATA` entry of a wheel in a list of entry names.
+pub fn metadata_entry<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    names
+        .filter(|n| {
+            let mut parts = n.split('/');
+            matches!((parts.next(), parts.next(), parts.next()), (Some(d), Some("METADATA"), None) if d.ends_with(".dist-info"))
+        })
+        .min_by_key(|n| n.len())
+}
+
+/// Reads METADATA from a whole wheel held in memory.
+pub fn from_wheel_bytes(bytes: &[u8], origin: &str) -> anyhow::Result<Vec<u8>> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| anyhow::anyhow!("{origin} is not a valid wheel (zip): {e}"))?;
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.into_owned()))
+        .collect();
+    let name = metadata_entry(names.iter().map(String::as_str))
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("malformed wheel {origin}: no .dist-info/METADATA"))?;
+    let mut f = zip
+        .by_name(&name)
+        .map_err(|e| anyhow::anyhow!("malformed wheel {origin}: {e}"))?;
+    let mut out = Vec::new();
+    f.read_to_end(&mut out)
+        .map_err(|e| anyhow::anyhow!("malformed wheel {origin}: cannot read {name}: {e}"))?;
+    Ok(out)
+}
+
+/// Where METADATA lives inside a remote zip, from its central directory.
+pub struct EntryLocation {
+    pub local_header_offset: u64,
+    pub compressed_size: u64,
+    pub method: u16,
+}
+
+fn u16_at(b: &[u8], i: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?))
+}
+fn u32_at(b: &[u8], i: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?))
+}
+
+/// Given the last `tail.len()` bytes of a zip of `total` bytes, finds the central directory.
+/// Returns `(cd_offset, cd_size)`; `None` for zip64 or a damaged end record.
+pub fn find_central_directory(tail: &[u8]) -> Option<(u64, u64)> {
+    let pos = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..].starts_with(b"PK\x05\x06"))?;
+    let size = u32_at(tail, pos + 12)?;
+    let offset = u32_at(tail, pos + 16)?;
+    if size == u32::MAX || offset == u32::MAX {
+        return None;
+    }
+    Some((offset as u64, size as u64))
+}
+
+/// Scans a central directory for the METADATA entry.
+pub fn locate_metadata(cd: &[u8]) -> Option<EntryLocation> {
+    let mut i = 0;
+    let mut found: Option<(usize, EntryLocation)> = None;
+    while cd.get(i..i + 4) == Some(b"PK\x01\x02") {
+        let method = u16_at(cd, i + 10)?;
+        let csize = u32_at(cd, i + 20)? as u64;
+        let nlen = u16_at(cd, i + 28)? as usize;
+        let elen = u16_at(cd, i + 30)? as usize;
+        let clen = u16_at(cd, i + 32)? as usize;
+        let offset = u32_at(cd, i + 42)? as u64;
+        let name = std::str::from_utf8(cd.get(i + 46..i + 46 + nlen)?).ok()?;
+        if metadata_entry(std::iter::once(name)).is_some()
+            && found.as_ref().is_none_or(|(len, _)| nlen < *len)
+        {
+            found = Some((
+                nlen,
+                EntryLocation {
+                    local_header_offset: offset,
+                    compressed_size: csize,
+                    method,
+                },
+            ));
+        }
+        i += 46 + nlen + elen + clen;
+    }
+    found.map(|(_, l)| l)
+}
+
+/// Decodes one entry from bytes starting at its local header.
+pub fn decode_local_entry(bytes: &[u8], loc: &EntryLocation) -> Option<Vec<u8>> {
+    if !bytes.starts_with(b"PK\x03\x04") {
+        return None;
+    }
+    let nlen = u16_at(bytes, 26)? as usize;
+    let elen = u16_at(bytes, 28)? as usize;
+    let start = 30 + nlen + elen;
+    let data = bytes.get(start..start + loc.compressed_size as usize)?;
+    match loc.method {
+        0 => Some(data.to_vec()),
+        8 => {
+            let mut out = Vec::new();
+            flate2::read::DeflateDecoder::new(data)
+                .read_to_end(&mut out)
+                .ok()?;
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_metadata_fields() {
+        let m = parse(
+            b"Metadata-Version: 2.1\nName: Foo.Bar\nVersion: 1.0\nRequires-Dist: baz>=1; extra == 'x'\nRequires-Python: >=3.8, \nProvides-Extra: x\n\nRequires-Dist: not-a-header\n",
+            "foo.whl",
+        )
+        .unwrap();
+        assert_eq!(m.name.as_ref(), "foo-bar");
+        assert_eq!(m.requires_dist.len(), 1);
+        assert!(m.requires_python.is_some());
+        assert_eq!(m.provides_extra.len(), 1);
+    }
+
+    #[test]
+    fn malformed_metadata_names_the_wheel() {
+        let e = parse(
+            b"Name: foo\nVersion: 1.0\nRequires-Dist: ??bad\n",
+            "foo-1.0-py3-none-any.whl",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("foo-1.0-py3-none-any.whl"), "{e}");
+        assert!(
+            parse(b"Version: 1\n", "w")
+                .unwrap_err()
+                .to_string()
+                .contains("Name")
+        );
+    }
+}

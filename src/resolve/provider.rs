@@ -1,0 +1,472 @@
+//! The PubGrub dependency provider: candidates from the index, dependencies from core
+//! metadata, markers evaluated for the Lambda target.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ranges};
+use uv_normalize::{ExtraName, PackageName};
+use uv_pep440::Version;
+use uv_pep508::{MarkerEnvironment, Requirement, VersionOrUrl};
+
+use super::candidates::Candidates;
+use super::{Pin, ResolveError, ResolveInput};
+use crate::index::{DistFile, IndexClient};
+use crate::target::{TagRanking, Target};
+use crate::wheel_name::WheelName;
+
+/// A node in the resolution: the user's requirements, a distribution, or a distribution with
+/// one extra (which depends on the distribution at the same version).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Pkg {
+    Root,
+    Dist(PackageName),
+    Extra(PackageName, ExtraName),
+}
+
+impl fmt::Display for Pkg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pkg::Root => f.write_str("your requirements"),
+            Pkg::Dist(n) => write!(f, "{n}"),
+            Pkg::Extra(n, e) => write!(f, "{n}[{e}]"),
+        }
+    }
+}
+
+impl Pkg {
+    pub fn name(&self) -> Option<&PackageName> {
+        match self {
+            Pkg::Root => None,
+            Pkg::Dist(n) | Pkg::Extra(n, _) => Some(n),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ProviderError(pub String);
+
+pub struct Provider {
+    client: Arc<IndexClient>,
+    handle: tokio::runtime::Handle,
+    pub target: Target,
+    env: MarkerEnvironment,
+    ranking: TagRanking,
+    pre: bool,
+    preferences: HashMap<PackageName, Version>,
+    root: Vec<(Pkg, Ranges<Version>)>,
+    constraints: HashMap<PackageName, Ranges<Version>>,
+    hashes: HashMap<PackageName, Vec<String>>,
+    /// Direct references (`name @ url`) replace the index for that name.
+    direct: HashMap<PackageName, DistFile>,
+    explicit_pre: RefCell<HashSet<PackageName>>,
+    candidates: RefCell<HashMap<PackageName, Rc<Candidates>>>,
+    discovered: RefCell<HashMap<PackageName, usize>>,
+    deps_of: RefCell<HashMap<(Pkg, Version), Vec<PackageName>>>,
+}
+
+fn ranges_of(req: &Requirement) -> Ranges<Version> {
+    match &req.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(s)) => Ranges::from(s.clone()),
+        _ => Ranges::full(),
+    }
+}
+
+fn names_prerelease(req: &Requirement) -> bool {
+    match &req.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(s)) => s.iter().any(|s| s.version().any_prerelease()),
+        _ => false,
+    }
+}
+
+impl Provider {
+    pub fn new(
+        client: Arc<IndexClient>,
+        handle: tokio::runtime::Handle,
+        target: Target,
+        input: &ResolveInput,
+    ) -> Result<Self, ResolveError> {
+        let env = target.marker_environment();
+        let mut root = Vec::new();
+        let mut hashes: HashMap<PackageName, Vec<String>> = HashMap::new();
+        let mut direct = HashMap::new();
+        let mut explicit_pre = HashSet::new();
+        for sr in &input.requirements {
+            let req = &sr.requirement;
+            if !req.evaluate_markers(&env, &[]) {
+                continue;
+            }
+            let mut range = ranges_of(req);
+            if let Some(VersionOrUrl::Url(url)) = &req.version_or_url {
+                let url_str = url.to_string();
+                let filename = url_str
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .split(['#', '?'])
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                let wheel = WheelName::parse(&filename).map_err(|e| {
+                    ResolveError::Other(format!(
+                        "{}: {e}; a direct reference must point at a wheel",
+                        sr.location()
+                    ))
+                })?;
+                let sha256 = url
+                    .fragment()
+                    .and_then(|f| f.strip_prefix("sha256="))
+                    .map(str::to_string);
+                let mut clean = url.to_url();
+                clean.set_fragment(None);
+                range = Ranges::singleton(wheel.version.clone());
+                direct.insert(
+                    req.name.clone(),
+                    DistFile {
+                        filename,
+                        url: clean.to_string(),
+                        sha256,
+                        size: None,
+                        requires_python: None,
+                        yanked: None,
+                        metadata: None,
+                        source: 0,
+                    },
+                );
+            }
+            if !sr.hashes.is_empty() {
+                hashes
+                    .entry(req.name.clone())
+                    .or_default()
+                    .extend(sr.hashes.iter().cloned());
+            }
+            if names_prerelease(req) {
+                explicit_pre.insert(req.name.clone());
+            }
+            root.push((Pkg::Dist(req.name.clone()), range.clone()));
+            for extra in req.extras.iter() {
+                root.push((Pkg::Extra(req.name.clone(), extra.clone()), range.clone()));
+            }
+        }
+        let mut constraints: HashMap<PackageName, Ranges<Version>> = HashMap::new();
+        for sr in &input.constraints {
+            let req = &sr.requirement;
+            if !req.evaluate_markers(&env, &[]) {
+                continue;
+            }
+            if names_prerelease(req) {
+                explicit_pre.insert(req.name.clone());
+            }
+            let r = constraints
+                .entry(req.name.clone())
+                .or_insert_with(Ranges::full);
+            *r = r.intersection(&ranges_of(req));
+        }
+        let ranking = TagRanking::new(&target);
+        Ok(Provider {
+            client,
+            handle,
+            target,
+            env,
+            ranking,
+            pre: input.pre,
+            preferences: input.preferences.clone(),
+            root,
+            constraints,
+            hashes,
+            direct,
+            explicit_pre: RefCell::new(explicit_pre),
+            candidates: RefCell::default(),
+            discovered: RefCell::default(),
+            deps_of: RefCell::default(),
+        })
+    }
+
+    /// Starts fetching a project page in the background, so it is ready when needed.
+    fn prefetch(&self, name: &PackageName) {
+        {
+            let mut d = self.discovered.borrow_mut();
+            let n = d.len();
+            if d.contains_key(name) {
+                return;
+            }
+            d.insert(name.clone(), n);
+        }
+        if self.direct.contains_key(name) {
+            return;
+        }
+        let client = self.client.clone();
+        let name = name.clone();
+        let target = self.target;
+        let ranking = self.ranking.clone();
+        self.handle.spawn(async move {
+            // Also warm the metadata of the newest installable version, which is the
+            // one most likely to be chosen.
+            if let Ok(files) = client.project(&name).await {
+                let c = Candidates::build(&name, &files, &target, &ranking, None);
+                if let Some(f) = c.versions.iter().find_map(|v| v.file.clone()) {
+                    let _ = client.metadata(&f).await;
+                }
+            }
+        });
+    }
+
+    pub fn candidates(&self, name: &PackageName) -> Result<Rc<Candidates>, ProviderError> {
+        if let Some(c) = self.candidates.borrow().get(name) {
+            return Ok(c.clone());
+        }
+        let files: Vec<DistFile> = match self.direct.get(name) {
+            Some(f) => vec![f.clone()],
+            None => {
+                let client = self.client.clone();
+                let n = name.clone();
+                let files = self
+                    .handle
+                    .block_on(async move { client.project(&n).await })
+                    .map_err(ProviderError)?;
+                files.as_ref().clone()
+            }
+        };
+        let c = Rc::new(Candidates::build(
+            name,
+            &files,
+            &self.target,
+            &self.ranking,
+            self.hashes.get(name).map(Vec::as_slice),
+        ));
+        self.candidates.borrow_mut().insert(name.clone(), c.clone());
+        Ok(c)
+    }
+
+    /// The file chosen for a version (yanked files only when the range pins that version).
+    fn file_for(&self, name: &PackageName, version: &Version) -> Option<DistFile> {
+        let c = self.candidates.borrow().get(name)?.clone();
+        let cand = c.versions.iter().find(|v| &v.version == version)?;
+        cand.file.clone().or_else(|| cand.yanked.clone())
+    }
+
+    fn metadata(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Arc<crate::index::CoreMetadata>, ProviderError> {
+        let file = self.file_for(name, version).ok_or_else(|| {
+            ProviderError(format!("internal: no file chosen for {name} {version}"))
+        })?;
+        let client = self.client.clone();
+        let meta = self
+            .handle
+            .block_on(async move { client.metadata(&file).await })
+            .map_err(ProviderError)?;
+        Ok(meta)
+    }
+
+    fn constrain(&self, name: &PackageName, range: Ranges<Version>) -> Ranges<Version> {
+        match self.constraints.get(name) {
+            Some(c) => range.intersection(c),
+            None => range,
+        }
+    }
+
+    /// Turns a Requires-Dist entry of `parent` into resolver edges.
+    fn edges(
+        &self,
+        req: &Requirement,
+        out: &mut Vec<(Pkg, Ranges<Version>)>,
+    ) -> Result<(), ProviderError> {
+        if let Some(VersionOrUrl::Url(url)) = &req.version_or_url {
+            return Err(ProviderError(format!(
+                "a dependency on {} points at a direct URL ({}), which an index-based layer cannot lock",
+                req.name,
+                crate::http::redact(url.as_ref())
+            )));
+        }
+        if names_prerelease(req) {
+            self.explicit_pre.borrow_mut().insert(req.name.clone());
+        }
+        let range = self.constrain(&req.name, ranges_of(req));
+        self.prefetch(&req.name);
+        out.push((Pkg::Dist(req.name.clone()), range.clone()));
+        for extra in req.extras.iter() {
+            out.push((Pkg::Extra(req.name.clone(), extra.clone()), range.clone()));
+        }
+        Ok(())
+    }
+
+    /// Builds the final pins from PubGrub's selection.
+    pub fn pins(&self, selected: &BTreeMap<Pkg, Version>) -> Result<Vec<super::Pin>, ResolveError> {
+        let deps_of = self.deps_of.borrow();
+        let mut pins = Vec::new();
+        for (pkg, version) in selected {
+            let Pkg::Dist(name) = pkg else { continue };
+            let file = self.file_for(name, version).ok_or_else(|| {
+                ResolveError::Other(format!("internal: no file chosen for {name} {version}"))
+            })?;
+            let mut deps: Vec<PackageName> = deps_of
+                .get(&(pkg.clone(), version.clone()))
+                .cloned()
+                .unwrap_or_default();
+            for (p2, v2) in selected {
+                if let Pkg::Extra(n2, _) = p2 {
+                    if n2 == name {
+                        deps.extend(
+                            deps_of
+                                .get(&(p2.clone(), v2.clone()))
+                                .cloned()
+                                .unwrap_or_default(),
+                        );
+                    }
+                }
+            }
+            deps.retain(|d| d != name);
+            deps.sort();
+            deps.dedup();
+            pins.push(Pin {
+                name: name.clone(),
+                version: version.clone(),
+                file,
+                dependencies: deps,
+            });
+        }
+        Ok(pins)
+    }
+
+    pub fn rejections(&self, name: &PackageName) -> Option<Rc<Candidates>> {
+        self.candidates.borrow().get(name).cloned()
+    }
+}
+
+impl DependencyProvider for Provider {
+    type P = Pkg;
+    type V = Version;
+    type VS = Ranges<Version>;
+    type Priority = (u32, u8, Reverse<usize>);
+    type M = String;
+    type Err = ProviderError;
+
+    fn prioritize(
+        &self,
+        package: &Pkg,
+        range: &Ranges<Version>,
+        stats: &PackageResolutionStatistics,
+    ) -> Self::Priority {
+        let pinned = u8::from(range.as_singleton().is_some() || matches!(package, Pkg::Extra(..)));
+        let order = package
+            .name()
+            .and_then(|n| self.discovered.borrow().get(n).copied())
+            .unwrap_or(usize::MAX);
+        (stats.conflict_count(), pinned, Reverse(order))
+    }
+
+    fn choose_version(
+        &self,
+        package: &Pkg,
+        range: &Ranges<Version>,
+    ) -> Result<Option<Version>, ProviderError> {
+        let name = match package {
+            Pkg::Root => return Ok(Some(Version::new([0]))),
+            Pkg::Dist(n) | Pkg::Extra(n, _) => n,
+        };
+        self.prefetch(name);
+        let cands = self.candidates(name)?;
+        let usable = |c: &super::candidates::Candidate| {
+            range.contains(&c.version)
+                && (c.file.is_some()
+                    || (c.yanked.is_some() && range.as_singleton() == Some(&c.version)))
+        };
+        if let Some(pref) = self.preferences.get(name) {
+            if let Some(c) = cands.versions.iter().find(|c| &c.version == pref) {
+                if usable(c) {
+                    return Ok(Some(c.version.clone()));
+                }
+            }
+        }
+        let pre_ok = self.pre || self.explicit_pre.borrow().contains(name);
+        let first = cands
+            .versions
+            .iter()
+            .find(|c| usable(c) && (pre_ok || !c.version.any_prerelease()));
+        // PEP 440: pre-releases are acceptable when nothing else satisfies the specifier.
+        let chosen = first.or_else(|| cands.versions.iter().find(|c| usable(c)));
+        Ok(chosen.map(|c| c.version.clone()))
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &Pkg,
+        version: &Version,
+    ) -> Result<Dependencies<Pkg, Ranges<Version>, String>, ProviderError> {
+        let mut out: Vec<(Pkg, Ranges<Version>)> = Vec::new();
+        match package {
+            Pkg::Root => {
+                for (p, r) in &self.root {
+                    if let Some(n) = p.name() {
+                        self.prefetch(n);
+                        out.push((p.clone(), self.constrain(n, r.clone())));
+                    }
+                }
+                return Ok(Dependencies::Available(out.into_iter().collect()));
+            }
+            Pkg::Dist(name) | Pkg::Extra(name, _) => {
+                let meta = self.metadata(name, version)?;
+                if &meta.name != name {
+                    return Err(ProviderError(format!(
+                        "the metadata of {name} {version} names a different project ({}); the index is serving a wrong file",
+                        meta.name
+                    )));
+                }
+                if let Some(rp) = &meta.requires_python {
+                    if let Ok(py) = self.target.python_full_version().parse::<Version>() {
+                        if !rp.contains(&py) {
+                            return Ok(Dependencies::Unavailable(format!(
+                                "requires Python {rp}, and the runtime is {}",
+                                self.target.runtime_name()
+                            )));
+                        }
+                    }
+                }
+                let extras: Vec<ExtraName> = match package {
+                    Pkg::Extra(_, e) => vec![e.clone()],
+                    _ => vec![],
+                };
+                if let Pkg::Extra(..) = package {
+                    out.push((Pkg::Dist(name.clone()), Ranges::singleton(version.clone())));
+                }
+                for req in &meta.requires_dist {
+                    if !req.evaluate_markers(&self.env, &extras) {
+                        continue;
+                    }
+                    if &req.name == name {
+                        // `foo[all]` depending on `foo[bar]`: the same version with more extras.
+                        for extra in req.extras.iter() {
+                            if !extras.contains(extra) {
+                                out.push((
+                                    Pkg::Extra(name.clone(), extra.clone()),
+                                    Ranges::singleton(version.clone()),
+                                ));
+                            }
+                        }
+                        continue;
+                    }
+                    self.edges(req, &mut out)?;
+                }
+            }
+        }
+        let names: Vec<PackageName> = out
+            .iter()
+            .filter_map(|(p, _)| match p {
+                Pkg::Dist(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        self.deps_of
+            .borrow_mut()
+            .insert((package.clone(), version.clone()), names);
+        Ok(Dependencies::Available(out.into_iter().collect()))
+    }
+}
