@@ -62,7 +62,10 @@ impl Layout {
         match self {
             Layout::Python => "python/".to_string(),
             Layout::SitePackages => {
-                format!("python/lib/python{}/site-packages/", target.python_version())
+                format!(
+                    "python/lib/python{}/site-packages/",
+                    target.python_version()
+                )
             }
         }
     }
@@ -238,9 +241,14 @@ impl OpenWheel {
             .tag();
         let file = File::open(path)
             .with_context(|| format!("cannot open wheel {} at {}", pkg.filename, path.display()))?;
-        let archive = ZipArchive::new(BufReader::with_capacity(64 << 10, file)).with_context(
-            || format!("{} ({}) is not a valid zip file", pkg.filename, path.display()),
-        )?;
+        let archive =
+            ZipArchive::new(BufReader::with_capacity(64 << 10, file)).with_context(|| {
+                format!(
+                    "{} ({}) is not a valid zip file",
+                    pkg.filename,
+                    path.display()
+                )
+            })?;
         Ok(OpenWheel {
             pkg: pkg.clone(),
             path: path.to_path_buf(),
@@ -576,7 +584,10 @@ fn read_record(
         .filter_map(|row| {
             let mut it = row.into_iter();
             let path = it.next()?;
-            Some((path, (it.next().unwrap_or_default(), it.next().unwrap_or_default())))
+            Some((
+                path,
+                (it.next().unwrap_or_default(), it.next().unwrap_or_default()),
+            ))
         })
         .collect())
 }
@@ -718,7 +729,15 @@ fn write_zip(
                 .add(p.header, &mut bytes.as_slice())
                 .with_context(|| format!("cannot write {}", tmp.path().display()))?,
             Data::Raw { index } => {
-                let what = format!("{} -> {}", w.at(&w.archive.name_for_index(*index).and_then(Result::ok).unwrap_or_default()), p.header.name);
+                let what = format!(
+                    "{} -> {}",
+                    w.at(&w
+                        .archive
+                        .name_for_index(*index)
+                        .and_then(Result::ok)
+                        .unwrap_or_default()),
+                    p.header.name
+                );
                 let mut f = w
                     .archive
                     .by_index_raw(*index)

@@ -1,5 +1,6 @@
 //! pylayer: Python requirements in, a working AWS Lambda layer out.
 
+mod assemble;
 mod cache;
 mod cli;
 mod domain;

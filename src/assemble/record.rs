@@ -121,13 +121,20 @@ mod tests {
     #[test]
     fn renders_sorted_with_record_last_and_round_trips() {
         let original: HashMap<String, (String, String)> = [
-            ("x-1.data/purelib/x/b.py".to_string(), ("sha256=B".into(), "2".into())),
+            (
+                "x-1.data/purelib/x/b.py".to_string(),
+                ("sha256=B".into(), "2".into()),
+            ),
             ("x/a,b.py".to_string(), ("sha256=A".into(), "1".into())),
         ]
         .into_iter()
         .collect();
         let installed = vec![
-            ("x/b.py".to_string(), "x-1.data/purelib/x/b.py".to_string(), 2),
+            (
+                "x/b.py".to_string(),
+                "x-1.data/purelib/x/b.py".to_string(),
+                2,
+            ),
             ("x/a,b.py".to_string(), "x/a,b.py".to_string(), 1),
         ];
         let text = render(
@@ -137,7 +144,10 @@ mod tests {
             "x-1.dist-info/RECORD",
         );
         let rows = parse(&text);
-        assert_eq!(rows[0], vec!["x-1.dist-info/INSTALLER", &record_hash(b"pylayer\n"), "8"]);
+        assert_eq!(
+            rows[0],
+            vec!["x-1.dist-info/INSTALLER", &record_hash(b"pylayer\n"), "8"]
+        );
         assert_eq!(rows[1], vec!["x/a,b.py", "sha256=A", "1"]);
         assert_eq!(rows[2], vec!["x/b.py", "sha256=B", "2"]);
         assert_eq!(rows[3], vec!["x-1.dist-info/RECORD", "", ""]);

@@ -129,8 +129,7 @@ impl<W: Write> RawZipWriter<W> {
     /// `header.compressed_size` bytes.
     pub fn add(&mut self, header: EntryHeader, data: &mut dyn Read) -> io::Result<()> {
         let offset = self.position;
-        let zip64 =
-            header.compressed_size >= U32_MAX || header.uncompressed_size >= U32_MAX;
+        let zip64 = header.compressed_size >= U32_MAX || header.uncompressed_size >= U32_MAX;
         let name = header.name.as_bytes();
         let name_len = u16::try_from(name.len()).map_err(|_| {
             io::Error::new(

@@ -74,14 +74,6 @@ impl Candidates {
                 }
             };
             let rej = || wheel.version.clone();
-            let Some(rank) = ranking.rank(&wheel) else {
-                rejected
-                    .entry(rej())
-                    .or_default()
-                    .wrong_platform
-                    .push(wheel.tag());
-                continue;
-            };
             if let (Some(rp), Some(py)) = (&f.requires_python, &python) {
                 if let Ok(spec) = crate::index::metadata::parse_requires_python(rp) {
                     if !spec.contains(py) {
@@ -94,6 +86,14 @@ impl Candidates {
                     }
                 }
             }
+            let Some(rank) = ranking.rank(&wheel) else {
+                rejected
+                    .entry(rej())
+                    .or_default()
+                    .wrong_platform
+                    .push(wheel.tag());
+                continue;
+            };
             if let Some(allowed) = allowed_hashes {
                 let ok = f
                     .sha256

@@ -1,6 +1,6 @@
 //! Turning PubGrub's derivation tree into an explanation a Python developer can act on:
-//! the chain of conflicting requirements, then for every package with no usable version,
-//! why its files were turned down (source only, wrong platform, glibc, Python version…).
+//! the chain of conflicting requirements, then for every package whose newer releases were
+//! turned down, why (source only, wrong platform, glibc, Python version, yanked, hash…).
 
 use std::collections::BTreeSet;
 
@@ -8,155 +8,306 @@ use pubgrub::{DefaultStringReporter, DerivationTree, External, Ranges, Reporter}
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 
+use super::candidates::Rejections;
 use super::provider::{Pkg, Provider};
+use crate::target::Target;
 
 type Tree = DerivationTree<Pkg, Ranges<Version>, String>;
 
+/// Every package the derivation mentions.
 fn collect(tree: &Tree, out: &mut BTreeSet<PackageName>) {
     match tree {
-        DerivationTree::External(External::NoVersions(p, _))
-        | DerivationTree::External(External::Custom(p, _, _)) => {
-            if let Some(n) = p.name() {
-                out.insert(n.clone());
-            }
+        DerivationTree::External(e) => {
+            let pkgs: Vec<&Pkg> = match e {
+                External::NotRoot(p, _)
+                | External::NoVersions(p, _)
+                | External::Custom(p, _, _) => vec![p],
+                External::FromDependencyOf(p, _, d, _) => vec![p, d],
+            };
+            out.extend(pkgs.into_iter().filter_map(|p| p.name().cloned()));
         }
-        DerivationTree::External(_) => {}
         DerivationTree::Derived(d) => {
+            out.extend(d.terms.keys().filter_map(|p| p.name().cloned()));
             collect(&d.cause1, out);
             collect(&d.cause2, out);
         }
     }
 }
 
-/// Removes the local-version sentinels uv-pep440 uses inside ranges from the text.
-fn tidy(text: &str) -> String {
-    text.replace("+[max]", "")
-        .replace("+[min]", "")
-        .replace("your requirements 0 depends", "your requirements depend")
+/// Rewrites PubGrub's range notation into what Python users write: the local-version
+/// sentinels inside ranges (`>=1.0, <1.0+`) become `==1.0`.
+pub fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(">=") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let v_end = after.find([',', ' ', '\n', '|']).unwrap_or(after.len());
+        let v = &after[..v_end];
+        let sentinel = format!("{v}+");
+        let pinned = [", <=", ", <"].iter().find_map(|op| {
+            let tail = after[v_end..].strip_prefix(op)?;
+            tail.strip_prefix(sentinel.as_str())
+        });
+        match pinned {
+            Some(tail) => {
+                let end = tail.find([' ', ',', '\n', '|']).unwrap_or(tail.len());
+                out.push_str("==");
+                out.push_str(v);
+                rest = &tail[end..];
+            }
+            None => {
+                out.push_str(">=");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.replace("your requirements 0 depends", "your requirements depend")
         .replace("your requirements 0", "your requirements")
+        .replace(
+            "your requirements is forbidden",
+            "they cannot all be satisfied",
+        )
 }
 
 pub fn explain(tree: &Tree, provider: &Provider) -> String {
-    let mut msg = String::from("no set of wheels satisfies the requirements for ");
-    msg.push_str(&provider.target.label());
-    msg.push_str(":\n  ");
+    let mut msg = format!(
+        "no set of wheels satisfies the requirements for {}:\n  ",
+        provider.target.label()
+    );
     msg.push_str(&tidy(&DefaultStringReporter::report(tree)).replace('\n', "\n  "));
     let mut names = BTreeSet::new();
     collect(tree, &mut names);
-    let mut notes = Vec::new();
-    for name in &names {
-        if let Some(note) = package_note(name, provider) {
-            notes.push(note);
-        }
-    }
+    let notes: Vec<String> = names
+        .iter()
+        .filter_map(|n| package_note(n, provider))
+        .collect();
     if !notes.is_empty() {
-        msg.push_str("\n\nwhy:\n");
+        msg.push_str("\n\nwhy:");
         for n in notes {
-            msg.push_str("  - ");
-            msg.push_str(&n);
-            msg.push('\n');
+            msg.push_str("\n  - ");
+            msg.push_str(&n.replace('\n', "\n    "));
         }
     }
-    msg.trim_end().to_string()
+    msg
 }
 
-/// Explains why a package offers no usable version for the target.
+/// The glibc minor a manylinux platform tag needs.
+fn manylinux_glibc(tag: &str) -> Option<u16> {
+    if let Some(rest) = tag.split("manylinux_2_").nth(1) {
+        return rest.split('_').next()?.parse().ok();
+    }
+    crate::domain::MANYLINUX_ALIASES
+        .iter()
+        .find(|(a, _)| tag.contains(&format!("{a}_")))
+        .map(|(_, m)| *m)
+}
+
+/// One reason a version is unusable, the most telling first.
+fn reason(r: &Rejections, usable_yanked: bool, t: &Target) -> Option<String> {
+    let rt = t.runtime();
+    if !r.requires_python.is_empty() {
+        return Some(format!(
+            "requires Python {} (the runtime is {})",
+            r.requires_python[0],
+            t.runtime_name()
+        ));
+    }
+    if !r.wrong_platform.is_empty() {
+        // Wheels for this machine and interpreter that only a newer glibc could load.
+        let cp = t.cpython_tag();
+        let newer_glibc = r
+            .wrong_platform
+            .iter()
+            .filter(|tag| {
+                tag.contains(t.arch.machine())
+                    && (tag.contains(&cp) || tag.contains("abi3") || tag.contains("py3"))
+            })
+            .filter_map(|tag| {
+                tag.split('-')
+                    .nth(2)
+                    .and_then(|p| p.split('.').filter_map(manylinux_glibc).min())
+            })
+            .min();
+        if let Some(needed) = newer_glibc.filter(|n| *n > rt.glibc.1) {
+            return Some(format!(
+                "its {cp} wheels need glibc 2.{needed} (manylinux_2_{needed}); {} runs on {} with glibc {}.{}",
+                t.runtime_name(),
+                rt.os,
+                rt.glibc.0,
+                rt.glibc.1
+            ));
+        }
+        let mut pythons: Vec<&str> = r
+            .wrong_platform
+            .iter()
+            .filter_map(|tag| tag.split('-').next())
+            .collect();
+        pythons.sort();
+        pythons.dedup();
+        let mut platforms: Vec<String> = r
+            .wrong_platform
+            .iter()
+            .map(|tag| platform_family(tag))
+            .collect();
+        platforms.sort();
+        platforms.dedup();
+        let families = [format!("{} on {}", pythons.join("/"), platforms.join(", "))];
+        return Some(format!(
+            "no wheel for linux/{} {} (wheels only for {}){}",
+            t.arch.machine(),
+            t.cpython_tag(),
+            families.join(", "),
+            if r.sdists.is_empty() {
+                ""
+            } else {
+                "; the source distribution would need compiling"
+            }
+        ));
+    }
+    if !r.hash_mismatch.is_empty() {
+        return Some("no file matches the --hash values in the requirements".into());
+    }
+    if !r.yanked.is_empty() && !usable_yanked {
+        let why = r
+            .yanked
+            .iter()
+            .find(|y| !y.is_empty())
+            .map(|y| format!(": {y}"))
+            .unwrap_or_default();
+        return Some(format!("yanked{why} (pin it with == to use it anyway)"));
+    }
+    if !r.sdists.is_empty() {
+        return Some(format!(
+            "no wheel for linux/{} {} — only a source distribution, it would need compiling",
+            t.arch.machine(),
+            t.cpython_tag()
+        ));
+    }
+    None
+}
+
+/// `cp313-cp313-macosx_11_0_arm64` → `macOS`; manylinux tags → `linux/<machine>`.
+fn platform_family(tag: &str) -> String {
+    let plat = tag.split('-').nth(2).unwrap_or("");
+    let family = if plat.contains("macosx") {
+        "macOS".to_string()
+    } else if plat.contains("win") {
+        "Windows".to_string()
+    } else if plat.contains("musllinux") {
+        "musllinux".to_string()
+    } else if plat.contains("manylinux") || plat.starts_with("linux") {
+        let arch = ["x86_64", "aarch64", "i686", "ppc64le", "s390x", "armv7l"]
+            .iter()
+            .find(|a| plat.contains(*a))
+            .copied()
+            .unwrap_or("linux");
+        format!("linux/{arch}")
+    } else {
+        plat.to_string()
+    };
+    family
+}
+
+/// Explains why a package's newer releases, or all of them, cannot be used.
 fn package_note(name: &PackageName, provider: &Provider) -> Option<String> {
     let cands = provider.rejections(name)?;
     let t = &provider.target;
-    let rt = t.runtime();
-    let platform = format!("linux/{} {}", t.arch.machine(), t.cpython_tag());
     if cands.not_found {
         return Some(format!(
             "{name} was not found on any configured index or --find-links source"
         ));
     }
-    let has_wheel = cands
+    let newest_usable = cands
         .versions
         .iter()
-        .any(|c| c.file.is_some() || c.yanked.is_some());
-    let any_wheel_at_all = cands
-        .rejected
-        .values()
-        .any(|r| !r.wrong_platform.is_empty() || !r.requires_python.is_empty())
-        || has_wheel;
-    if !any_wheel_at_all && cands.rejected.values().any(|r| !r.sdists.is_empty()) {
-        let newest = cands
-            .rejected
+        .find(|v| v.file.is_some())
+        .map(|v| v.version.clone());
+    // Group consecutive versions turned down for the same reason, newest first.
+    let mut groups: Vec<(Version, Version, String)> = Vec::new();
+    for (version, r) in cands.rejected.iter().rev() {
+        if newest_usable.as_ref().is_some_and(|u| version <= u) {
+            break;
+        }
+        let usable_yanked = cands
+            .versions
             .iter()
-            .rev()
-            .find(|(_, r)| !r.sdists.is_empty());
-        let example = newest
-            .and_then(|(_, r)| r.sdists.first().cloned())
-            .unwrap_or_default();
-        return Some(format!(
-            "{name}: no wheel for {platform} — it publishes only source distributions ({example}), so it would need compiling; \
-             pylayer installs wheels only. Build a wheel for {} on Amazon Linux, or pick a package that ships manylinux wheels",
+            .any(|c| &c.version == version && c.file.is_some());
+        let Some(why) = reason(r, usable_yanked, t) else {
+            continue;
+        };
+        match groups.last_mut() {
+            Some((oldest, _, w)) if *w == why => *oldest = version.clone(),
+            _ => groups.push((version.clone(), version.clone(), why)),
+        }
+    }
+    if groups.is_empty() {
+        return None;
+    }
+    let linux_machine = format!("linux/{}", t.arch.machine());
+    let all_source_only = newest_usable.is_none()
+        && cands.rejected.values().any(|r| !r.sdists.is_empty())
+        && cands.rejected.values().all(|r| {
+            r.requires_python.is_empty()
+                && r.wrong_platform
+                    .iter()
+                    .all(|w| platform_family(w) != linux_machine)
+        });
+    let mut lines = Vec::new();
+    if all_source_only {
+        lines.push(format!(
+            "{name}: no wheel for linux/{} {} — it would need compiling. It publishes only source \
+             distributions, and pylayer installs wheels only: build a wheel on Amazon Linux and pass it \
+             with --find-links, or choose a package that ships manylinux wheels",
+            t.arch.machine(),
+            t.cpython_tag()
+        ));
+    }
+    for (oldest, newest, why) in groups.iter().take(4) {
+        let span = if oldest == newest {
+            format!("{newest}")
+        } else {
+            format!("{oldest} … {newest}")
+        };
+        lines.push(format!("{name} {span}: {why}"));
+    }
+    if groups.len() > 4 {
+        lines.push(format!(
+            "(and {} older groups of releases)",
+            groups.len() - 4
+        ));
+    }
+    if let Some(u) = newest_usable {
+        lines.push(format!(
+            "{name} {u} is the newest release usable on {}",
             t.label()
         ));
     }
-    let mut lines = Vec::new();
-    for (version, r) in cands.rejected.iter().rev().take(3) {
-        let mut why = Vec::new();
-        if !r.wrong_platform.is_empty() {
-            let too_new: Vec<&String> = r
-                .wrong_platform
-                .iter()
-                .filter(|tag| {
-                    tag.contains(t.arch.machine())
-                        && tag.contains(&t.cpython_tag())
-                        && tag.contains("manylinux")
-                })
-                .collect();
-            if let Some(tag) = too_new.first() {
-                why.push(format!(
-                    "its {} wheel ({tag}) needs a newer glibc than {}'s {}.{}",
-                    t.cpython_tag(),
-                    rt.os,
-                    rt.glibc.0,
-                    rt.glibc.1
-                ));
-            } else {
-                let shown: Vec<&str> = r
-                    .wrong_platform
-                    .iter()
-                    .take(4)
-                    .map(String::as_str)
-                    .collect();
-                why.push(format!(
-                    "no wheel for {platform} (only {})",
-                    shown.join(", ")
-                ));
-            }
-        }
-        if !r.requires_python.is_empty() {
-            why.push(format!(
-                "requires Python {} (runtime is {})",
-                r.requires_python[0],
-                t.runtime_name()
-            ));
-        }
-        if !r.hash_mismatch.is_empty() {
-            why.push("no file matches the --hash values given in the requirements".to_string());
-        }
-        if !r.yanked.is_empty()
-            && !cands
-                .versions
-                .iter()
-                .any(|c| &c.version == version && c.file.is_some())
-        {
-            why.push("yanked (pin it with == to use it anyway)".to_string());
-        }
-        if !r.sdists.is_empty() && why.is_empty() {
-            why.push("source distribution only (would need compiling)".to_string());
-        }
-        if !why.is_empty() {
-            lines.push(format!("{name} {version}: {}", why.join("; ")));
-        }
+    Some(lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tidies_pinned_ranges() {
+        assert_eq!(
+            tidy("numpy in >=2.3.1, <2.3.1+ and x"),
+            "numpy in ==2.3.1 and x"
+        );
+        assert_eq!(tidy("a >=1.0, <2.0"), "a >=1.0, <2.0");
+        assert_eq!(
+            tidy("your requirements 0 depends on a"),
+            "your requirements depend on a"
+        );
     }
-    if lines.is_empty() {
-        None
-    } else {
-        Some(lines.join("\n  - "))
+
+    #[test]
+    fn glibc_from_tags() {
+        assert_eq!(manylinux_glibc("manylinux_2_28_x86_64"), Some(28));
+        assert_eq!(manylinux_glibc("manylinux2014_x86_64"), Some(17));
+        assert_eq!(manylinux_glibc("musllinux_1_2_x86_64"), None);
     }
 }

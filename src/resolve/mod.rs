@@ -63,8 +63,7 @@ pub fn resolve(
                 .collect();
             provider.pins(&selected)
         }
-        Err(pubgrub::PubGrubError::NoSolution(mut tree)) => {
-            tree.collapse_no_versions();
+        Err(pubgrub::PubGrubError::NoSolution(tree)) => {
             Err(ResolveError::NoSolution(explain::explain(&tree, &provider)))
         }
         Err(pubgrub::PubGrubError::ErrorChoosingVersion { source, .. })
