@@ -328,6 +328,12 @@ impl IndexClient {
             self.check_and_keep(file, &tail)?;
             return metadata::from_wheel_bytes(&tail, &file.filename).map(Some);
         }
+        if let (Some(t), Some(sha)) = (total, &file.sha256) {
+            self.http_cache.put_immutable(
+                &format!("size:{}:{sha}", file.url),
+                t.to_string().as_bytes(),
+            );
+        }
         let Some(total) = total.filter(|_| status == 206) else {
             return Ok(None);
         };
@@ -446,13 +452,13 @@ impl IndexClient {
             if let Ok(meta) = std::fs::metadata(self.cache.wheel_path(sha)) {
                 return Ok((sha.clone(), meta.len()));
             }
-            if !self.offline {
-                let key = format!("size:{}:{sha}", file.url);
-                if let Some(b) = self.http_cache.get_immutable(&key) {
-                    if let Some(n) = std::str::from_utf8(&b).ok().and_then(|s| s.parse().ok()) {
-                        return Ok((sha.clone(), n));
-                    }
+            let key = format!("size:{}:{sha}", file.url);
+            if let Some(b) = self.http_cache.get_immutable(&key) {
+                if let Some(n) = std::str::from_utf8(&b).ok().and_then(|s| s.parse().ok()) {
+                    return Ok((sha.clone(), n));
                 }
+            }
+            if !self.offline {
                 let resp = send_with_retry(
                     || {
                         self.http
@@ -462,8 +468,13 @@ impl IndexClient {
                     &file.url,
                 )
                 .await?;
-                if let Some(n) = resp
-                    .content_length()
+                // reqwest reports no body length for HEAD; the header itself has it.
+                let length = resp
+                    .headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if let Some(n) = length
                     .filter(|_| resp.status().is_success())
                     .filter(|&n| n > 0)
                 {

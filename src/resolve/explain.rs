@@ -105,7 +105,12 @@ fn manylinux_glibc(tag: &str) -> Option<u16> {
 }
 
 /// One reason a version is unusable, the most telling first.
-fn reason(r: &Rejections, usable_yanked: bool, t: &Target) -> Option<String> {
+fn reason(
+    r: &Rejections,
+    usable_yanked: bool,
+    t: &Target,
+    hash_origin: Option<&str>,
+) -> Option<String> {
     let rt = t.runtime();
     if !r.requires_python.is_empty() {
         return Some(format!(
@@ -167,7 +172,10 @@ fn reason(r: &Rejections, usable_yanked: bool, t: &Target) -> Option<String> {
         ));
     }
     if !r.hash_mismatch.is_empty() {
-        return Some("no file matches the --hash values in the requirements".into());
+        return Some(format!(
+            "no file matches the --hash values given at {}",
+            hash_origin.unwrap_or("the requirements")
+        ));
     }
     if !r.yanked.is_empty() && !usable_yanked {
         let why = r
@@ -234,7 +242,12 @@ fn package_note(name: &PackageName, provider: &Provider) -> Option<String> {
             .versions
             .iter()
             .any(|c| &c.version == version && c.file.is_some());
-        let Some(why) = reason(r, usable_yanked, t) else {
+        let Some(why) = reason(
+            r,
+            usable_yanked,
+            t,
+            provider.hash_origins.get(name).map(String::as_str),
+        ) else {
             continue;
         };
         match groups.last_mut() {

@@ -65,6 +65,10 @@ pub struct Provider {
     /// Direct references (`name @ url`) replace the index for that name.
     direct: HashMap<PackageName, DistFile>,
     explicit_pre: RefCell<HashSet<PackageName>>,
+    /// Versions pinned with `==` anywhere; only these may be yanked releases.
+    exact_pins: RefCell<HashSet<(PackageName, Version)>>,
+    /// Where the `--hash` values of each package were given, for messages.
+    pub hash_origins: HashMap<PackageName, String>,
     candidates: RefCell<HashMap<PackageName, Rc<Candidates>>>,
     discovered: RefCell<HashMap<PackageName, usize>>,
     deps_of: RefCell<HashMap<(Pkg, Version), Vec<PackageName>>>,
@@ -74,6 +78,21 @@ fn ranges_of(req: &Requirement) -> Ranges<Version> {
     match &req.version_or_url {
         Some(VersionOrUrl::VersionSpecifier(s)) => Ranges::from(s.clone()),
         _ => Ranges::full(),
+    }
+}
+
+/// The version a requirement pins with `==` (not `==1.*`): PEP 592 lets such a pin select a
+/// yanked release.
+fn exact_pin(req: &Requirement) -> Option<Version> {
+    match &req.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(s)) => s.iter().find_map(|s| {
+            matches!(
+                s.operator(),
+                uv_pep440::Operator::Equal | uv_pep440::Operator::ExactEqual
+            )
+            .then(|| s.version().clone())
+        }),
+        _ => None,
     }
 }
 
@@ -96,6 +115,8 @@ impl Provider {
         let mut hashes: HashMap<PackageName, Vec<String>> = HashMap::new();
         let mut direct = HashMap::new();
         let mut explicit_pre = HashSet::new();
+        let mut exact_pins = HashSet::new();
+        let mut hash_origins = HashMap::new();
         for sr in &input.requirements {
             let req = &sr.requirement;
             if !req.evaluate_markers(&env, &[]) {
@@ -139,7 +160,11 @@ impl Provider {
                     },
                 );
             }
+            if let Some(v) = exact_pin(req) {
+                exact_pins.insert((req.name.clone(), v));
+            }
             if !sr.hashes.is_empty() {
+                hash_origins.insert(req.name.clone(), sr.location());
                 hashes
                     .entry(req.name.clone())
                     .or_default()
@@ -181,6 +206,8 @@ impl Provider {
             hashes,
             direct,
             explicit_pre: RefCell::new(explicit_pre),
+            exact_pins: RefCell::new(exact_pins),
+            hash_origins,
             candidates: RefCell::default(),
             discovered: RefCell::default(),
             deps_of: RefCell::default(),
@@ -289,6 +316,9 @@ impl Provider {
         if names_prerelease(req) {
             self.explicit_pre.borrow_mut().insert(req.name.clone());
         }
+        if let Some(v) = exact_pin(req) {
+            self.exact_pins.borrow_mut().insert((req.name.clone(), v));
+        }
         let range = self.constrain(&req.name, ranges_of(req));
         self.prefetch(&req.name);
         out.push((Pkg::Dist(req.name.clone()), range.clone()));
@@ -377,7 +407,11 @@ impl DependencyProvider for Provider {
         let usable = |c: &super::candidates::Candidate| {
             range.contains(&c.version)
                 && (c.file.is_some()
-                    || (c.yanked.is_some() && range.as_singleton() == Some(&c.version)))
+                    || (c.yanked.is_some()
+                        && self
+                            .exact_pins
+                            .borrow()
+                            .contains(&(name.clone(), c.version.clone()))))
         };
         if let Some(pref) = self.preferences.get(name) {
             if let Some(c) = cands.versions.iter().find(|c| &c.version == pref) {
