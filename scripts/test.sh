@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs pylayer's whole test suite. Installs what the tests use besides Rust:
+# uv (the resolution oracle) and moto (the AWS endpoint) from the package registry.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
+
+cargo test --all-targets "$@"
