@@ -315,7 +315,7 @@ fn plan_wheel(
     }
     let dist_info = find_dist_info(w, &names)?;
     let stem = dist_info.trim_end_matches(".dist-info").to_string();
-    let data_dir = format!("{stem}.data");
+    let data_dir = find_data_dir(&names, &stem);
     let record_path = format!("{dist_info}/RECORD");
     let keep_setuptools = keep.iter().any(|k| k == "setuptools");
 
@@ -483,6 +483,24 @@ fn find_dist_info(w: &OpenWheel, names: &[String]) -> anyhow::Result<String> {
                     w.pkg.name
                 )
             }),
+    }
+}
+
+/// Finds the wheel's `.data` directory: `{stem}.data` by the spec, or the only top-level
+/// `NAME-VERSION.data` directory when a builder spelled the name differently (copying its
+/// `purelib/…` paths literally would put the files where Python never looks).
+fn find_data_dir(names: &[String], stem: &str) -> String {
+    let exact = format!("{stem}.data");
+    let mut found: Vec<&str> = names
+        .iter()
+        .filter_map(|n| n.split_once('/').map(|(top, _)| top))
+        .filter(|top| top.ends_with(".data") && top.contains('-'))
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    match found.as_slice() {
+        [one] if *one != exact => one.to_string(),
+        _ => exact,
     }
 }
 

@@ -89,10 +89,13 @@ pub const MANYLINUX_ALIASES: &[(&str, u16)] = &[
 pub const MAX_UNZIPPED_BYTES: u64 = 262_144_000;
 /// Largest zip accepted by a direct (non-S3) upload, in bytes.
 pub const MAX_DIRECT_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
-/// Layers a function may have.
+/// Layers a function may have (enforced by `attach`).
+#[allow(dead_code)]
 pub const MAX_LAYERS_PER_FUNCTION: usize = 5;
 
-/// Distributions the Python runtimes already ship; a copy in a layer takes precedence.
+/// Distributions the Python runtimes already ship; a copy in a layer takes precedence
+/// (used by `--no-runtime-provided` and `check`).
+#[allow(dead_code)]
 pub const RUNTIME_PROVIDED: &[&str] = &[
     "boto3",
     "botocore",

@@ -12,6 +12,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cache::CacheDir;
 use crate::http::{ATTEMPTS, redact, send_with_retry};
+use crate::index::netrc::Netrc;
 use crate::lock::LockedPackage;
 
 /// Prefix of the temporary files downloads are streamed into; anything with this prefix in
@@ -82,8 +84,21 @@ pub async fn fetch_wheels(
     }
     let concurrency = opts.concurrency.max(1);
 
+    // The same wheel may be listed more than once (a pure wheel pinned for several targets):
+    // handle each sha256 once, through the first package that names it.
+    let mut first_with: HashMap<String, usize> = HashMap::new();
+    let representative: Vec<usize> = packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| *first_with.entry(p.sha256.to_ascii_lowercase()).or_insert(i))
+        .collect();
+    let unique: Vec<usize> = (0..packages.len())
+        .filter(|&i| representative[i] == i)
+        .collect();
+
     // Pass 1: which wheels are already cached (hashing them in parallel on blocking threads).
-    let checks = futures::stream::iter(packages.iter().enumerate().map(|(i, p)| async move {
+    let checks = futures::stream::iter(unique.iter().map(|&i| async move {
+        let p = &packages[i];
         let path = cache.wheel_path(&p.sha256.to_ascii_lowercase());
         (i, path.clone(), check_cached(path, p).await)
     }))
@@ -143,10 +158,21 @@ pub async fn fetch_wheels(
     }
 
     // Pass 2: download (or copy, for local wheels) what is missing.
+    let netrc = if missing.is_empty() {
+        Netrc::default()
+    } else {
+        Netrc::load()
+    };
+    let netrc = &netrc;
     let results = futures::stream::iter(missing.iter().map(|&i| async move {
         let p = &packages[i];
         let dest = cache.wheel_path(&p.sha256.to_ascii_lowercase());
-        (i, fetch_one(client, p, &dest, progress).await.map(|_| dest))
+        (
+            i,
+            fetch_one(client, netrc, p, &dest, progress)
+                .await
+                .map(|_| dest),
+        )
     }))
     .buffer_unordered(concurrency)
     .collect::<Vec<_>>()
@@ -173,10 +199,12 @@ pub async fn fetch_wheels(
                 .join("\n")
         );
     }
-    paths
-        .into_iter()
-        .zip(packages)
-        .map(|(p, pkg)| p.ok_or_else(|| anyhow::anyhow!("internal: {} was not fetched", pkg.name)))
+    (0..packages.len())
+        .map(|i| {
+            paths[representative[i]]
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("internal: {} was not fetched", packages[i].name))
+        })
         .collect()
 }
 
@@ -277,6 +305,7 @@ fn source_of(url: &str) -> anyhow::Result<Source> {
 /// Puts one wheel into the cache at `dest`, verifying its hash.
 async fn fetch_one(
     client: &reqwest::Client,
+    netrc: &Netrc,
     p: &LockedPackage,
     dest: &Path,
     progress: &dyn Fn(FetchEvent),
@@ -306,7 +335,7 @@ async fn fetch_one(
         Source::Remote(url) => {
             let mut attempt = 1;
             loop {
-                match download(client, p, &url, dest, progress).await {
+                match download(client, netrc, p, &url, dest, progress).await {
                     Ok(bytes) => {
                         progress(FetchEvent::Downloaded {
                             name: p.name.clone(),
@@ -345,6 +374,7 @@ fn partial_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
 /// it into place when size and sha256 match the lock. Returns the number of bytes.
 async fn download(
     client: &reqwest::Client,
+    netrc: &Netrc,
     p: &LockedPackage,
     url: &str,
     dest: &Path,
@@ -359,9 +389,18 @@ async fn download(
             redact(url)
         )
     };
-    let resp = send_with_retry(|| client.get(url), url)
-        .await
-        .map_err(|e| DownloadError::Fatal(format!("cannot download {}: {e:#}", what())))?;
+    let auth = auth_header(netrc, url);
+    let resp = send_with_retry(
+        || match &auth {
+            Some(v) => client
+                .get(url)
+                .header(reqwest::header::AUTHORIZATION, v.clone()),
+            None => client.get(url),
+        },
+        url,
+    )
+    .await
+    .map_err(|e| DownloadError::Fatal(format!("cannot download {}: {e:#}", what())))?;
     let status = resp.status();
     if !status.is_success() {
         return Err(DownloadError::Fatal(format!(
@@ -414,6 +453,21 @@ async fn download(
     let actual = hex::encode(hasher.finalize());
     finish_entry(p, tmp, &actual, received, dest, &what()).map_err(DownloadError::Fatal)?;
     Ok(received)
+}
+
+/// Basic-auth credentials from netrc for a URL that carries none itself, as pip and the
+/// index client do, so wheels on a private index download with the same login as its pages.
+fn auth_header(netrc: &Netrc, url: &str) -> Option<reqwest::header::HeaderValue> {
+    use base64::Engine;
+    let u = url::Url::parse(url).ok()?;
+    if !u.username().is_empty() {
+        return None;
+    }
+    let (login, pass) = netrc.lookup(u.host_str()?)?;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{login}:{pass}"));
+    let mut v = reqwest::header::HeaderValue::from_str(&format!("Basic {token}")).ok()?;
+    v.set_sensitive(true);
+    Some(v)
 }
 
 /// Copies a local wheel into the cache, hashing it on the way.
@@ -663,6 +717,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn same_wheel_listed_twice_is_fetched_once() {
+        let server = TestServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CacheDir::resolve(Some(dir.path()));
+        let a = pkg(
+            "alpha",
+            b"pure wheel",
+            server.serve("/a.whl", b"pure wheel"),
+        );
+        let paths = fetch_wheels(
+            &client(),
+            &cache,
+            &[a.clone(), a.clone()],
+            &FetchOptions::default(),
+            &|_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(paths.len(), 2);
+        assert_eq!(paths[0], paths[1]);
+        assert_eq!(server.hits(), 1);
+    }
+
+    #[tokio::test]
     async fn corrupted_entry_is_replaced() {
         let server = TestServer::start();
         let dir = tempfile::tempdir().unwrap();
@@ -822,6 +900,15 @@ mod tests {
             .await
             .unwrap_err();
         assert!(format!("{err:#}").contains("not a 64-digit hex digest"));
+    }
+
+    #[test]
+    fn netrc_credentials_only_for_urls_without_their_own() {
+        let netrc = Netrc::parse("machine pypi.corp login me password pw");
+        let h = auth_header(&netrc, "https://pypi.corp/packages/x.whl").unwrap();
+        assert_eq!(h.to_str().unwrap(), "Basic bWU6cHc=");
+        assert!(auth_header(&netrc, "https://tok@pypi.corp/packages/x.whl").is_none());
+        assert!(auth_header(&netrc, "https://files.example/x.whl").is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod fsutil;
 mod http;
 mod index;
 mod lock;
+mod manifest;
 mod requirements;
 mod resolve;
 mod target;

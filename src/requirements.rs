@@ -397,7 +397,7 @@ pub fn add_cli_requirements(
     Ok(())
 }
 
-/// Parses file content as if read from `path` (used by tests and by read_files); `kind` says
+/// Parses file content as if read from `path` (used by tests and by `read_files`); `kind` says
 /// whether its requirement lines are requirements or constraints.
 ///
 /// `path` itself is not added to `input.files` (the caller has the content, not necessarily a
@@ -668,7 +668,7 @@ fn identity(path: &Path) -> PathBuf {
 /// `pip freeze > requirements.txt` writes in Windows PowerShell.
 fn decode(bytes: &[u8]) -> Option<String> {
     fn utf16(rest: &[u8], from: fn([u8; 2]) -> u16) -> Option<String> {
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return None;
         }
         let units: Vec<u16> = rest
@@ -758,7 +758,7 @@ fn expand_env_vars(line: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
         if name_len > 0 && after.as_bytes().get(name_len) == Some(&b'}') {
             match env(&after[..name_len]).filter(|value| !value.is_empty()) {
                 Some(value) => out.push_str(&value),
-                None => out.push_str(&rest[start..start + 2 + name_len + 1]),
+                None => out.push_str(&rest[start..=start + 2 + name_len]),
             }
             rest = &after[name_len + 1..];
         } else {
@@ -1188,16 +1188,15 @@ fn parse_pep508(
     })
 }
 
-/// Builds `name[extras] @ url ; marker` for a wheel given without a name.
-fn named_wheel_requirement(
-    name: &WheelName,
-    extras: &str,
+/// Parses `name_and_extras @ url ; marker`, for wheels given by path or without a name.
+fn direct_reference(
+    name_and_extras: &str,
     url: &str,
     marker: &str,
     base_dir: &Path,
     site: &Site<'_>,
 ) -> Result<Requirement, RequirementsError> {
-    let mut text = format!("{}{extras} @ {url}", name.name);
+    let mut text = format!("{} @ {url}", name_and_extras.trim());
     if !marker.is_empty() {
         text.push_str(" ; ");
         text.push_str(marker);
@@ -1224,10 +1223,22 @@ fn parse_requirement(
         return parse_bare_url(text, &scheme, base_dir, site);
     }
 
-    let direct_reference = text
+    let named = text
         .split_once('@')
-        .is_some_and(|(before, _)| !looks_like_path(before));
-    if !direct_reference {
+        .filter(|(before, _)| !looks_like_path(before));
+    if let Some((name_and_extras, target)) = named {
+        // `name @ ./dist/x.whl` (uv accepts it; pip wants a file: URL): a local wheel path.
+        let (target, marker) = split_url_marker(target);
+        if bare_url_scheme(target).is_none() && looks_like_path(target) {
+            let (_, url) = local_wheel(target, &base_dir.join(target), site)?;
+            let requirement =
+                direct_reference(name_and_extras, url.as_str(), marker, base_dir, site)?;
+            if let Some(VersionOrUrl::Url(url)) = &requirement.version_or_url {
+                check_direct_url(&requirement, url, site)?;
+            }
+            return Ok(requirement);
+        }
+    } else {
         let (head, marker) = match text.split_once(';') {
             Some((head, marker)) => (head.trim(), marker.trim()),
             None => (text.trim(), ""),
@@ -1235,8 +1246,9 @@ fn parse_requirement(
         let (path_text, extras) = strip_extras(head);
         // Like pip, a bare `something.zip` is a file name, not a project name.
         if looks_like_path(path_text) || is_archive(path_text) {
-            let resolved = base_dir.join(path_text);
-            return local_path_requirement(path_text, &resolved, extras, marker, base_dir, site);
+            let (wheel, url) = local_wheel(path_text, &base_dir.join(path_text), site)?;
+            let name_and_extras = format!("{}{extras}", wheel.name);
+            return direct_reference(&name_and_extras, url.as_str(), marker, base_dir, site);
         }
     }
 
@@ -1269,7 +1281,8 @@ fn parse_bare_url(
                     line: site.line,
                     url: url_text.to_string(),
                 })?;
-            local_path_requirement(url_text, &path, "", marker, base_dir, site)
+            let (wheel, url) = local_wheel(url_text, &path, site)?;
+            direct_reference(wheel.name.as_ref(), url.as_str(), marker, base_dir, site)
         }
         "http" | "https" | "ftp" => {
             let filename = url_filename(&url);
@@ -1280,8 +1293,8 @@ fn parse_bare_url(
                     url: url_text.to_string(),
                 });
             }
-            let name = wheel_name(&filename, site)?;
-            named_wheel_requirement(&name, "", url_text, marker, base_dir, site)
+            let wheel = wheel_name(&filename, site)?;
+            direct_reference(wheel.name.as_ref(), url_text, marker, base_dir, site)
         }
         _ => Err(RequirementsError::UnsupportedUrl {
             file: site.path(),
@@ -1291,15 +1304,13 @@ fn parse_bare_url(
     }
 }
 
-/// A local path: allowed only when it is an existing `.whl` file.
-fn local_path_requirement(
+/// A local path: allowed only when it is an existing `.whl` file; returns the parsed wheel
+/// filename and the file's URL.
+fn local_wheel(
     written: &str,
     path: &Path,
-    extras: &str,
-    marker: &str,
-    base_dir: &Path,
     site: &Site<'_>,
-) -> Result<Requirement, RequirementsError> {
+) -> Result<(WheelName, url::Url), RequirementsError> {
     let filename = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
@@ -1318,7 +1329,7 @@ fn local_path_requirement(
             path: path.to_path_buf(),
         });
     }
-    let name = wheel_name(&filename, site)?;
+    let wheel = wheel_name(&filename, site)?;
     let absolute = std::fs::canonicalize(path)
         .or_else(|_| std::path::absolute(path))
         .unwrap_or_else(|_| path.to_path_buf());
@@ -1328,7 +1339,7 @@ fn local_path_requirement(
             line: site.line,
             url: written.to_string(),
         })?;
-    named_wheel_requirement(&name, extras, url.as_str(), marker, base_dir, site)
+    Ok((wheel, url))
 }
 
 /// Checks the URL of `name @ URL`: a wheel over http(s)/ftp or an existing local wheel, of the
@@ -1561,7 +1572,8 @@ mod tests {
             &format!(
                 "./dist/demo_pkg-0.1.0-py3-none-any.whl[cli] ; python_version >= \"3.9\"\n\
                  demo-pkg @ {}\n\
-                 {}\n",
+                 {}\n\
+                 Demo.Pkg[cli] @ ./dist/demo_pkg-0.1.0-py3-none-any.whl ; os_name == \"posix\"\n",
                 url::Url::from_file_path(&wheel).expect("file url"),
                 url::Url::from_file_path(&wheel).expect("file url"),
             ),
@@ -1569,13 +1581,39 @@ mod tests {
         let input = read(&[file], &[]);
         assert_eq!(
             names(&input.requirements),
-            ["demo-pkg", "demo-pkg", "demo-pkg"]
+            ["demo-pkg", "demo-pkg", "demo-pkg", "demo-pkg"]
         );
+        assert_eq!(
+            url_of(&input.requirements[3]),
+            url_of(&input.requirements[0])
+        );
+        assert!(
+            input.requirements[3]
+                .requirement
+                .marker
+                .contents()
+                .is_some()
+        );
+        assert_eq!(input.requirements[3].requirement.extras.len(), 1);
         let first = &input.requirements[0];
         assert_eq!(first.requirement.extras.len(), 1);
         assert!(first.requirement.marker.contents().is_some());
         assert!(url_of(first).starts_with("file:///"));
         assert!(url_of(first).ends_with("/dist/demo_pkg-0.1.0-py3-none-any.whl"));
+
+        let mut input = RequirementsInput::default();
+        let error = parse_str_with_env(
+            "other @ ./dist/demo_pkg-0.1.0-py3-none-any.whl\n",
+            &dir.path().join("requirements.txt"),
+            LineKind::Requirement,
+            &mut input,
+            &no_env,
+        )
+        .expect_err("name mismatch");
+        assert!(
+            matches!(error, RequirementsError::WheelNameMismatch { .. }),
+            "{error}"
+        );
     }
 
     #[test]

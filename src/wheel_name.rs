@@ -42,10 +42,10 @@ impl WheelName {
         };
         let name: PackageName = name.parse().map_err(|_| err("invalid distribution name"))?;
         let version: Version = version.parse().map_err(|_| err("invalid version"))?;
-        if let Some(b) = build {
-            if !b.starts_with(|c: char| c.is_ascii_digit()) {
-                return Err(err("build tag must start with a digit"));
-            }
+        if let Some(b) = build
+            && !b.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err(err("build tag must start with a digit"));
         }
         let split = |s: &str| s.split('.').map(str::to_string).collect::<Vec<_>>();
         Ok(WheelName {
@@ -66,25 +66,6 @@ impl WheelName {
             self.abi_tags.join("."),
             self.platform_tags.join(".")
         )
-    }
-
-    /// A short description of the platforms a wheel is for, for messages: `macOS`,
-    /// `Windows`, `musllinux`, `linux (no manylinux tag)`, `any`.
-    pub fn platform_family(&self) -> String {
-        let p = self.platform_tags.join(".");
-        if p.contains("macosx") {
-            "macOS".into()
-        } else if p.contains("win") {
-            "Windows".into()
-        } else if p.contains("musllinux") {
-            "musllinux".into()
-        } else if p.contains("manylinux") {
-            p
-        } else if p == "any" {
-            "any".into()
-        } else {
-            p
-        }
     }
 }
 

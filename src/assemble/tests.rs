@@ -20,7 +20,7 @@ fn noisy_options(mode: u32) -> FullFileOptions<'static, 'static> {
     o = o
         .with_extended_timestamp(Some(1_683_356_890), None, None)
         .unwrap();
-    o.add_extra_field(0xCAFE, [1u8, 4, 0xe8, 3, 0, 0, 4, 0xe8, 3, 0, 0], false)
+    o.add_extra_field(0x4242, [1u8, 4, 0xe8, 3, 0, 0, 4, 0xe8, 3, 0, 0], false)
         .unwrap();
     o
 }
@@ -33,8 +33,9 @@ fn wheel(
     version: &str,
     files: &[(&str, &[u8], u32)],
 ) -> (LockedPackage, PathBuf) {
-    let filename = format!("{name}-{version}-py3-none-any.whl");
-    let dist_info = format!("{name}-{version}.dist-info");
+    let escaped = name.replace('-', "_");
+    let filename = format!("{escaped}-{version}-py3-none-any.whl");
+    let dist_info = format!("{escaped}-{version}.dist-info");
     let mut all: Vec<(String, Vec<u8>, u32)> = files
         .iter()
         .map(|(n, c, m)| (n.to_string(), c.to_vec(), *m))
@@ -673,6 +674,16 @@ fn classification() {
 }
 
 #[test]
+fn data_dir_found_when_spelled_differently() {
+    let names: Vec<String> = ["Foo-1.0.data/purelib/foo.py", "foo-1.0.dist-info/RECORD"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(find_data_dir(&names, "foo-1.0"), "Foo-1.0.data");
+    assert_eq!(find_data_dir(&names[1..], "foo-1.0"), "foo-1.0.data");
+}
+
+#[test]
 fn generated_files_compress() {
     let text = "a/b.py,sha256=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,10\n".repeat(100);
     let (method, crc, data) = compress(text.as_bytes()).unwrap();
@@ -686,4 +697,97 @@ fn generated_files_compress() {
     assert_eq!(a.by_index(0).unwrap().crc32(), crc);
     let (m, _, d) = compress(b"x").unwrap();
     assert_eq!((m, d), (METHOD_STORED, b"x".to_vec()));
+}
+
+/// Real wheels built by real tools: the pip and setuptools wheels bundled with the local
+/// Python (`ensurepip`). Assembled with `keep`, the layer must import and carry valid RECORDs.
+#[test]
+fn real_bundled_wheels_assemble_and_import() {
+    let Some(py) = python() else {
+        eprintln!("skipping: no python3 on PATH");
+        return;
+    };
+    let o = Command::new(py)
+        .arg("-c")
+        .arg("import ensurepip, os; print(os.path.join(os.path.dirname(ensurepip.__file__), '_bundled'))")
+        .output()
+        .unwrap();
+    let bundled = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+    let Ok(entries) = std::fs::read_dir(&bundled) else {
+        eprintln!("skipping: no ensurepip wheels");
+        return;
+    };
+    let mut wheels = Vec::new();
+    for e in entries.flatten() {
+        let filename = e.file_name().to_string_lossy().into_owned();
+        let Ok(w) = WheelName::parse(&filename) else {
+            continue;
+        };
+        let bytes = std::fs::read(e.path()).unwrap();
+        wheels.push((
+            LockedPackage {
+                name: w.name.to_string(),
+                version: w.version.to_string(),
+                filename,
+                url: e.path().display().to_string(),
+                sha256: hex::encode(Sha256::digest(&bytes)),
+                size: bytes.len() as u64,
+                dependencies: vec![],
+            },
+            e.path(),
+        ));
+    }
+    if wheels.is_empty() {
+        eprintln!("skipping: no ensurepip wheels");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tooling.zip");
+    let mut o = opts(Layout::Python);
+    o.keep = vec!["pip".into(), "setuptools".into()];
+    let r = assemble(&wheels, &target(), &o, &out).unwrap();
+    assert_eq!(r.packages.len(), wheels.len());
+    // Without `keep`, installer tooling is left out entirely.
+    let empty = assemble(&wheels, &target(), &opts(Layout::Python), &out).unwrap();
+    assert!(empty.packages.is_empty());
+    assert_eq!(empty.notes.len(), wheels.len());
+
+    let r2 = assemble(&wheels, &target(), &o, &out).unwrap();
+    assert_eq!(r.sha256_hex, r2.sha256_hex);
+    let extract = dir.path().join("x");
+    let script = r#"
+import sys, zipfile, hashlib, base64, importlib.metadata as md
+zip_path, extract = sys.argv[1:3]
+with zipfile.ZipFile(zip_path) as z:
+    assert z.testzip() is None
+    z.extractall(extract)
+sys.path.insert(0, extract + '/python')
+import pip
+assert pip.__file__.startswith(extract), pip.__file__
+n = 0
+for d in md.distributions(path=[extract + '/python']):
+    assert d.read_text('INSTALLER') == 'pylayer\n'
+    for f in d.files:
+        assert f.locate().exists(), f
+        if f.hash:
+            data = f.locate().read_bytes()
+            h = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
+            assert h == f.hash.value, f
+            n += 1
+assert n > 100, n
+print(pip.__version__, n)
+"#;
+    let o = Command::new(py)
+        .arg("-c")
+        .arg(script)
+        .arg(&out)
+        .arg(&extract)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

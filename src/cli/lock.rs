@@ -105,16 +105,15 @@ pub fn ensure_lock(
         None
     };
     let upgrading = args.upgrade || !args.upgrade_package.is_empty();
-    if let Some(lock) = &existing {
-        if !upgrading
-            && lock.inputs_digest == digest
-            && inputs.targets.iter().all(|t| lock.target(t).is_some())
-        {
-            return Ok(LockOutcome {
-                lock: lock.clone(),
-                changed: false,
-            });
-        }
+    if let Some(lock) = &existing
+        && !upgrading
+        && lock.inputs_digest == digest
+        && inputs.targets.iter().all(|t| lock.target(t).is_some())
+    {
+        return Ok(LockOutcome {
+            lock: lock.clone(),
+            changed: false,
+        });
     }
     let upgrade_names: Vec<PackageName> = args
         .upgrade_package
@@ -137,14 +136,14 @@ pub fn ensure_lock(
     let mut jobs = Vec::new();
     for target in &inputs.targets {
         let mut preferences = HashMap::new();
-        if !args.upgrade {
-            if let Some(lt) = existing.as_ref().and_then(|l| l.target(target)) {
-                for p in &lt.packages {
-                    if let (Ok(n), Ok(v)) = (p.name.parse::<PackageName>(), p.version.parse()) {
-                        if !upgrade_names.contains(&n) {
-                            preferences.insert(n, v);
-                        }
-                    }
+        if !args.upgrade
+            && let Some(lt) = existing.as_ref().and_then(|l| l.target(target))
+        {
+            for p in &lt.packages {
+                if let (Ok(n), Ok(v)) = (p.name.parse::<PackageName>(), p.version.parse())
+                    && !upgrade_names.contains(&n)
+                {
+                    preferences.insert(n, v);
                 }
             }
         }
@@ -190,16 +189,16 @@ pub fn ensure_lock(
         targets: new_targets,
     };
     // Targets not asked for this time stay when the inputs are unchanged.
-    if let Some(old) = &existing {
-        if old.inputs_digest == lock.inputs_digest {
-            for t in &old.targets {
-                if !lock
-                    .targets
-                    .iter()
-                    .any(|n| n.python == t.python && n.arch == t.arch)
-                {
-                    lock.targets.push(t.clone());
-                }
+    if let Some(old) = &existing
+        && old.inputs_digest == lock.inputs_digest
+    {
+        for t in &old.targets {
+            if !lock
+                .targets
+                .iter()
+                .any(|n| n.python == t.python && n.arch == t.arch)
+            {
+                lock.targets.push(t.clone());
             }
         }
     }

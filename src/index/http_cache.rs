@@ -107,10 +107,10 @@ impl HttpCache {
         let (m, b) = self.paths(k);
         // Body first: a meta file always points at a complete body. Cache writes are best
         // effort; failing to cache never fails the command.
-        if write_atomic(&b, body).is_ok() {
-            if let Ok(json) = serde_json::to_vec(meta) {
-                let _ = write_atomic(&m, &json);
-            }
+        if write_atomic(&b, body).is_ok()
+            && let Ok(json) = serde_json::to_vec(meta)
+        {
+            let _ = write_atomic(&m, &json);
         }
     }
 
@@ -143,14 +143,14 @@ impl HttpCache {
     ) -> anyhow::Result<Fetched> {
         let k = key(url, accept);
         let cached = self.load(&k);
-        if let Some((meta, body)) = &cached {
-            if self.offline || meta.fresh_until > now() {
-                return Ok(Fetched::Found(CachedBody {
-                    body: body.clone(),
-                    content_type: meta.content_type.clone(),
-                    final_url: meta.final_url.clone(),
-                }));
-            }
+        if let Some((meta, body)) = &cached
+            && (self.offline || meta.fresh_until > now())
+        {
+            return Ok(Fetched::Found(CachedBody {
+                body: body.clone(),
+                content_type: meta.content_type.clone(),
+                final_url: meta.final_url.clone(),
+            }));
         }
         if self.offline {
             anyhow::bail!(
@@ -180,16 +180,16 @@ impl HttpCache {
         }
         let resp = send_with_retry(|| client.get(url).headers(headers.clone()), url).await?;
         let status = resp.status();
-        if status == reqwest::StatusCode::NOT_MODIFIED {
-            if let Some((mut meta, body)) = cached {
-                meta.fresh_until = now().saturating_add(freshness(resp.headers()).unwrap_or(0));
-                self.store(&k, &meta, &body);
-                return Ok(Fetched::Found(CachedBody {
-                    body,
-                    content_type: meta.content_type,
-                    final_url: meta.final_url,
-                }));
-            }
+        if status == reqwest::StatusCode::NOT_MODIFIED
+            && let Some((mut meta, body)) = cached
+        {
+            meta.fresh_until = now().saturating_add(freshness(resp.headers()).unwrap_or(0));
+            self.store(&k, &meta, &body);
+            return Ok(Fetched::Found(CachedBody {
+                body,
+                content_type: meta.content_type,
+                final_url: meta.final_url,
+            }));
         }
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
             return Ok(Fetched::NotFound);

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use uv_normalize::{ExtraName, PackageName};
+use uv_normalize::PackageName;
 use uv_pep440::{Version, VersionSpecifiers};
 use uv_pep508::Requirement;
 
@@ -14,7 +14,6 @@ pub struct CoreMetadata {
     pub version: Version,
     pub requires_dist: Vec<Requirement>,
     pub requires_python: Option<VersionSpecifiers>,
-    pub provides_extra: Vec<ExtraName>,
 }
 
 /// Parses an RFC 822-style METADATA file. `origin` names the wheel in errors.
@@ -66,17 +65,11 @@ pub fn parse(text: &[u8], origin: &str) -> anyhow::Result<CoreMetadata> {
         })?),
         None => None,
     };
-    let provides_extra = headers
-        .iter()
-        .filter(|(k, _)| k == "provides-extra")
-        .filter_map(|(_, v)| v.parse().ok())
-        .collect();
     Ok(CoreMetadata {
         name,
         version,
         requires_dist,
         requires_python,
-        provides_extra,
     })
 }
 
@@ -212,7 +205,6 @@ mod tests {
         assert_eq!(m.name.as_ref(), "foo-bar");
         assert_eq!(m.requires_dist.len(), 1);
         assert!(m.requires_python.is_some());
-        assert_eq!(m.provides_extra.len(), 1);
     }
 
     #[test]

@@ -92,27 +92,17 @@ impl IndexClient {
         }
     }
 
-    pub fn config(&self) -> &IndexConfig {
-        &self.config
-    }
-
-    pub fn wheel_cache(&self) -> &CacheDir {
-        &self.cache
-    }
-
     /// Basic-auth headers from netrc for hosts whose URL carries no credentials.
     fn auth_headers(&self, url: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        if let Ok(u) = url::Url::parse(url) {
-            if u.username().is_empty() {
-                if let Some((login, pass)) = u.host_str().and_then(|host| self.netrc.lookup(host)) {
-                    use base64::Engine;
-                    let token =
-                        base64::engine::general_purpose::STANDARD.encode(format!("{login}:{pass}"));
-                    if let Ok(v) = HeaderValue::from_str(&format!("Basic {token}")) {
-                        h.insert(header::AUTHORIZATION, v);
-                    }
-                }
+        if let Ok(u) = url::Url::parse(url)
+            && u.username().is_empty()
+            && let Some((login, pass)) = u.host_str().and_then(|host| self.netrc.lookup(host))
+        {
+            use base64::Engine;
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{login}:{pass}"));
+            if let Ok(v) = HeaderValue::from_str(&format!("Basic {token}")) {
+                h.insert(header::AUTHORIZATION, v);
             }
         }
         h
@@ -250,12 +240,11 @@ impl IndexClient {
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.url))?;
             return metadata::from_wheel_bytes(&bytes, &file.filename);
         }
-        if let Some(sha) = &file.sha256 {
-            if let Ok(bytes) = std::fs::read(self.cache.wheel_path(sha)) {
-                if let Ok(m) = metadata::from_wheel_bytes(&bytes, &file.filename) {
-                    return Ok(m);
-                }
-            }
+        if let Some(sha) = &file.sha256
+            && let Ok(bytes) = std::fs::read(self.cache.wheel_path(sha))
+            && let Ok(m) = metadata::from_wheel_bytes(&bytes, &file.filename)
+        {
+            return Ok(m);
         }
         if self.offline {
             anyhow::bail!(
@@ -379,15 +368,15 @@ impl IndexClient {
     /// a later build does not download it again.
     fn check_and_keep(&self, file: &DistFile, bytes: &[u8]) -> anyhow::Result<String> {
         let got = sha256_hex(bytes);
-        if let Some(expected) = &file.sha256 {
-            if &got != expected {
-                anyhow::bail!(
-                    "hash mismatch for {} from {}: the index says sha256 {expected}, the file has {got}; \
+        if let Some(expected) = &file.sha256
+            && &got != expected
+        {
+            anyhow::bail!(
+                "hash mismatch for {} from {}: the index says sha256 {expected}, the file has {got}; \
                      the index or a proxy is serving a different file — do not use it",
-                    file.filename,
-                    redact(&file.url)
-                );
-            }
+                file.filename,
+                redact(&file.url)
+            );
         }
         let _ = write_atomic(&self.cache.wheel_path(&got), bytes);
         Ok(got)
@@ -402,12 +391,11 @@ impl IndexClient {
             let sha = sha256_hex(&bytes);
             return Ok((bytes, sha));
         }
-        if let Some(sha) = &file.sha256 {
-            if let Ok(bytes) = std::fs::read(self.cache.wheel_path(sha)) {
-                if &sha256_hex(&bytes) == sha {
-                    return Ok((bytes, sha.clone()));
-                }
-            }
+        if let Some(sha) = &file.sha256
+            && let Ok(bytes) = std::fs::read(self.cache.wheel_path(sha))
+            && &sha256_hex(&bytes) == sha
+        {
+            return Ok((bytes, sha.clone()));
         }
         if self.offline {
             anyhow::bail!(
@@ -453,10 +441,10 @@ impl IndexClient {
                 return Ok((sha.clone(), meta.len()));
             }
             let key = format!("size:{}:{sha}", file.url);
-            if let Some(b) = self.http_cache.get_immutable(&key) {
-                if let Some(n) = std::str::from_utf8(&b).ok().and_then(|s| s.parse().ok()) {
-                    return Ok((sha.clone(), n));
-                }
+            if let Some(b) = self.http_cache.get_immutable(&key)
+                && let Some(n) = std::str::from_utf8(&b).ok().and_then(|s| s.parse().ok())
+            {
+                return Ok((sha.clone(), n));
             }
             if !self.offline {
                 let resp = send_with_retry(

@@ -215,17 +215,14 @@ pub fn parse_html(body: &[u8], base: &str, source: usize) -> anyhow::Result<Vec<
     let mut base = Url::parse(base)?;
     let lower = text.to_ascii_lowercase();
     // A <base href> changes where relative links point.
-    if let Some(p) = lower.find("<base ") {
-        if let Some(end) = lower[p..].find('>') {
-            if let Some((_, href)) = attributes(&text[p + 6..p + end])
-                .into_iter()
-                .find(|(k, _)| k == "href")
-            {
-                if let Ok(u) = base.join(&href) {
-                    base = u;
-                }
-            }
-        }
+    if let Some(p) = lower.find("<base ")
+        && let Some(end) = lower[p..].find('>')
+        && let Some((_, href)) = attributes(&text[p + 6..p + end])
+            .into_iter()
+            .find(|(k, _)| k == "href")
+        && let Ok(u) = base.join(&href)
+    {
+        base = u;
     }
     let mut out = Vec::new();
     let mut pos = 0;
@@ -289,12 +286,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;

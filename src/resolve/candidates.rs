@@ -30,6 +30,9 @@ pub struct Rejections {
     pub yanked: Vec<String>,
 }
 
+/// A file with its tag rank and source index (lower is better for both).
+type Ranked = (usize, usize, DistFile);
+
 /// All versions of a project, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct Candidates {
@@ -48,43 +51,36 @@ impl Candidates {
         allowed_hashes: Option<&[String]>,
     ) -> Candidates {
         let python = target.python_full_version().parse::<Version>().ok();
-        let mut by_version: BTreeMap<
-            Version,
-            (
-                Option<(usize, usize, DistFile)>,
-                Option<(usize, usize, DistFile)>,
-            ),
-        > = BTreeMap::new();
+        let mut by_version: BTreeMap<Version, (Option<Ranked>, Option<Ranked>)> = BTreeMap::new();
         let mut rejected: BTreeMap<Version, Rejections> = BTreeMap::new();
         for f in files {
             let wheel = match WheelName::parse(&f.filename) {
                 Ok(w) if &w.name == name => w,
                 Ok(_) => continue,
                 Err(_) => {
-                    if sdist_name(&f.filename).as_ref() == Some(name) {
-                        if let Some(v) = sdist_version(&f.filename) {
-                            rejected
-                                .entry(v)
-                                .or_default()
-                                .sdists
-                                .push(f.filename.clone());
-                        }
+                    if sdist_name(&f.filename).as_ref() == Some(name)
+                        && let Some(v) = sdist_version(&f.filename)
+                    {
+                        rejected
+                            .entry(v)
+                            .or_default()
+                            .sdists
+                            .push(f.filename.clone());
                     }
                     continue;
                 }
             };
             let rej = || wheel.version.clone();
-            if let (Some(rp), Some(py)) = (&f.requires_python, &python) {
-                if let Ok(spec) = crate::index::metadata::parse_requires_python(rp) {
-                    if !spec.contains(py) {
-                        rejected
-                            .entry(rej())
-                            .or_default()
-                            .requires_python
-                            .push(rp.clone());
-                        continue;
-                    }
-                }
+            if let (Some(rp), Some(py)) = (&f.requires_python, &python)
+                && let Ok(spec) = crate::index::metadata::parse_requires_python(rp)
+                && !spec.contains(py)
+            {
+                rejected
+                    .entry(rej())
+                    .or_default()
+                    .requires_python
+                    .push(rp.clone());
+                continue;
             }
             let Some(rank) = ranking.rank(&wheel) else {
                 rejected

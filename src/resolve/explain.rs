@@ -199,7 +199,8 @@ fn reason(
 /// `cp313-cp313-macosx_11_0_arm64` → `macOS`; manylinux tags → `linux/<machine>`.
 fn platform_family(tag: &str) -> String {
     let plat = tag.split('-').nth(2).unwrap_or("");
-    let family = if plat.contains("macosx") {
+
+    if plat.contains("macosx") {
         "macOS".to_string()
     } else if plat.contains("win") {
         "Windows".to_string()
@@ -214,8 +215,7 @@ fn platform_family(tag: &str) -> String {
         format!("linux/{arch}")
     } else {
         plat.to_string()
-    };
-    family
+    }
 }
 
 /// Explains why a package's newer releases, or all of them, cannot be used.

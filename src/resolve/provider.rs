@@ -342,15 +342,15 @@ impl Provider {
                 .cloned()
                 .unwrap_or_default();
             for (p2, v2) in selected {
-                if let Pkg::Extra(n2, _) = p2 {
-                    if n2 == name {
-                        deps.extend(
-                            deps_of
-                                .get(&(p2.clone(), v2.clone()))
-                                .cloned()
-                                .unwrap_or_default(),
-                        );
-                    }
+                if let Pkg::Extra(n2, _) = p2
+                    && n2 == name
+                {
+                    deps.extend(
+                        deps_of
+                            .get(&(p2.clone(), v2.clone()))
+                            .cloned()
+                            .unwrap_or_default(),
+                    );
                 }
             }
             deps.retain(|d| d != name);
@@ -413,12 +413,11 @@ impl DependencyProvider for Provider {
                             .borrow()
                             .contains(&(name.clone(), c.version.clone()))))
         };
-        if let Some(pref) = self.preferences.get(name) {
-            if let Some(c) = cands.versions.iter().find(|c| &c.version == pref) {
-                if usable(c) {
-                    return Ok(Some(c.version.clone()));
-                }
-            }
+        if let Some(pref) = self.preferences.get(name)
+            && let Some(c) = cands.versions.iter().find(|c| &c.version == pref)
+            && usable(c)
+        {
+            return Ok(Some(c.version.clone()));
         }
         let pre_ok = self.pre || self.explicit_pre.borrow().contains(name);
         let first = cands
@@ -448,21 +447,20 @@ impl DependencyProvider for Provider {
             }
             Pkg::Dist(name) | Pkg::Extra(name, _) => {
                 let meta = self.metadata(name, version)?;
-                if &meta.name != name {
+                if &meta.name != name || &meta.version != version {
                     return Err(ProviderError(format!(
-                        "the metadata of {name} {version} names a different project ({}); the index is serving a wrong file",
-                        meta.name
+                        "the metadata of {name} {version} says it is {} {}; the index is serving a wrong file",
+                        meta.name, meta.version
                     )));
                 }
-                if let Some(rp) = &meta.requires_python {
-                    if let Ok(py) = self.target.python_full_version().parse::<Version>() {
-                        if !rp.contains(&py) {
-                            return Ok(Dependencies::Unavailable(format!(
-                                "requires Python {rp}, and the runtime is {}",
-                                self.target.runtime_name()
-                            )));
-                        }
-                    }
+                if let Some(rp) = &meta.requires_python
+                    && let Ok(py) = self.target.python_full_version().parse::<Version>()
+                    && !rp.contains(&py)
+                {
+                    return Ok(Dependencies::Unavailable(format!(
+                        "requires Python {rp}, and the runtime is {}",
+                        self.target.runtime_name()
+                    )));
                 }
                 let extras: Vec<ExtraName> = match package {
                     Pkg::Extra(_, e) => vec![e.clone()],

@@ -1,0 +1,434 @@
+//! The manifest: a JSON file written beside every layer zip (`dist/x.zip` → `dist/x.json`)
+//! saying what is in it, for which runtime, how big it is against Lambda's limits and what
+//! its hashes are; and the short human table printed after a build.
+//!
+//! The manifest is deterministic (packages sorted by name, no timestamps or host paths), so
+//! it can be committed and diffed, and two builds of the same inputs write the same bytes.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::assemble::{AssembleReport, Layout};
+use crate::domain::{MAX_DIRECT_UPLOAD_BYTES, MAX_UNZIPPED_BYTES};
+use crate::lock::LockedPackage;
+use crate::target::Target;
+
+/// Everything worth knowing about a built layer, as written to `NAME.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub pylayer_version: String,
+    /// Layer name.
+    pub name: String,
+    /// Lambda runtime, `python3.12`.
+    pub runtime: String,
+    /// `3.12`.
+    pub python: String,
+    /// Lambda's architecture name, `x86_64` or `arm64`.
+    pub architecture: String,
+    /// `python` or `site-packages`.
+    pub layout: String,
+    /// File name of the zip (no directory, so the manifest does not depend on where it was built).
+    pub zip: String,
+    pub zip_bytes: u64,
+    /// Sum of uncompressed sizes: what counts against Lambda's unzipped limit.
+    pub unzipped_bytes: u64,
+    /// Hex sha256 of the zip.
+    pub sha256: String,
+    /// base64(sha256(zip)), as Lambda's `CodeSha256`: compare with a published version.
+    pub code_sha256: String,
+    pub limits: Limits,
+    /// Sorted by name.
+    pub packages: Vec<ManifestPackage>,
+    pub notes: Vec<String>,
+}
+
+/// Lambda's size limits the layer was measured against, recorded so a reader of the
+/// manifest does not need to know them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Function plus all its layers, unzipped: 262,144,000 bytes.
+    pub unzipped_limit: u64,
+    /// Largest zip accepted without going through S3: 52,428,800 bytes.
+    pub direct_upload_limit: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            unzipped_limit: MAX_UNZIPPED_BYTES,
+            direct_upload_limit: MAX_DIRECT_UPLOAD_BYTES,
+        }
+    }
+}
+
+/// One distribution in the layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestPackage {
+    pub name: String,
+    pub version: String,
+    /// The wheel it came from.
+    pub filename: String,
+    /// Wheel tag triple, `cp312-cp312-manylinux_2_17_x86_64`.
+    pub tag: String,
+    /// sha256 of the wheel.
+    pub sha256: String,
+    pub unzipped_bytes: u64,
+    pub zipped_bytes: u64,
+}
+
+/// Where the manifest of a zip lives: beside it, same stem, `.json`.
+pub fn manifest_path(zip: &Path) -> PathBuf {
+    zip.with_extension("json")
+}
+
+/// Builds the manifest of a freshly assembled layer. `locked` supplies each package's
+/// wheel file name and hash (matched by name).
+pub fn build_manifest(
+    name: &str,
+    target: &Target,
+    layout: Layout,
+    zip: &Path,
+    locked: &[LockedPackage],
+    report: &AssembleReport,
+) -> Manifest {
+    let mut packages: Vec<ManifestPackage> = report
+        .packages
+        .iter()
+        .map(|p| {
+            let lp = locked.iter().find(|l| l.name == p.name);
+            ManifestPackage {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                filename: lp.map(|l| l.filename.clone()).unwrap_or_default(),
+                tag: p.tag.clone(),
+                sha256: lp
+                    .map(|l| l.sha256.to_ascii_lowercase())
+                    .unwrap_or_default(),
+                unzipped_bytes: p.unzipped_bytes,
+                zipped_bytes: p.zipped_bytes,
+            }
+        })
+        .collect();
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    Manifest {
+        pylayer_version: env!("CARGO_PKG_VERSION").to_string(),
+        name: name.to_string(),
+        runtime: target.runtime_name(),
+        python: target.python_version(),
+        architecture: target.arch.lambda_name().to_string(),
+        layout: layout.as_str().to_string(),
+        zip: zip
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        zip_bytes: report.zip_bytes,
+        unzipped_bytes: report.unzipped_bytes,
+        sha256: report.sha256_hex.clone(),
+        code_sha256: report.code_sha256.clone(),
+        limits: Limits::default(),
+        packages,
+        notes: report.notes.clone(),
+    }
+}
+
+/// The manifest as pretty JSON with a final newline: the exact bytes `write` stores.
+pub fn to_json(m: &Manifest) -> String {
+    let mut m = m.clone();
+    m.packages.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut s = serde_json::to_string_pretty(&m).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Writes the manifest atomically (temporary file and rename).
+pub fn write(m: &Manifest, path: &Path) -> anyhow::Result<()> {
+    crate::fsutil::write_atomic(path, to_json(m).as_bytes())
+}
+
+/// Reads a manifest, naming the file and the position of anything malformed.
+pub fn read(path: &Path) -> anyhow::Result<Manifest> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}:{}:{}: not a pylayer manifest: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+/// Sizes as AWS writes its limits: 1 MB = 1,048,576 bytes, so "250 MB" is the unzipped
+/// limit and "50 MB" the direct-upload limit.
+pub fn human_bytes(n: u64) -> String {
+    const K: f64 = 1024.0;
+    let f = n as f64;
+    if n < 1024 {
+        format!("{n} B")
+    } else if f < K * K {
+        format!("{:.1} KB", f / K)
+    } else if f < K * K * K {
+        format!("{:.1} MB", f / (K * K))
+    } else {
+        format!("{:.2} GB", f / (K * K * K))
+    }
+}
+
+/// `262144000` → `262,144,000`.
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The table printed after a build: one line per package (name, version, wheel tag,
+/// unzipped size), then totals against Lambda's limits, the hashes and the notes.
+pub fn render_table(m: &Manifest) -> String {
+    let mut packages: Vec<&ManifestPackage> = m.packages.iter().collect();
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    let header = ["package", "version", "wheel tag", "unzipped"];
+    let rows: Vec<[String; 4]> = packages
+        .iter()
+        .map(|p| {
+            [
+                p.name.clone(),
+                p.version.clone(),
+                p.tag.clone(),
+                human_bytes(p.unzipped_bytes),
+            ]
+        })
+        .collect();
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([header[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{} ({}, {}, layout {})\n",
+        m.zip, m.runtime, m.architecture, m.layout
+    ));
+    out.push_str(&format!(
+        "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}\n",
+        header[0], header[1], header[2], header[3]
+    ));
+    for r in &rows {
+        out.push_str(&format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}\n",
+            r[0], r[1], r[2], r[3]
+        ));
+    }
+    if rows.is_empty() {
+        out.push_str("(no packages)\n");
+    }
+
+    let unzipped_limit = m.limits.unzipped_limit;
+    let pct = |n: u64, of: u64| {
+        if of == 0 {
+            0.0
+        } else {
+            n as f64 * 100.0 / of as f64
+        }
+    };
+    let unzipped_verdict = if m.unzipped_bytes > unzipped_limit {
+        format!(
+            "OVER the limit by {}",
+            human_bytes(m.unzipped_bytes - unzipped_limit)
+        )
+    } else {
+        format!(
+            "{} left for the function and other layers",
+            human_bytes(unzipped_limit - m.unzipped_bytes)
+        )
+    };
+    out.push_str(&format!(
+        "\nunzipped    {} of {} ({} bytes): {:.1}%, {}\n",
+        human_bytes(m.unzipped_bytes),
+        human_bytes(unzipped_limit),
+        thousands(unzipped_limit),
+        pct(m.unzipped_bytes, unzipped_limit),
+        unzipped_verdict
+    ));
+    let upload_limit = m.limits.direct_upload_limit;
+    let upload_verdict = if m.zip_bytes > upload_limit {
+        "needs S3 upload"
+    } else {
+        "direct upload ok"
+    };
+    out.push_str(&format!(
+        "zip         {} ({} bytes) vs {} direct-upload limit: {}\n",
+        human_bytes(m.zip_bytes),
+        thousands(m.zip_bytes),
+        human_bytes(upload_limit),
+        upload_verdict
+    ));
+    out.push_str(&format!("sha256      {}\n", m.sha256));
+    out.push_str(&format!("CodeSha256  {}\n", m.code_sha256));
+    for n in &m.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assemble::AssembledPackage;
+    use crate::target::Arch;
+
+    fn report() -> AssembleReport {
+        AssembleReport {
+            packages: vec![
+                AssembledPackage {
+                    name: "numpy".into(),
+                    version: "2.1.0".into(),
+                    tag: "cp312-cp312-manylinux_2_17_x86_64".into(),
+                    files: 900,
+                    unzipped_bytes: 40_000_000,
+                    zipped_bytes: 15_000_000,
+                },
+                AssembledPackage {
+                    name: "idna".into(),
+                    version: "3.7".into(),
+                    tag: "py3-none-any".into(),
+                    files: 20,
+                    unzipped_bytes: 1500,
+                    zipped_bytes: 700,
+                },
+            ],
+            unzipped_bytes: 40_001_500,
+            zip_bytes: 15_100_000,
+            sha256_hex: "ab".repeat(32),
+            code_sha256: "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=".into(),
+            notes: vec![
+                "left out pip 24.0 (installer tooling; list it explicitly to keep it)".into(),
+            ],
+        }
+    }
+
+    fn locked() -> Vec<LockedPackage> {
+        ["numpy", "idna"]
+            .iter()
+            .map(|n| LockedPackage {
+                name: n.to_string(),
+                version: "x".into(),
+                filename: format!("{n}-x-py3-none-any.whl"),
+                url: String::new(),
+                sha256: "CD".repeat(32),
+                size: 1,
+                dependencies: vec![],
+            })
+            .collect()
+    }
+
+    fn manifest() -> Manifest {
+        let t = Target::new(12, Arch::Arm64).unwrap();
+        build_manifest(
+            "deps",
+            &t,
+            Layout::Python,
+            Path::new("dist/deps-py3.12-arm64.zip"),
+            &locked(),
+            &report(),
+        )
+    }
+
+    #[test]
+    fn builds_sorted_manifest() {
+        let m = manifest();
+        assert_eq!(m.runtime, "python3.12");
+        assert_eq!(m.python, "3.12");
+        assert_eq!(m.architecture, "arm64");
+        assert_eq!(m.layout, "python");
+        assert_eq!(m.zip, "deps-py3.12-arm64.zip");
+        assert_eq!(m.limits.unzipped_limit, 262_144_000);
+        assert_eq!(m.limits.direct_upload_limit, 52_428_800);
+        assert_eq!(m.packages[0].name, "idna");
+        assert_eq!(m.packages[0].filename, "idna-x-py3-none-any.whl");
+        assert_eq!(m.packages[0].sha256, "cd".repeat(32));
+        assert_eq!(m.packages[1].tag, "cp312-cp312-manylinux_2_17_x86_64");
+    }
+
+    #[test]
+    fn round_trips_through_disk_deterministically() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = manifest_path(&dir.path().join("dist/deps.zip"));
+        assert_eq!(path, dir.path().join("dist/deps.json"));
+        let m = manifest();
+        write(&m, &path).unwrap();
+        let first = std::fs::read(&path).unwrap();
+        assert_eq!(read(&path).unwrap(), m);
+        write(&read(&path).unwrap(), &path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), first);
+        let text = String::from_utf8(first).unwrap();
+        assert!(text.ends_with("}\n"));
+        assert!(text.contains("\"code_sha256\""));
+    }
+
+    #[test]
+    fn read_names_the_file_on_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.json");
+        std::fs::write(&path, "{\"name\": 3}").unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("x.json:1:"), "{err}");
+    }
+
+    #[test]
+    fn table_lists_packages_limits_and_hashes() {
+        let m = manifest();
+        let t = render_table(&m);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("deps-py3.12-arm64.zip (python3.12, arm64"));
+        assert!(lines[1].starts_with("package"));
+        assert!(lines[2].starts_with("idna "));
+        assert!(lines[2].ends_with("1.5 KB"));
+        assert!(lines[3].starts_with("numpy"));
+        assert!(lines[3].ends_with("38.1 MB"));
+        // Columns line up.
+        assert_eq!(lines[2].find("3.7"), lines[3].find("2.1.0"));
+        assert_eq!(lines[2].len(), lines[3].len());
+        assert!(t.contains("of 250.0 MB (262,144,000 bytes): 15.3%"), "{t}");
+        assert!(
+            t.contains("vs 50.0 MB direct-upload limit: direct upload ok"),
+            "{t}"
+        );
+        assert!(t.contains(&format!("sha256      {}", "ab".repeat(32))));
+        assert!(t.contains("CodeSha256  q6ur"));
+        assert!(t.contains("note: left out pip 24.0"));
+    }
+
+    #[test]
+    fn table_flags_limits() {
+        let mut m = manifest();
+        m.zip_bytes = 60 * 1024 * 1024;
+        m.unzipped_bytes = 300 * 1024 * 1024;
+        let t = render_table(&m);
+        assert!(t.contains("needs S3 upload"), "{t}");
+        assert!(t.contains("OVER the limit by 50.0 MB"), "{t}");
+    }
+
+    #[test]
+    fn units() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(12_897_485), "12.3 MB");
+        assert_eq!(human_bytes(262_144_000), "250.0 MB");
+        assert_eq!(thousands(262_144_000), "262,144,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+    }
+}
