@@ -49,7 +49,12 @@ pub async fn send_with_retry(
                 last_err = Some(describe(&e));
             }
             Err(e) => {
-                anyhow::bail!("cannot fetch {}: {}", redact(url_for_errors), describe(&e));
+                anyhow::bail!(
+                    "cannot fetch {}: {}{}",
+                    redact(url_for_errors),
+                    describe(&e),
+                    hint(&e)
+                );
             }
         }
         tokio::time::sleep(delay).await;
@@ -60,6 +65,18 @@ pub async fn send_with_retry(
         redact(url_for_errors),
         last_err.unwrap_or_default()
     )
+}
+
+/// What to do about a transport error.
+fn hint(e: &reqwest::Error) -> &'static str {
+    let text = describe(e).to_ascii_lowercase();
+    if text.contains("certificate") || text.contains("unknownissuer") {
+        "\n  the server's certificate is not trusted: add your organisation's CA to the system store or point SSL_CERT_FILE at it"
+    } else if e.is_connect() || e.is_timeout() {
+        "\n  check the index URL, your network, and HTTPS_PROXY / NO_PROXY; --offline works from the cache"
+    } else {
+        ""
+    }
 }
 
 /// A transport error in one line, with its innermost cause (which is the useful part) and
