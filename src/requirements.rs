@@ -11,9 +11,6 @@
 //! rejected here, up front, with an error that names `file:line` and says what to do instead,
 //! rather than failing later and less clearly in the resolver.
 
-// The CLI is being wired to this module separately; until it calls in, the public API is unused.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 
 use uv_pep508::{Requirement, VersionOrUrl};
@@ -397,11 +394,15 @@ pub fn add_cli_requirements(
     Ok(())
 }
 
-/// Parses file content as if read from `path` (used by tests and by `read_files`); `kind` says
-/// whether its requirement lines are requirements or constraints.
+/// Parses file content as if read from `path` (the same parser `read_files` uses; handy for
+/// tests and for content that is not in a file); `kind` says whether its requirement lines are
+/// requirements or constraints.
 ///
 /// `path` itself is not added to `input.files` (the caller has the content, not necessarily a
 /// file); files it includes are read from disk relative to `path`'s directory and are added.
+// Part of the module's API (tests, and callers holding content rather than a file) even
+// while the binary itself only calls `read_files`.
+#[allow(dead_code)]
 pub fn parse_str(
     content: &str,
     path: &Path,
