@@ -12,12 +12,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create directory {}: {e}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".pylayer-tmp-")
+        .tempfile_in(dir)
         .map_err(|e| anyhow::anyhow!("cannot create a temporary file in {}: {e}", dir.display()))?;
     tmp.write_all(bytes)
         .and_then(|_| tmp.as_file().sync_all())
+        .and_then(|_| set_readable(tmp.as_file()))
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     tmp.persist(path)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+/// Temporary files are created private (0600); outputs are meant to be shared (0644).
+#[cfg(unix)]
+pub fn set_readable(f: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    f.set_permissions(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+pub fn set_readable(_f: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }

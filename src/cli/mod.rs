@@ -1,6 +1,7 @@
 //! Command-line surface: parses flags, wires the stages together and owns all printing.
 //! One file per subcommand.
 
+mod build;
 mod inputs;
 mod lock;
 
@@ -20,6 +21,8 @@ pub struct Cli {
 enum Command {
     /// Resolve the requirements for each target and write pylayer.lock.
     Lock(lock::LockArgs),
+    /// Lock (when the inputs changed), fetch and assemble a layer zip per target.
+    Build(build::BuildArgs),
 }
 
 /// A failure with the exit code it deserves: 1 for a failed resolution, check or build,
@@ -55,6 +58,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Lock(args) => lock::run(args),
+        Command::Build(args) => build::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
