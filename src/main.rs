@@ -3,7 +3,9 @@
 mod assemble;
 mod cache;
 mod cli;
+mod config;
 mod domain;
+mod exclude;
 mod fetch;
 mod fsutil;
 mod http;
@@ -13,6 +15,7 @@ mod manifest;
 mod requirements;
 mod resolve;
 mod target;
+mod venv;
 mod wheel_name;
 
 fn main() -> std::process::ExitCode {

@@ -23,22 +23,34 @@ pub struct BuildArgs {
     /// Layer name, used in the zip's file name [default: the requirements file's directory]
     #[arg(long)]
     pub name: Option<String>,
-    /// Where the zips and manifests go.
-    #[arg(long, value_name = "DIR", default_value = "dist")]
-    pub out_dir: PathBuf,
-    /// `python` (python/…) or `site-packages` (python/lib/python3.X/site-packages/…).
-    #[arg(long, default_value = "python")]
-    pub layout: String,
+    /// Where the zips and manifests go [default: dist]
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// `python` (python/…) or `site-packages` (python/lib/python3.X/site-packages/…) [default: python]
+    #[arg(long)]
+    pub layout: Option<String>,
+    /// Leave this distribution out, with whatever only it needed (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub exclude: Vec<String>,
+    /// Leave out boto3, botocore, s3transfer and jmespath, which the runtime already ships.
+    #[arg(long)]
+    pub no_runtime_provided: bool,
     /// Print the manifests as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
 /// A valid layer name (`[A-Za-z0-9_-]{1,140}`) derived from a directory or project name.
-fn sanitize_name(raw: &str) -> String {
+pub fn sanitize_name(raw: &str) -> String {
     let s: String = raw
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let s = s.trim_matches('-').to_string();
     s.chars().take(140).collect()
@@ -46,9 +58,11 @@ fn sanitize_name(raw: &str) -> String {
 
 fn default_name(args: &BuildArgs) -> String {
     let from_dir = |p: &Path| {
-        std::path::absolute(p)
-            .ok()
-            .and_then(|a| a.parent().and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()))
+        std::path::absolute(p).ok().and_then(|a| {
+            a.parent()
+                .and_then(|d| d.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+        })
     };
     let raw = args
         .inputs
@@ -56,17 +70,36 @@ fn default_name(args: &BuildArgs) -> String {
         .first()
         .and_then(|f| from_dir(f))
         .or_else(|| {
-            std::env::current_dir().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            std::env::current_dir()
+                .ok()
+                .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
         })
         .unwrap_or_default();
     let name = sanitize_name(&raw);
-    if name.is_empty() { "layer".to_string() } else { name }
+    if name.is_empty() {
+        "layer".to_string()
+    } else {
+        name
+    }
 }
 
 pub fn run(args: BuildArgs) -> Result<(), Failure> {
     let started = Instant::now();
-    let layout: Layout = args.layout.parse().map_err(Failure::usage)?;
-    let name = match &args.name {
+    let inputs = args.inputs.load()?;
+    let config = inputs.config.clone().unwrap_or_default();
+    let layout: Layout = args
+        .layout
+        .as_deref()
+        .or(config.layout.as_deref())
+        .unwrap_or("python")
+        .parse()
+        .map_err(Failure::usage)?;
+    let out_dir = args
+        .out_dir
+        .clone()
+        .or_else(|| config.out_dir.as_ref().map(|d| config.path(d)))
+        .unwrap_or_else(|| PathBuf::from("dist"));
+    let name = match args.name.as_ref().or(config.name.as_ref()) {
         Some(n) => {
             let clean = sanitize_name(n);
             if clean != *n || clean.is_empty() {
@@ -78,7 +111,18 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         }
         None => default_name(&args),
     };
-    let inputs = args.inputs.load()?;
+    let exclude = exclusions(&args, &config)?;
+    if let Some(dir) = &args.inputs.from_venv {
+        let dists = crate::venv::installed(&crate::venv::site_packages(dir)?)?;
+        for t in &inputs.targets {
+            for note in crate::venv::foreign_binaries(&dists, t) {
+                eprintln!(
+                    "note: {note}; using the {} wheel of the same version instead",
+                    t.label()
+                );
+            }
+        }
+    }
     let rt = runtime()?;
     let outcome = ensure_lock(&rt, &args.inputs, &inputs, true)?;
     if outcome.changed {
@@ -88,18 +132,37 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
     // Fetch every wheel of every target once, in parallel, into the shared cache.
     let cache = CacheDir::resolve(args.inputs.cache_dir.as_deref());
     let mut all = Vec::new();
+    let roots: Vec<String> = inputs
+        .reqs
+        .requirements
+        .iter()
+        .map(|r| r.requirement.name.to_string())
+        .collect();
+    let mut selected = Vec::new();
     for t in &inputs.targets {
         if let Some(lt) = outcome.lock.target(t) {
-            all.extend(lt.packages.iter().cloned());
+            let kept = crate::exclude::prune(&lt.packages, &roots, &exclude, inputs.from_venv);
+            for p in &lt.packages {
+                if !kept.iter().any(|k| k.name == p.name) {
+                    eprintln!("{}: leaving out {} {}", t.label(), p.name, p.version);
+                }
+            }
+            all.extend(kept.iter().cloned());
+            selected.push((*t, kept));
         }
     }
     all.sort_by(|a, b| a.sha256.cmp(&b.sha256));
     all.dedup_by(|a, b| a.sha256 == b.sha256);
     let http = crate::http::client()?;
-    let bar = ProgressBar::with_draw_target(Some(all.iter().map(|p| p.size).sum()), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(
+        Some(all.iter().map(|p| p.size).sum()),
+        ProgressDrawTarget::stderr(),
+    );
     bar.set_style(
-        ProgressStyle::with_template("{spinner} fetching wheels {bytes}/{total_bytes} {wide_bar} {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} fetching wheels {bytes}/{total_bytes} {wide_bar} {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let on_event = |e: FetchEvent| match e {
         FetchEvent::Cached { name } => {
@@ -108,17 +171,26 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
             }
         }
         FetchEvent::Progress { bytes, .. } => bar.inc(bytes),
-        FetchEvent::Corrupt { name, path } => {
-            bar.suspend(|| eprintln!("warning: cached wheel of {name} at {} was damaged; fetching it again", path.display()))
-        }
+        FetchEvent::Corrupt { name, path } => bar.suspend(|| {
+            eprintln!(
+                "warning: cached wheel of {name} at {} was damaged; fetching it again",
+                path.display()
+            )
+        }),
         _ => {}
     };
-    let opts = FetchOptions { offline: args.inputs.offline, ..FetchOptions::default() };
+    let opts = FetchOptions {
+        offline: args.inputs.offline,
+        ..FetchOptions::default()
+    };
     let paths = rt.block_on(fetch::fetch_wheels(&http, &cache, &all, &opts, &on_event));
     bar.finish_and_clear();
     let paths = paths?;
-    let by_hash: std::collections::HashMap<&str, &PathBuf> =
-        all.iter().map(|p| p.sha256.as_str()).zip(paths.iter()).collect();
+    let by_hash: std::collections::HashMap<&str, &PathBuf> = all
+        .iter()
+        .map(|p| p.sha256.as_str())
+        .zip(paths.iter())
+        .collect();
 
     // Installer tooling is left out unless the user asked for it by name.
     let keep: Vec<String> = inputs
@@ -128,22 +200,31 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         .map(|r| r.requirement.name.to_string())
         .filter(|n| INSTALLER_TOOLING.contains(&n.as_str()))
         .collect();
-    let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse().ok());
+    let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok());
     let mut manifests: Vec<Manifest> = Vec::new();
-    for t in &inputs.targets {
-        let Some(lt) = outcome.lock.target(t) else { continue };
+    for (t, packages) in &selected {
         let mut wheels = Vec::new();
-        for p in &lt.packages {
-            let path = by_hash
-                .get(p.sha256.as_str())
-                .ok_or_else(|| Failure::failed(format!("internal: {} was not fetched", p.filename)))?;
+        for p in packages {
+            let path = by_hash.get(p.sha256.as_str()).ok_or_else(|| {
+                Failure::failed(format!("internal: {} was not fetched", p.filename))
+            })?;
             wheels.push((p.clone(), (*path).clone()));
         }
-        let zip = args.out_dir.join(format!("{name}-py{}-{}.zip", t.python_version(), t.arch.lambda_name()));
-        let opts = AssembleOptions { layout, keep: keep.clone(), source_date_epoch };
+        let zip = out_dir.join(format!(
+            "{name}-py{}-{}.zip",
+            t.python_version(),
+            t.arch.lambda_name()
+        ));
+        let opts = AssembleOptions {
+            layout,
+            keep: keep.clone(),
+            source_date_epoch,
+        };
         let report = assemble::assemble(&wheels, t, &opts, &zip)
             .map_err(|e| Failure::failed(format!("building {}: {e:#}", zip.display())))?;
-        let m = manifest::build_manifest(&name, t, layout, &zip, &lt.packages, &report);
+        let m = manifest::build_manifest(&name, t, layout, &zip, packages, &report);
         manifest::write(&m, &manifest::manifest_path(&zip))?;
         manifests.push(m);
     }
@@ -159,12 +240,42 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
             if i > 0 {
                 println!();
             }
-            println!("{}", args.out_dir.join(&m.zip).display());
+            println!("{}", out_dir.join(&m.zip).display());
             print!("{}", manifest::render_table(m));
         }
     }
-    eprintln!("built {} layer(s) in {:.2}s", manifests.len(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "built {} layer(s) in {:.2}s",
+        manifests.len(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
+}
+
+
+/// Normalized names to leave out: `--exclude` (else pylayer.toml's `exclude`), plus the
+/// runtime-provided family with `--no-runtime-provided` (or `runtime-provided = false`).
+fn exclusions(args: &BuildArgs, config: &crate::config::Config) -> Result<Vec<String>, Failure> {
+    let raw = if args.exclude.is_empty() {
+        config.exclude.clone()
+    } else {
+        args.exclude.clone()
+    };
+    let mut out = Vec::new();
+    for n in raw {
+        let name: uv_normalize::PackageName = n
+            .parse()
+            .map_err(|e| Failure::usage(format!("--exclude {n}: {e}")))?;
+        out.push(name.to_string());
+    }
+    if args.no_runtime_provided || config.runtime_provided == Some(false) {
+        eprintln!(
+            "warning: leaving out boto3, botocore, s3transfer and jmespath: the function will use the \
+             runtime's copies, whose versions may differ from the ones you tested with"
+        );
+        out.extend(crate::domain::RUNTIME_SDK.iter().map(|s| s.to_string()));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

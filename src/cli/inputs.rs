@@ -1,14 +1,16 @@
 //! Flags shared by every command that reads requirements and targets (`lock`, `build`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use sha2::{Digest, Sha256};
 
 use super::Failure;
+use crate::config::Config;
 use crate::index::{DEFAULT_INDEX_URL, IndexConfig, IndexStrategy};
 use crate::requirements::{self, RequirementsInput};
 use crate::target::{Arch, Target, parse_python};
+use crate::venv;
 
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
@@ -20,12 +22,27 @@ pub struct InputArgs {
     /// Constrain versions with a constraints file (repeatable).
     #[arg(short = 'c', long = "constraint", value_name = "FILE")]
     pub constraint_files: Vec<PathBuf>,
-    /// Lambda Python runtime: 3.9 … 3.14 (repeatable).
-    #[arg(long = "python", value_name = "3.X", default_value = "3.12")]
+    /// Lambda Python runtime: 3.9 … 3.14 (repeatable) [default: 3.12, or the venv's]
+    #[arg(long = "python", value_name = "3.X")]
     pub python: Vec<String>,
-    /// Lambda architecture: x86_64 or arm64 (repeatable).
-    #[arg(long = "arch", value_name = "ARCH", default_value = "x86_64")]
+    /// Lambda architecture: x86_64 or arm64 (repeatable) [default: x86_64]
+    #[arg(long = "arch", value_name = "ARCH")]
     pub arch: Vec<String>,
+    /// Use the exact versions installed in this virtual environment.
+    #[arg(long, value_name = "DIR")]
+    pub from_venv: Option<PathBuf>,
+    /// Optional dependencies of a pyproject.toml to include (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub extra: Vec<String>,
+    /// Include every optional dependency of a pyproject.toml.
+    #[arg(long)]
+    pub all_extras: bool,
+    /// Dependency group of a pyproject.toml (or `dev` of a Pipfile.lock) to include (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub group: Vec<String>,
+    /// Settings file [default: ./pylayer.toml when present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Base URL of the package index (PEP 503/691), instead of the public index.
     #[arg(short = 'i', long, value_name = "URL")]
     pub index_url: Option<String>,
@@ -67,14 +84,19 @@ pub struct Inputs {
     pub targets: Vec<Target>,
     pub index: IndexConfig,
     pub pre: bool,
+    /// The project's pylayer.toml, when there is one.
+    pub config: Option<Config>,
+    /// True when the requirements are every distribution of a venv (all pinned, top-level
+    /// and transitive alike), which changes what "only needed by" means for exclusions.
+    pub from_venv: bool,
 }
 
 impl InputArgs {
-    pub fn targets(&self) -> Result<Vec<Target>, Failure> {
+    fn targets(&self, python: &[String], arch: &[String]) -> Result<Vec<Target>, Failure> {
         let mut out = Vec::new();
-        for p in &self.python {
+        for p in python {
             let minor = parse_python(p).map_err(Failure::usage)?;
-            for a in &self.arch {
+            for a in arch {
                 let arch: Arch = a.parse().map_err(Failure::usage)?;
                 let t = Target::new(minor, arch).map_err(Failure::usage)?;
                 if !out.contains(&t) {
@@ -86,14 +108,41 @@ impl InputArgs {
         Ok(out)
     }
 
+    /// Merges flags (which win), pylayer.toml, the venv and the environment.
     pub fn load(&self) -> Result<Inputs, Failure> {
-        let mut reqs = requirements::read_files(&self.requirement_files, &self.constraint_files)
+        let config = Config::discover(self.config.as_deref())
+            .map_err(|e| Failure::usage(format!("{e:#}")))?;
+        let given = !self.requirement_files.is_empty()
+            || !self.requirements.is_empty()
+            || self.from_venv.is_some();
+        let mut req_files = self.requirement_files.clone();
+        let mut con_files = self.constraint_files.clone();
+        if let (Some(c), false) = (&config, given) {
+            req_files = c.requirements.iter().map(|p| c.path(p)).collect();
+            if con_files.is_empty() {
+                con_files = c.constraints.iter().map(|p| c.path(p)).collect();
+            }
+        }
+        if req_files.is_empty() && !given && Path::new("requirements.txt").is_file() {
+            req_files.push(PathBuf::from("requirements.txt"));
+        }
+        // Project files (pyproject.toml, uv.lock, …) are read by their own module; see
+        // `read_project_files`.
+        let mut reqs = requirements::read_files(&req_files, &con_files)
             .map_err(|e| Failure::usage(e.to_string()))?;
         requirements::add_cli_requirements(&mut reqs, &self.requirements)
             .map_err(|e| Failure::usage(e.to_string()))?;
+        let mut venv_python = None;
+        if let Some(dir) = &self.from_venv {
+            venv_python = venv::python_version(dir);
+            let pins = venv_requirements(dir)?;
+            requirements::add_cli_requirements(&mut reqs, &pins)
+                .map_err(|e| Failure::usage(e.to_string()))?;
+        }
         if reqs.requirements.is_empty() {
             return Err(Failure::usage(
-                "nothing to install: give requirements with -r requirements.txt or as arguments (`pylayer lock requests`)",
+                "nothing to install: give requirements with -r requirements.txt, as arguments \
+                 (`pylayer lock requests`), with --from-venv DIR, or in pylayer.toml",
             ));
         }
         if reqs.only_binary.iter().any(|v| v == ":none:") {
@@ -106,38 +155,72 @@ impl InputArgs {
                 .index_url
                 .clone()
                 .or_else(|| reqs.index_url.clone())
+                .or_else(|| config.as_ref().and_then(|c| c.index_url.clone()))
                 .or_else(|| env("PYLAYER_INDEX_URL"))
                 .or_else(|| env("PIP_INDEX_URL"))
                 .unwrap_or_else(|| DEFAULT_INDEX_URL.to_string());
             indexes.push(primary);
             indexes.extend(self.extra_index_url.iter().cloned());
             indexes.extend(reqs.extra_index_urls.iter().cloned());
+            if self.extra_index_url.is_empty() {
+                indexes.extend(
+                    config
+                        .iter()
+                        .flat_map(|c| c.extra_index_urls.iter().cloned()),
+                );
+            }
             if let Some(extra) = env("PIP_EXTRA_INDEX_URL") {
                 indexes.extend(extra.split_whitespace().map(str::to_string));
             }
             let mut seen = std::collections::HashSet::new();
             indexes.retain(|u| seen.insert(u.clone()));
         }
-        let mut find_links: Vec<String> = self
-            .find_links
-            .iter()
-            .map(|f| {
+        let absolute = |f: &str| {
+            if f.contains("://") {
+                f.to_string()
+            } else {
+                std::path::absolute(f).map_or(f.to_string(), |p| p.display().to_string())
+            }
+        };
+        let mut find_links: Vec<String> = self.find_links.iter().map(|f| absolute(f)).collect();
+        find_links.extend(reqs.find_links.iter().cloned());
+        if let (Some(c), true) = (&config, self.find_links.is_empty()) {
+            find_links.extend(c.find_links.iter().map(|f| {
                 if f.contains("://") {
                     f.clone()
                 } else {
-                    std::path::absolute(f).map_or(f.clone(), |p| p.display().to_string())
+                    absolute(&c.path(Path::new(f)).display().to_string())
                 }
-            })
-            .collect();
-        find_links.extend(reqs.find_links.iter().cloned());
+            }));
+        }
         if indexes.is_empty() && find_links.is_empty() {
             return Err(Failure::usage(
                 "--no-index needs at least one --find-links source",
             ));
         }
         let pre = self.pre || reqs.pre;
+        let pick = |flag: &[String],
+                    conf: Option<&Vec<String>>,
+                    fallback: Option<String>,
+                    default: &str| {
+            if !flag.is_empty() {
+                flag.to_vec()
+            } else if let Some(c) = conf.filter(|c| !c.is_empty()) {
+                c.clone()
+            } else {
+                vec![fallback.unwrap_or_else(|| default.to_string())]
+            }
+        };
+        let venv_python = venv_python.filter(|v| parse_python(v).is_ok());
+        let python = pick(
+            &self.python,
+            config.as_ref().map(|c| &c.python),
+            venv_python,
+            "3.12",
+        );
+        let arch = pick(&self.arch, config.as_ref().map(|c| &c.arch), None, "x86_64");
         Ok(Inputs {
-            targets: self.targets()?,
+            targets: self.targets(&python, &arch)?,
             index: IndexConfig {
                 indexes,
                 find_links,
@@ -145,8 +228,45 @@ impl InputArgs {
             },
             reqs,
             pre,
+            config,
+            from_venv: self.from_venv.is_some(),
         })
     }
+}
+
+/// `name==version` for every distribution a venv holds, except installer tooling; editable
+/// and local installs cannot be packaged and are named in a warning.
+fn venv_requirements(dir: &Path) -> Result<Vec<String>, Failure> {
+    let sites = venv::site_packages(dir).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    let dists = venv::installed(&sites)?;
+    let mut pins = Vec::new();
+    for d in &dists {
+        if venv::is_tooling(&d.name) {
+            continue;
+        }
+        if let Some(path) = &d.editable {
+            eprintln!(
+                "warning: {} {} is an editable install of {path}: it cannot go into a layer; \
+                 build it as a wheel (pip wheel {path}) and add it with --find-links",
+                d.name, d.version
+            );
+            continue;
+        }
+        if let Some(url) = d.direct_url.as_deref().filter(|u| u.starts_with("file:")) {
+            eprintln!(
+                "warning: {} {} was installed from a local path ({url}); using {}=={} from the index instead",
+                d.name, d.version, d.name, d.version
+            );
+        }
+        pins.push(format!("{}=={}", d.name, d.version));
+    }
+    if pins.is_empty() {
+        return Err(Failure::usage(format!(
+            "{} has nothing installed besides pip and setuptools",
+            dir.display()
+        )));
+    }
+    Ok(pins)
 }
 
 impl Inputs {

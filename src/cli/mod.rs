@@ -2,6 +2,8 @@
 //! One file per subcommand.
 
 mod build;
+mod freeze;
+mod init;
 mod inputs;
 mod lock;
 
@@ -19,6 +21,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write pylayer.toml and requirements.txt if absent; keep venv/ and dist/ out of git.
+    Init(init::InitArgs),
+    /// Print what `pip freeze` would for a venv, without running Python.
+    Freeze(freeze::FreezeArgs),
     /// Resolve the requirements for each target and write pylayer.lock.
     Lock(lock::LockArgs),
     /// Lock (when the inputs changed), fetch and assemble a layer zip per target.
@@ -57,6 +63,8 @@ impl From<anyhow::Error> for Failure {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Freeze(args) => freeze::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Build(args) => build::run(args),
     };

@@ -79,9 +79,11 @@ pub fn explain(tree: &Tree, provider: &Provider) -> String {
     msg.push_str(&tidy(&DefaultStringReporter::report(tree)).replace('\n', "\n  "));
     let mut names = BTreeSet::new();
     collect(tree, &mut names);
+    let mut pins = std::collections::HashMap::new();
+    pinned(tree, &mut pins);
     let notes: Vec<String> = names
         .iter()
-        .filter_map(|n| package_note(n, provider))
+        .filter_map(|n| package_note(n, provider, pins.get(n)))
         .collect();
     if !notes.is_empty() {
         msg.push_str("\n\nwhy:");
@@ -91,6 +93,35 @@ pub fn explain(tree: &Tree, provider: &Provider) -> String {
         }
     }
     msg
+}
+
+/// Versions pinned exactly (`==V`, a range from V to V's local versions) that had no
+/// usable release: these deserve a suggestion of the nearest usable one.
+fn pinned(tree: &Tree, out: &mut std::collections::HashMap<PackageName, Version>) {
+    match tree {
+        DerivationTree::External(External::NoVersions(p, range)) => {
+            if let (Some(n), Some((lo, hi))) = (p.name(), range.bounding_range()) {
+                let lo = match lo {
+                    std::ops::Bound::Included(v) => Some(v),
+                    _ => None,
+                };
+                let hi = match hi {
+                    std::ops::Bound::Included(v) | std::ops::Bound::Excluded(v) => Some(v),
+                    _ => None,
+                };
+                if let (Some(lo), Some(hi)) = (lo, hi)
+                    && hi.clone().without_local() == *lo
+                {
+                    out.insert(n.clone(), lo.clone());
+                }
+            }
+        }
+        DerivationTree::External(_) => {}
+        DerivationTree::Derived(d) => {
+            pinned(&d.cause1, out);
+            pinned(&d.cause2, out);
+        }
+    }
 }
 
 /// The glibc minor a manylinux platform tag needs.
@@ -219,7 +250,7 @@ fn platform_family(tag: &str) -> String {
 }
 
 /// Explains why a package's newer releases, or all of them, cannot be used.
-fn package_note(name: &PackageName, provider: &Provider) -> Option<String> {
+fn package_note(name: &PackageName, provider: &Provider, pin: Option<&Version>) -> Option<String> {
     let cands = provider.rejections(name)?;
     let t = &provider.target;
     if cands.not_found {
@@ -254,6 +285,43 @@ fn package_note(name: &PackageName, provider: &Provider) -> Option<String> {
             Some((oldest, _, w)) if *w == why => *oldest = version.clone(),
             _ => groups.push((version.clone(), version.clone(), why)),
         }
+    }
+    if let Some(v) = pin {
+        let usable: Vec<&Version> = cands
+            .versions
+            .iter()
+            .filter(|c| c.file.is_some())
+            .map(|c| &c.version)
+            .collect();
+        let why = match cands.rejected.get(v) {
+            Some(r) => reason(
+                r,
+                false,
+                t,
+                provider.hash_origins.get(name).map(String::as_str),
+            )
+            .unwrap_or_else(|| "no usable wheel".into()),
+            None => "no such release on the index".into(),
+        };
+        let older = usable.iter().filter(|u| **u < v).max();
+        let newer = usable.iter().filter(|u| **u > v).min();
+        let mut near = Vec::new();
+        if let Some(o) = older {
+            near.push(format!("{name}=={o} (older)"));
+        }
+        if let Some(n) = newer {
+            near.push(format!("{name}=={n} (newer)"));
+        }
+        let suggestion = if near.is_empty() {
+            format!("no release of {name} has a wheel for {}", t.label())
+        } else {
+            format!(
+                "the nearest releases with a wheel for {}: {}",
+                t.label(),
+                near.join(", ")
+            )
+        };
+        return Some(format!("{name}=={v}: {why}\n{suggestion}"));
     }
     if groups.is_empty() {
         return None;

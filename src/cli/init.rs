@@ -1,0 +1,121 @@
+//! `pylayer init`: writes `pylayer.toml` and `requirements.txt` when absent, and keeps the
+//! venv, build outputs and pylayer's state out of git. Running it again changes nothing.
+
+use std::path::Path;
+
+use clap::Args;
+
+use super::Failure;
+use crate::config::{CONFIG_FILE, template};
+use crate::fsutil::write_atomic;
+use crate::target::{Arch, parse_python};
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Layer name [default: the directory's name]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Lambda Python runtime(s) to build for.
+    #[arg(long = "python", value_name = "3.X")]
+    pub python: Vec<String>,
+    /// Architecture(s): x86_64, arm64.
+    #[arg(long = "arch", value_name = "ARCH")]
+    pub arch: Vec<String>,
+}
+
+/// Lines `init` makes sure `.gitignore` has.
+const IGNORED: &[&str] = &["venv/", ".venv/", "dist/", ".pylayer/"];
+
+pub fn run(args: InitArgs) -> Result<(), Failure> {
+    let dir = std::env::current_dir()
+        .map_err(|e| Failure::failed(format!("no working directory: {e}")))?;
+    run_in(&dir, args)
+}
+
+pub fn run_in(dir: &Path, args: InitArgs) -> Result<(), Failure> {
+    let python: Vec<String> = if args.python.is_empty() {
+        vec!["3.12".into()]
+    } else {
+        args.python.clone()
+    };
+    for p in &python {
+        parse_python(p).map_err(Failure::usage)?;
+    }
+    let arch: Vec<String> = if args.arch.is_empty() {
+        vec!["x86_64".into()]
+    } else {
+        args.arch.clone()
+    };
+    for a in &arch {
+        a.parse::<Arch>().map_err(Failure::usage)?;
+    }
+    let name = match args.name {
+        Some(n) => n,
+        None => super::build::sanitize_name(
+            &dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
+    };
+    if name.is_empty() || super::build::sanitize_name(&name) != name {
+        return Err(Failure::usage(format!(
+            "--name `{name}` is not a valid layer name: use 1 to 140 letters, digits, `-` or `_`"
+        )));
+    }
+    let mut done = Vec::new();
+    let config = dir.join(CONFIG_FILE);
+    if !config.exists() {
+        write_atomic(&config, template(&name, &python, &arch).as_bytes())?;
+        done.push(format!("wrote {CONFIG_FILE}"));
+    }
+    let reqs = dir.join("requirements.txt");
+    if !reqs.exists() {
+        write_atomic(
+            &reqs,
+            b"# One requirement per line, as for pip: ldap3, requests>=2.31, pandas[performance]\n",
+        )?;
+        done.push("wrote requirements.txt".into());
+    }
+    let gitignore = dir.join(".gitignore");
+    let existing = match std::fs::read_to_string(&gitignore) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(Failure::failed(format!(
+                "cannot read {}: {e}",
+                gitignore.display()
+            )));
+        }
+    };
+    let present: Vec<&str> = existing.lines().map(str::trim).collect();
+    let missing: Vec<&str> = IGNORED
+        .iter()
+        .copied()
+        .filter(|l| {
+            !present.contains(l)
+                && !present.contains(&l.trim_end_matches('/'))
+                && !present.contains(&format!("/{l}").as_str())
+        })
+        .collect();
+    if !missing.is_empty() {
+        let mut text = existing.clone();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        for l in &missing {
+            text.push_str(l);
+            text.push('\n');
+        }
+        write_atomic(&gitignore, text.as_bytes())?;
+        done.push(format!("added {} to .gitignore", missing.join(" ")));
+    }
+    if done.is_empty() {
+        println!("already initialised: nothing to change");
+    } else {
+        for d in done {
+            println!("{d}");
+        }
+        println!("next: list your requirements in requirements.txt, then run `pylayer build`");
+    }
+    Ok(())
+}
