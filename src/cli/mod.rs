@@ -2,10 +2,13 @@
 //! One file per subcommand.
 
 mod build;
+mod diff;
 mod freeze;
 mod init;
+mod inspect;
 mod inputs;
 mod lock;
+mod test;
 
 use std::process::ExitCode;
 
@@ -29,6 +32,12 @@ enum Command {
     Lock(lock::LockArgs),
     /// Lock (when the inputs changed), fetch and assemble a layer zip per target.
     Build(build::BuildArgs),
+    /// Import every top-level module of a layer with a matching Python, with import times.
+    Test(test::TestArgs),
+    /// Show what takes the space in a layer, by distribution; --html for a treemap.
+    Inspect(inspect::InspectArgs),
+    /// Compare two layers: distributions added, removed, upgraded or downgraded, and sizes.
+    Diff(diff::DiffArgs),
 }
 
 /// A failure with the exit code it deserves: 1 for a failed resolution, check or build,
@@ -67,6 +76,9 @@ pub fn main() -> ExitCode {
         Command::Freeze(args) => freeze::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Build(args) => build::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Diff(args) => diff::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

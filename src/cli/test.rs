@@ -1,0 +1,259 @@
+//! `pylayer test LAYER.zip`: import every top-level module of the layer with a matching
+//! Python, each in a fresh isolated process, and report per module ok or the exception,
+//! with its import time (the cold-start cost a function pays), slowest first.
+//!
+//! Exit codes: 0 every import worked, 1 an import failed, 2 bad usage or no interpreter.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::Failure;
+use crate::inspect::layer::Layer;
+use crate::layer_test::interpreter::{self, host_arch};
+use crate::layer_test::{self, ImportResult, ModuleToTest, RunOptions, Status, human_micros};
+use crate::manifest;
+use crate::target::{Arch, parse_python};
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The layer zip.
+    pub layer: PathBuf,
+    /// Import these modules instead of every top-level module (repeatable; dotted names work).
+    #[arg(long = "import", value_name = "MOD")]
+    pub import: Vec<String>,
+    /// The Python to import with [default: python3.X on PATH or under ~/.pyenv/versions].
+    /// An aarch64 Python on an x86_64 machine runs under qemu-aarch64.
+    #[arg(long, value_name = "PATH")]
+    pub interpreter: Option<PathBuf>,
+    /// Where an emulated interpreter's libraries live (qemu's -L) [default: guessed from
+    /// --interpreter SYSROOT/usr/bin/python3.X].
+    #[arg(long, value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
+    /// Lambda Python runtime of the layer (3.9 … 3.14) [default: from the manifest beside
+    /// the zip, else from the layer's file names]
+    #[arg(long = "python", value_name = "3.X")]
+    pub python: Option<String>,
+    /// Architecture of the layer: x86_64 or arm64 [default: from the manifest, else from the
+    /// layer's compiled modules]
+    #[arg(long = "arch", value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Also import private (`_name`) and test packages.
+    #[arg(long)]
+    pub include_private: bool,
+    /// Imports to run at once [default: 1, so the times are not disturbed by each other].
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Seconds one import may take before it counts as failed.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The layer's Python minor and architecture: the flags, else the manifest beside the zip,
+/// else what the file names say.
+fn target(args: &TestArgs, layer: &Layer) -> Result<(u8, Option<Arch>), Failure> {
+    let mut python = args.python.clone();
+    let mut arch = args.arch.clone();
+    let mpath = manifest::manifest_path(&args.layer);
+    if mpath.is_file() && args.layer.extension().is_some_and(|x| x == "zip") {
+        let m = manifest::read(&mpath).map_err(|e| Failure::usage(format!("{e:#}")))?;
+        python = python.or(Some(m.python));
+        arch = arch.or(Some(m.architecture));
+    }
+    let minor = match (python, layer.python_hint) {
+        (Some(p), hint) => {
+            let m = parse_python(&p).map_err(Failure::usage)?;
+            if let Some(h) = hint
+                && h != m
+            {
+                eprintln!(
+                    "warning: the layer's compiled modules or paths are for python3.{h}, testing it as python3.{m} as told"
+                );
+            }
+            m
+        }
+        (None, Some(h)) => h,
+        (None, None) => {
+            return Err(Failure::usage(format!(
+                "which Python is {} for? Nothing in it names a version (no manifest {} beside it, no python3.X/ directory, no .cpython-3X extension modules): give --python 3.X",
+                args.layer.display(),
+                mpath.display()
+            )));
+        }
+    };
+    let arch = match arch {
+        Some(a) => Some(a.parse::<Arch>().map_err(Failure::usage)?),
+        None => layer.arch_hint,
+    };
+    Ok((minor, arch))
+}
+
+fn print_table(results: &[ImportResult]) -> String {
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|r| {
+            let slowest = r
+                .slowest
+                .iter()
+                .map(|s| format!("{} {}", s.module, human_micros(s.micros)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![
+                r.module.clone(),
+                r.distribution.clone().unwrap_or_else(|| "-".into()),
+                r.status.as_str().to_string(),
+                if r.status == Status::Ok {
+                    human_micros(r.import_micros)
+                } else {
+                    "-".into()
+                },
+                slowest,
+            ]
+        })
+        .collect();
+    let mut out = crate::inspect::table(
+        &[
+            "module",
+            "distribution",
+            "status",
+            "import time",
+            "slowest nested imports",
+        ],
+        &rows,
+        &[3],
+    );
+    for r in results.iter().filter(|r| r.error.is_some()) {
+        out.push_str(&format!("\n{} ({}):\n", r.module, r.status.as_str()));
+        for l in r.error.as_deref().unwrap_or("").lines() {
+            out.push_str(&format!("    {l}\n"));
+        }
+    }
+    out
+}
+
+pub fn run(args: TestArgs) -> Result<(), Failure> {
+    if !args.layer.is_file() {
+        return Err(Failure::usage(format!(
+            "{} is not a file: give the path of a layer zip (pylayer build writes them to dist/)",
+            args.layer.display()
+        )));
+    }
+    let layer = Layer::read(&args.layer).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    let (minor, arch) = target(&args, &layer)?;
+    // The machine only matters when the layer has compiled code.
+    let needed_arch = if layer.has_native { arch } else { None };
+    let interp = match &args.interpreter {
+        Some(p) => interpreter::explicit(p, args.sysroot.as_deref(), minor, needed_arch),
+        None => interpreter::discover(minor, needed_arch),
+    }
+    .map_err(|e| Failure::usage(e.0))?;
+    if layer.has_native && arch.is_none() {
+        eprintln!(
+            "note: cannot tell the architecture of the layer's compiled modules; testing on {}",
+            host_arch().map(Arch::machine).unwrap_or("this machine")
+        );
+    }
+
+    let modules: Vec<ModuleToTest> = if args.import.is_empty() {
+        layer_test::top_level_modules(&layer, args.include_private)
+    } else {
+        args.import
+            .iter()
+            .map(|m| ModuleToTest {
+                module: m.clone(),
+                distribution: None,
+            })
+            .collect()
+    };
+    if modules.is_empty() {
+        return Err(Failure::failed(format!(
+            "{} has no importable top-level module (no *.dist-info with top_level.txt or RECORD, no package under python/): nothing to test; name modules with --import",
+            args.layer.display()
+        )));
+    }
+
+    let (unpacked, notes) =
+        layer_test::unpack(&args.layer).map_err(|e| Failure::failed(format!("{e:#}")))?;
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
+    let base = unpacked.path().to_path_buf();
+    // Lambda's order: python/lib/python3.X/site-packages, then python.
+    let mut paths = Vec::new();
+    let sp = base.join(format!("python/lib/python3.{minor}/site-packages"));
+    if sp.is_dir() {
+        paths.push(sp);
+    }
+    if base.join("python").is_dir() {
+        paths.push(base.join("python"));
+    }
+    if paths.is_empty() {
+        return Err(Failure::failed(format!(
+            "{} has neither python/ nor python/lib/python3.{minor}/site-packages/ at its root: Lambda would not find any module in it",
+            args.layer.display()
+        )));
+    }
+    let lib = base.join("lib");
+    let opts = RunOptions {
+        interpreter: &interp,
+        paths,
+        lib_dir: lib.is_dir().then_some(lib),
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        jobs: args.jobs.max(1),
+        layer_dir: base.clone(),
+    };
+    eprintln!(
+        "importing {} module{} from {} with {}",
+        modules.len(),
+        if modules.len() == 1 { "" } else { "s" },
+        args.layer.display(),
+        interp.describe()
+    );
+    let results = layer_test::run_imports(&modules, &opts);
+    drop(unpacked);
+
+    let failed: Vec<&ImportResult> = results.iter().filter(|r| r.status.is_failure()).collect();
+    if args.json {
+        let v = serde_json::json!({
+            "layer": args.layer.display().to_string(),
+            "python": format!("3.{minor}"),
+            "architecture": arch.map(Arch::lambda_name),
+            "interpreter": interp.python.display().to_string(),
+            "emulator": interp.qemu.as_ref().map(|q| q.display().to_string()),
+            "modules": results,
+            "failed": failed.iter().map(|r| r.module.clone()).collect::<Vec<_>>(),
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| Failure::failed(e.to_string()))?
+        );
+    } else {
+        print!("{}", print_table(&results));
+        let total: u64 = results
+            .iter()
+            .filter(|r| r.status == Status::Ok)
+            .map(|r| r.import_micros)
+            .sum();
+        println!(
+            "\n{} of {} imported in {} in total (each in its own process; a function pays the time of what it imports)",
+            results.len() - failed.len(),
+            results.len(),
+            human_micros(total)
+        );
+    }
+    if !failed.is_empty() {
+        let names: Vec<&str> = failed.iter().map(|r| r.module.as_str()).collect();
+        return Err(Failure::failed(format!(
+            "{} of {} modules failed to import from {}: {}",
+            failed.len(),
+            results.len(),
+            args.layer.display(),
+            names.join(", ")
+        )));
+    }
+    Ok(())
+}

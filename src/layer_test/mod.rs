@@ -1,0 +1,485 @@
+//! `pylayer test`: import every top-level module of a layer, each in a fresh isolated Python
+//! process, before the layer is uploaded; and measure what each import costs at cold start.
+//!
+//! The layer is unpacked into a temporary directory made read-only (Lambda mounts layers
+//! read-only under /opt), and Python runs with `-I -S -B -X importtime`: isolated from the
+//! user's environment, without the machine's site-packages (only the standard library and
+//! the layer, as on Lambda, so a dependency missing from the layer cannot be found on the
+//! machine instead), writing no bytecode (as on Lambda, where the layer's `.py` files are
+//! compiled at every cold start since pylayer leaves `*.pyc` out). The layer's import roots
+//! go first on `sys.path`; its `lib/` on `LD_LIBRARY_PATH`, as Lambda does with /opt/lib.
+
+pub mod interpreter;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use zip::ZipArchive;
+
+use crate::inspect::layer::Layer;
+use interpreter::{Interpreter, run_with_timeout};
+
+/// A layer unpacked into a read-only temporary directory, made writable again and removed
+/// when dropped.
+pub struct Unpacked {
+    dir: tempfile::TempDir,
+}
+
+impl Unpacked {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        set_tree_writable(self.dir.path());
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+}
+#[cfg(not(unix))]
+fn set_mode(_p: &Path, _mode: u32) {}
+
+fn set_tree_writable(dir: &Path) {
+    set_mode(dir, 0o755);
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                set_tree_writable(&e.path());
+            }
+        }
+    }
+}
+
+fn set_tree_readonly(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => set_tree_readonly(&e.path()),
+                Ok(t) if t.is_file() => {
+                    #[cfg(unix)]
+                    {
+                        use std::os::unix::fs::PermissionsExt;
+                        let exec = e
+                            .metadata()
+                            .is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+                        set_mode(&e.path(), if exec { 0o555 } else { 0o444 });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    set_mode(dir, 0o555);
+}
+
+/// Unpacks a layer zip, refusing entries that would land outside the directory.
+/// Symbolic links are not created (Lambda's unzip does not either in a useful way); they
+/// are returned as notes.
+pub fn unpack(zip_path: &Path) -> Result<(Unpacked, Vec<String>)> {
+    let file =
+        File::open(zip_path).with_context(|| format!("cannot open {}", zip_path.display()))?;
+    let mut zip = ZipArchive::new(BufReader::new(file))
+        .with_context(|| format!("{} is not a readable zip file", zip_path.display()))?;
+    let dir = tempfile::Builder::new()
+        .prefix("pylayer-test-")
+        .tempdir()
+        .context("cannot create a temporary directory to unpack the layer in")?;
+    let unpacked = Unpacked { dir };
+    let mut notes = Vec::new();
+    for i in 0..zip.len() {
+        let mut e = zip
+            .by_index(i)
+            .with_context(|| format!("{}: cannot read entry {i}", zip_path.display()))?;
+        let name = e.name().unwrap_or_default().to_string();
+        let Some(rel) = e.enclosed_name() else {
+            bail!(
+                "{}: entry `{name}` would be unpacked outside the layer directory; a layer zip must hold relative paths only",
+                zip_path.display()
+            );
+        };
+        let dest = unpacked.path().join(rel);
+        if e.is_dir() {
+            std::fs::create_dir_all(&dest)
+                .with_context(|| format!("cannot create {}", dest.display()))?;
+            continue;
+        }
+        if e.is_symlink() {
+            notes.push(format!("left out symbolic link `{name}`"));
+            continue;
+        }
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let mut out =
+            File::create(&dest).with_context(|| format!("cannot create {}", dest.display()))?;
+        std::io::copy(&mut e, &mut out)
+            .with_context(|| format!("{}: cannot unpack `{name}`", zip_path.display()))?;
+        out.flush()?;
+        #[cfg(unix)]
+        if let Some(mode) = e.unix_mode()
+            && mode & 0o111 != 0
+        {
+            set_mode(&dest, 0o755);
+        }
+    }
+    set_tree_readonly(unpacked.path());
+    Ok((unpacked, notes))
+}
+
+/// A module to import and the distribution that provides it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModuleToTest {
+    pub module: String,
+    /// `None` when no distribution claims it (or it was named with `--import`).
+    pub distribution: Option<String>,
+}
+
+fn is_test_name(m: &str) -> bool {
+    matches!(m, "test" | "tests" | "testing" | "conftest") || m.starts_with("test_")
+}
+
+/// The top-level modules the layer's distributions provide (from `top_level.txt` or
+/// `RECORD`), plus importable top-level packages and modules no distribution claims.
+/// Test packages and private (`_x`) modules are left out unless `include_private`.
+pub fn top_level_modules(layer: &Layer, include_private: bool) -> Vec<ModuleToTest> {
+    let mut found: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for d in &layer.dists {
+        for t in &d.top_level {
+            let top = t.split('.').next().unwrap_or(t);
+            found.entry(top.to_string()).or_insert(Some(d.name.clone()));
+        }
+    }
+    // Top-level code no distribution claims.
+    for f in layer.files.iter().filter(|f| f.dist.is_none()) {
+        let rel = layer.relative(f);
+        if rel.len() == f.path.len() {
+            continue; // not under an import root
+        }
+        let parts: Vec<&str> = rel.split('/').collect();
+        let module = match parts.as_slice() {
+            [pkg, "__init__.py"] => Some(*pkg),
+            [file] if file.ends_with(".py") => file.strip_suffix(".py"),
+            [file] if file.ends_with(".so") => file.split('.').next(),
+            _ => None,
+        };
+        if let Some(m) = module
+            && !m.is_empty()
+            && m.chars().all(|c| c.is_alphanumeric() || c == '_')
+            && !m.starts_with(|c: char| c.is_ascii_digit())
+        {
+            found.entry(m.to_string()).or_insert(None);
+        }
+    }
+    found
+        .into_iter()
+        .filter(|(m, _)| include_private || (!m.starts_with('_') && !is_test_name(m)))
+        .map(|(module, distribution)| ModuleToTest {
+            module,
+            distribution,
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Ok,
+    Failed,
+    TimedOut,
+    /// Failed only for want of a module the Lambda runtime itself provides (boto3, six…).
+    NeedsRuntime,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED OUT",
+            Status::NeedsRuntime => "needs runtime",
+        }
+    }
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Failed | Status::TimedOut)
+    }
+}
+
+/// A nested import and its cumulative time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubImport {
+    pub module: String,
+    pub micros: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportResult {
+    pub module: String,
+    pub distribution: Option<String>,
+    pub status: Status,
+    /// Cumulative import time from `-X importtime`, microseconds.
+    pub import_micros: u64,
+    /// Wall-clock time of the whole process (start-up included), milliseconds.
+    pub process_millis: u64,
+    /// The slowest imports made while importing the module, slowest first.
+    pub slowest: Vec<SubImport>,
+    /// Where the module was imported from.
+    pub origin: Option<String>,
+    /// The exception's last lines, for failures.
+    pub error: Option<String>,
+}
+
+/// Parses `-X importtime` lines: `import time: SELF | CUMULATIVE | <indent>NAME`.
+/// Returns (top-level cumulative total, the nested imports one level down, slowest first).
+pub fn parse_importtime(stderr: &str, module: &str) -> (u64, Vec<SubImport>) {
+    let mut total = 0;
+    let mut nested: Vec<SubImport> = Vec::new();
+    // Only what follows the marker: the interpreter's own start-up imports come before it.
+    let after = match stderr.find("pylayer-import-start\n") {
+        Some(i) => &stderr[i..],
+        None => stderr,
+    };
+    for line in after.lines() {
+        let Some(rest) = line.strip_prefix("import time:") else {
+            continue;
+        };
+        let cols: Vec<&str> = rest.splitn(3, '|').collect();
+        if cols.len() != 3 {
+            continue;
+        }
+        let Ok(cumulative) = cols[1].trim().parse::<u64>() else {
+            continue; // the header line
+        };
+        let name_col = cols[2].strip_prefix(' ').unwrap_or(cols[2]);
+        let indent = name_col.len() - name_col.trim_start().len();
+        let name = name_col.trim();
+        if indent == 0 {
+            total += cumulative;
+        } else if indent <= 2 && name != module {
+            nested.push(SubImport {
+                module: name.to_string(),
+                micros: cumulative,
+            });
+        }
+    }
+    nested.sort_by(|a, b| b.micros.cmp(&a.micros).then(a.module.cmp(&b.module)));
+    nested.truncate(3);
+    (total, nested)
+}
+
+/// The error lines worth showing: the last few lines of the traceback.
+fn last_lines(stderr: &str, n: usize) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            !l.starts_with("import time:") && !l.starts_with("pylayer-") && !l.trim().is_empty()
+        })
+        .collect();
+    let start = lines.len().saturating_sub(n);
+    lines[start..].join("\n")
+}
+
+/// Module names the Lambda runtime provides (import names of `domain::RUNTIME_PROVIDED`).
+const RUNTIME_MODULES: &[&str] = &[
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "dateutil",
+    "six",
+    "urllib3",
+];
+
+fn missing_runtime_module(stderr: &str) -> Option<String> {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("ModuleNotFoundError: No module named '"))?;
+    let name = line
+        .trim_start_matches("ModuleNotFoundError: No module named '")
+        .trim_end_matches('\'');
+    let top = name.split('.').next()?;
+    RUNTIME_MODULES.contains(&top).then(|| top.to_string())
+}
+
+const SCRIPT: &str = r#"import sys
+sys.path[0:0] = sys.argv[2:]
+name = sys.argv[1]
+sys.stderr.write("pylayer-import-start\n")
+sys.stderr.flush()
+try:
+    __import__(name)
+except BaseException:
+    import traceback
+    traceback.print_exc()
+    sys.exit(3)
+m = sys.modules[name]
+print("pylayer-origin:", getattr(m, "__file__", None) or ",".join(getattr(m, "__path__", None) or []))
+"#;
+
+/// What `run_imports` needs to know.
+pub struct RunOptions<'a> {
+    pub interpreter: &'a Interpreter,
+    /// Import roots, absolute paths on this machine (as the interpreter sees them).
+    pub paths: Vec<PathBuf>,
+    /// The layer's `lib/`, when it has one.
+    pub lib_dir: Option<PathBuf>,
+    pub timeout: Duration,
+    pub jobs: usize,
+    /// The unpacked layer's directory, to tell layer modules from the machine's.
+    pub layer_dir: PathBuf,
+}
+
+fn import_one(m: &ModuleToTest, opts: &RunOptions) -> ImportResult {
+    let mut env = Vec::new();
+    if let Some(lib) = &opts.lib_dir {
+        env.push(("LD_LIBRARY_PATH".to_string(), lib.display().to_string()));
+    }
+    let mut cmd = opts.interpreter.command(&env);
+    cmd.args(["-I", "-S", "-B", "-X", "importtime", "-c", SCRIPT])
+        .arg(&m.module)
+        .args(&opts.paths);
+    let mut r = ImportResult {
+        module: m.module.clone(),
+        distribution: m.distribution.clone(),
+        status: Status::Failed,
+        import_micros: 0,
+        process_millis: 0,
+        slowest: Vec::new(),
+        origin: None,
+        error: None,
+    };
+    let out = match run_with_timeout(cmd, opts.timeout) {
+        Ok(o) => o,
+        Err(e) => {
+            r.error = Some(format!("cannot start {}: {e}", opts.interpreter.describe()));
+            return r;
+        }
+    };
+    r.process_millis = out.elapsed.as_millis() as u64;
+    let (total, slowest) = parse_importtime(&out.stderr, &m.module);
+    r.import_micros = total;
+    r.slowest = slowest;
+    r.origin = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("pylayer-origin: "))
+        .map(str::to_string);
+    if out.timed_out {
+        r.status = Status::TimedOut;
+        r.error = Some(format!(
+            "did not finish within {} s (--timeout)",
+            opts.timeout.as_secs()
+        ));
+    } else if out.code == Some(0) {
+        r.status = Status::Ok;
+        if let Some(o) = &r.origin
+            && !o.is_empty()
+            && !o.contains(&*opts.layer_dir.to_string_lossy())
+        {
+            r.error = Some(format!(
+                "imported from {o}, not from the layer (the standard library has a module of that name)"
+            ));
+        }
+    } else if let Some(rt) = missing_runtime_module(&out.stderr) {
+        r.status = Status::NeedsRuntime;
+        r.error = Some(format!(
+            "needs `{rt}`, which the layer leaves out and the Lambda runtime provides\n{}",
+            last_lines(&out.stderr, 1)
+        ));
+    } else {
+        r.error = Some(match out.code {
+            Some(_) => last_lines(&out.stderr, 4),
+            None => format!(
+                "the interpreter was killed by a signal (a crash in a compiled module?)\n{}",
+                last_lines(&out.stderr, 4)
+            ),
+        });
+    }
+    r
+}
+
+/// Imports each module in its own process, `opts.jobs` at a time; results sorted by import
+/// time, slowest first (failures first of all).
+pub fn run_imports(modules: &[ModuleToTest], opts: &RunOptions) -> Vec<ImportResult> {
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.max(1).min(modules.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(m) = modules.get(i) else { break };
+                    let r = import_one(m, opts);
+                    results.lock().expect("results lock").push(r);
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("results lock");
+    results.sort_by(|a, b| {
+        b.status
+            .is_failure()
+            .cmp(&a.status.is_failure())
+            .then(b.import_micros.cmp(&a.import_micros))
+            .then(a.module.cmp(&b.module))
+    });
+    results
+}
+
+/// `812345` µs → `812.3 ms`.
+pub fn human_micros(us: u64) -> String {
+    if us >= 1_000_000 {
+        format!("{:.2} s", us as f64 / 1e6)
+    } else {
+        format!("{:.1} ms", us as f64 / 1e3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_importtime() {
+        let stderr = "import time:       900 |        900 | encodings\npylayer-import-start\n\
+import time: self [us] | cumulative | imported package\n\
+import time:       100 |        100 |   _io\n\
+import time:        50 |        50 |     numpy.version\n\
+import time:       300 |        900 |   numpy._core\n\
+import time:       200 |       1500 | numpy\n\
+import time:        10 |         10 | numpy.extra\n\
+Traceback (most recent call last):\n";
+        let (total, nested) = parse_importtime(stderr, "numpy");
+        assert_eq!(total, 1510);
+        assert_eq!(nested[0].module, "numpy._core");
+        assert_eq!(nested[1].module, "_io");
+        assert_eq!(nested.len(), 2);
+        assert_eq!(human_micros(812_345), "812.3 ms");
+        assert_eq!(human_micros(2_500_000), "2.50 s");
+    }
+
+    #[test]
+    fn runtime_modules_are_recognised() {
+        let e = "Traceback\nModuleNotFoundError: No module named 'botocore.session'\n";
+        assert_eq!(missing_runtime_module(e).as_deref(), Some("botocore"));
+        assert_eq!(
+            missing_runtime_module("ModuleNotFoundError: No module named 'numpy'"),
+            None
+        );
+        assert_eq!(last_lines("a\nimport time: x\nb\n\nc\n", 2), "b\nc");
+    }
+}
