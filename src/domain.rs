@@ -113,3 +113,99 @@ pub const INSTALLER_TOOLING: &[&str] = &["pip", "setuptools", "wheel", "distribu
 pub fn runtime(minor: u8) -> Option<&'static Runtime> {
     RUNTIMES.iter().find(|r| r.minor == minor)
 }
+
+/// Shared libraries the Lambda Python runtime images provide, by Amazon Linux release: what
+/// a layer's binaries may link without bundling. Deliberately short: a library missing here
+/// is reported as "bundle it", which is the safe direction.
+///
+/// Sources: the auditwheel manylinux policy (`policy/manylinux-policy.json`, the libraries
+/// every manylinux wheel may assume), the package lists of the Lambda base images
+/// (`public.ecr.aws/lambda/python:3.11`, Amazon Linux 2: glibc 2.26, gcc 7 runtime,
+/// OpenSSL 1.0.2 as `libssl.so.10`; `public.ecr.aws/lambda/python:3.12`, Amazon Linux 2023:
+/// glibc 2.34, gcc 11 runtime, OpenSSL 3), and pylayer's design notes. Known absent from
+/// the AL2 image although auditwheel allows them: libexpat, libatomic, libGL, X11, glib;
+/// never present: libgomp, libxml2, libodbc, libpq, libmysqlclient, OpenSSL 1.1 / 3 on AL2.
+pub struct RuntimeLibraries {
+    /// The `Runtime::os` these libraries belong to.
+    pub os: &'static str,
+    /// Sonames present on every architecture.
+    pub common: &'static [&'static str],
+    /// Sonames present only on x86_64 (the dynamic loader's name and libmvec).
+    pub x86_64: &'static [&'static str],
+    /// Sonames present only on arm64.
+    pub arm64: &'static [&'static str],
+}
+
+pub const RUNTIME_LIBRARIES: &[RuntimeLibraries] = &[
+    RuntimeLibraries {
+        os: "Amazon Linux 2",
+        // glibc 2.26 still builds the obsolete libnsl.so.1; OpenSSL 1.0.2 only.
+        common: &[
+            "libc.so.6",
+            "libm.so.6",
+            "libdl.so.2",
+            "librt.so.1",
+            "libpthread.so.0",
+            "libutil.so.1",
+            "libanl.so.1",
+            "libresolv.so.2",
+            "libcrypt.so.1",
+            "libgcc_s.so.1",
+            "libstdc++.so.6",
+            "libz.so.1",
+            "libnsl.so.1",
+            "libssl.so.10",
+            "libcrypto.so.10",
+        ],
+        // libmvec exists on x86_64 since glibc 2.22; on aarch64 only since 2.35.
+        x86_64: &["ld-linux-x86-64.so.2", "libmvec.so.1"],
+        arm64: &["ld-linux-aarch64.so.1"],
+    },
+    RuntimeLibraries {
+        os: "Amazon Linux 2023",
+        // glibc 2.34 built without the obsolete libnsl (as Fedora since 28); OpenSSL 3.0.
+        common: AL2023_COMMON,
+        x86_64: &["ld-linux-x86-64.so.2", "libmvec.so.1"],
+        arm64: &["ld-linux-aarch64.so.1"],
+    },
+];
+
+/// glibc 2.34, the GCC 11 runtime, zlib and OpenSSL 3 of the Amazon Linux 2023 image.
+const AL2023_COMMON: &[&str] = &[
+    "libc.so.6",
+    "libm.so.6",
+    "libdl.so.2",
+    "librt.so.1",
+    "libpthread.so.0",
+    "libutil.so.1",
+    "libanl.so.1",
+    "libresolv.so.2",
+    "libcrypt.so.1",
+    "libgcc_s.so.1",
+    "libstdc++.so.6",
+    "libz.so.1",
+    "libssl.so.3",
+    "libcrypto.so.3",
+];
+
+/// Libraries a manylinux wheel may assume (auditwheel policy) that the Lambda images do
+/// NOT provide, with what to do: used to explain a missing `DT_NEEDED`.
+/// Source: auditwheel `manylinux-policy.json` `lib_whitelist` against the base images.
+pub const POLICY_LIBRARIES_ABSENT_ON_LAMBDA: &[(&str, &str)] = &[
+    ("libexpat.so.1", "expat"),
+    ("libatomic.so.1", "libatomic (GCC)"),
+    ("libGL.so.1", "OpenGL"),
+    ("libX11.so.6", "X11"),
+    ("libXext.so.6", "X11"),
+    ("libXrender.so.1", "X11"),
+    ("libICE.so.6", "X11"),
+    ("libSM.so.6", "X11"),
+    ("libglib-2.0.so.0", "glib"),
+    ("libgobject-2.0.so.0", "glib"),
+    ("libgthread-2.0.so.0", "glib"),
+];
+
+/// glibc symbol-version names that are not `GLIBC_X.Y` but still demand a minimum glibc.
+/// Source: glibc NEWS (2.36: DT_RELR support, `GLIBC_ABI_DT_RELR`, emitted by linkers that
+/// pack relocations with `-z pack-relative-relocs`).
+pub const GLIBC_SPECIAL_VERSIONS: &[(&str, (u16, u16))] = &[("GLIBC_ABI_DT_RELR", (2, 36))];

@@ -2,6 +2,7 @@
 
 mod assemble;
 mod cache;
+mod check;
 mod cli;
 mod config;
 mod diff;

@@ -2,6 +2,7 @@
 //! One file per subcommand.
 
 mod build;
+mod check;
 mod diff;
 mod freeze;
 mod init;
@@ -32,6 +33,8 @@ enum Command {
     Lock(lock::LockArgs),
     /// Lock (when the inputs changed), fetch and assemble a layer zip per target.
     Build(build::BuildArgs),
+    /// Check a layer zip or directory for what would fail on Lambda.
+    Check(check::CheckArgs),
     /// Import every top-level module of a layer with a matching Python, with import times.
     Test(test::TestArgs),
     /// Show what takes the space in a layer, by distribution; --html for a treemap.
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Freeze(args) => freeze::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Build(args) => build::run(args),
+        Command::Check(args) => check::run(args),
         Command::Test(args) => test::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Diff(args) => diff::run(args),

@@ -1,0 +1,818 @@
+//! Binaries: parse ELF files into plain facts (machine, needed libraries, search paths,
+//! symbol versions), recognise Mach-O and PE files, and check all of them against the
+//! target runtime — architecture, glibc and libstdc++ symbol-version ceilings, whether each
+//! needed library is bundled in the layer or provided by the runtime image, and extension
+//! module suffixes for another Python.
+//!
+//! `parse` runs on untrusted bytes: it never panics, caps every list it builds, and returns
+//! `Damaged` for anything with a binary's magic number that does not parse.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use object::elf;
+use object::read::elf::{Dyn, FileHeader};
+use object::{Endianness, FileKind, Object};
+use serde::Serialize;
+
+use super::report::Finding;
+use super::source::{Content, Entry, EntryKind};
+use crate::domain::{self, RuntimeLibraries};
+use crate::target::{Arch, Target};
+
+/// What a binary file is, as far as loading it on Lambda is concerned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum BinaryInfo {
+    Elf(ElfInfo),
+    /// A Mach-O (macOS) file; `arch` as `object` names it (`X86_64`, `Aarch64`, `universal`).
+    MachO {
+        arch: String,
+    },
+    /// A PE (Windows) file.
+    Pe {
+        arch: String,
+    },
+    /// It starts like a binary but does not parse (truncated or damaged); why.
+    Damaged(String),
+}
+
+/// The facts about an ELF file that decide whether it loads on Lambda.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ElfInfo {
+    pub class64: bool,
+    /// `e_machine` (62 x86-64, 183 AArch64, …).
+    pub machine: u16,
+    /// `e_type` (1 relocatable, 2 executable, 3 shared object).
+    pub kind: u16,
+    /// `DT_NEEDED` entries, in order.
+    pub needed: Vec<String>,
+    pub soname: Option<String>,
+    /// `DT_RPATH` entries (ignored by the loader when `DT_RUNPATH` is present).
+    pub rpath: Vec<String>,
+    pub runpath: Vec<String>,
+    /// (library, version) from `.gnu.version_r`, e.g. (`libc.so.6`, `GLIBC_2.28`).
+    pub version_needs: Vec<(String, String)>,
+}
+
+/// Caps on what one file may contribute, so a hostile file cannot make lists huge.
+const MAX_DYN_STRINGS: usize = 4096;
+const MAX_VERSION_NEEDS: usize = 4096;
+
+/// Whether the first bytes of a file are those of an ELF, Mach-O or PE file.
+pub fn looks_binary(head: &[u8]) -> bool {
+    if head.len() < 4 {
+        return head.starts_with(b"MZ") && head.len() >= 2;
+    }
+    let m = [head[0], head[1], head[2], head[3]];
+    match m {
+        [0x7f, b'E', b'L', b'F'] => true,
+        [0xfe, 0xed, 0xfa, 0xce | 0xcf] | [0xce | 0xcf, 0xfa, 0xed, 0xfe] => true,
+        // Universal binaries share 0xcafebabe with Java class files; a fat header has a
+        // handful of architectures where a class file has its version (>= 45) instead.
+        [0xca, 0xfe, 0xba, 0xbe] => {
+            head.len() >= 8 && u32::from_be_bytes([head[4], head[5], head[6], head[7]]) < 20
+        }
+        [b'M', b'Z', _, _] => true,
+        _ => false,
+    }
+}
+
+/// Parses a binary's bytes. `None` when it is not a binary after all (an `MZ` text file).
+pub fn parse(data: &[u8]) -> Option<BinaryInfo> {
+    if !looks_binary(data) {
+        return None;
+    }
+    if data.starts_with(b"\x7fELF") {
+        return Some(match parse_elf(data) {
+            Ok(info) => BinaryInfo::Elf(info),
+            Err(e) => BinaryInfo::Damaged(format!("not a loadable ELF file: {e}")),
+        });
+    }
+    let kind = match FileKind::parse(data) {
+        Ok(k) => k,
+        Err(_) if data.starts_with(b"MZ") => return None,
+        Err(e) => return Some(BinaryInfo::Damaged(e.to_string())),
+    };
+    match kind {
+        FileKind::MachOFat32 | FileKind::MachOFat64 => Some(BinaryInfo::MachO {
+            arch: "universal".to_string(),
+        }),
+        FileKind::MachO32 | FileKind::MachO64 => Some(BinaryInfo::MachO {
+            arch: object::File::parse(data)
+                .map(|f| format!("{:?}", f.architecture()))
+                .unwrap_or_else(|_| "unknown".to_string()),
+        }),
+        FileKind::Pe32 | FileKind::Pe64 => Some(BinaryInfo::Pe {
+            arch: object::File::parse(data)
+                .map(|f| format!("{:?}", f.architecture()))
+                .unwrap_or_else(|_| "unknown".to_string()),
+        }),
+        // A DOS `MZ` header without a PE image behind it, or something else entirely.
+        _ if data.starts_with(b"MZ") => None,
+        other => Some(BinaryInfo::Damaged(format!(
+            "unexpected file kind {other:?}"
+        ))),
+    }
+}
+
+fn parse_elf(data: &[u8]) -> Result<ElfInfo, String> {
+    // e_ident[EI_CLASS] is byte 4.
+    let parsed = match data.get(4) {
+        Some(&elf::ELFCLASS64) => parse_elf_as::<elf::FileHeader64<Endianness>>(data, true),
+        Some(&elf::ELFCLASS32) => parse_elf_as::<elf::FileHeader32<Endianness>>(data, false),
+        _ => return Err("unknown ELF class".to_string()),
+    };
+    parsed.map_err(|e| e.to_string())
+}
+
+fn parse_elf_as<Elf: FileHeader<Endian = Endianness>>(
+    data: &[u8],
+    class64: bool,
+) -> object::Result<ElfInfo> {
+    let header = Elf::parse(data)?;
+    let endian = header.endian()?;
+    let mut info = ElfInfo {
+        class64,
+        machine: header.e_machine(endian),
+        kind: header.e_type(endian),
+        ..ElfInfo::default()
+    };
+    let sections = header.sections(endian, data)?;
+    if let Some((dynamic, link)) = sections.dynamic(endian, data)? {
+        let strings = sections.strings(endian, data, link)?;
+        for d in dynamic.iter().take(MAX_DYN_STRINGS) {
+            let Some(tag) = d.tag32(endian) else { continue };
+            if !d.is_string(endian) {
+                continue;
+            }
+            let Ok(s) = d.string(endian, strings) else {
+                continue;
+            };
+            let s = String::from_utf8_lossy(s).into_owned();
+            match tag {
+                elf::DT_NEEDED => info.needed.push(s),
+                elf::DT_SONAME => info.soname = Some(s),
+                elf::DT_RPATH => info.rpath.extend(s.split(':').map(str::to_string)),
+                elf::DT_RUNPATH => info.runpath.extend(s.split(':').map(str::to_string)),
+                _ => {}
+            }
+        }
+    }
+    if let Some((mut needs, link)) = sections.gnu_verneed(endian, data)? {
+        let strings = sections.strings(endian, data, link)?;
+        'outer: while let Some((need, mut aux)) = needs.next()? {
+            let file = String::from_utf8_lossy(need.file(endian, strings)?).into_owned();
+            while let Some(a) = aux.next()? {
+                let v = String::from_utf8_lossy(a.name(endian, strings)?).into_owned();
+                info.version_needs.push((file.clone(), v));
+                if info.version_needs.len() >= MAX_VERSION_NEEDS {
+                    break 'outer;
+                }
+            }
+        }
+    }
+    Ok(info)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+// ---------------------------------------------------------------------------------------------
+
+fn machine_name(machine: u16) -> &'static str {
+    match machine {
+        elf::EM_X86_64 => "x86_64",
+        elf::EM_AARCH64 => "arm64 (aarch64)",
+        elf::EM_386 => "32-bit x86",
+        elf::EM_ARM => "32-bit ARM",
+        elf::EM_PPC64 => "ppc64",
+        elf::EM_S390 => "s390x",
+        elf::EM_RISCV => "riscv",
+        _ => "another CPU",
+    }
+}
+
+fn expected_machine(arch: Arch) -> u16 {
+    match arch {
+        Arch::X86_64 => elf::EM_X86_64,
+        Arch::Arm64 => elf::EM_AARCH64,
+    }
+}
+
+/// The libraries the target's runtime image provides.
+pub fn runtime_libraries(target: &Target) -> HashSet<&'static str> {
+    let os = target.runtime().os;
+    let mut out = HashSet::new();
+    if let Some(t) = domain::RUNTIME_LIBRARIES
+        .iter()
+        .find(|t: &&RuntimeLibraries| t.os == os)
+    {
+        out.extend(t.common.iter().copied());
+        out.extend(match target.arch {
+            Arch::X86_64 => t.x86_64,
+            Arch::Arm64 => t.arm64,
+        });
+    }
+    out
+}
+
+/// `2.28` → (2, 28); `3.4.29` → [3, 4, 29]. Non-numeric versions give `None`.
+fn numeric(v: &str) -> Option<Vec<u32>> {
+    v.split('.').map(|p| p.parse::<u32>().ok()).collect()
+}
+
+fn parse_dotted(v: &str) -> Vec<u32> {
+    numeric(v).unwrap_or_default()
+}
+
+/// Where `/opt/...` or `$ORIGIN`-relative search directories land inside the layer.
+/// `dir` is the directory of the binary in the layer (`python/numpy/_core`).
+fn search_dir_in_layer(entry: &str, dir: &str) -> Option<String> {
+    let origin = format!("/opt/{dir}");
+    let expanded = entry
+        .replace("${ORIGIN}", &origin)
+        .replace("$ORIGIN", &origin);
+    let rest = expanded
+        .strip_prefix("/opt/")
+        .or_else(|| (expanded == "/opt").then_some(""))?;
+    let mut parts: Vec<&str> = Vec::new();
+    for c in rest.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                // Climbing above /opt leaves the layer.
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Lambda's `LD_LIBRARY_PATH` entries that point into layers: `/opt/lib`.
+const LAYER_LIBRARY_DIRS: &[&str] = &["lib"];
+
+/// Checks every binary in the layer. `owner` names the distribution a path belongs to.
+pub fn check(
+    entries: &[Entry],
+    target: &Target,
+    owner: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Finding> {
+    let provided = runtime_libraries(target);
+    let rt = target.runtime();
+    let files: HashSet<&str> = entries
+        .iter()
+        .filter(|e| e.kind != EntryKind::Dir)
+        .map(|e| e.path.as_str())
+        .collect();
+    // Where each library name exists anywhere in the layer (by file name and by soname).
+    let mut anywhere: HashMap<&str, Vec<&str>> = HashMap::new();
+    for e in entries.iter().filter(|e| e.kind != EntryKind::Dir) {
+        let base = e.path.rsplit('/').next().unwrap_or(&e.path);
+        anywhere.entry(base).or_default().push(&e.path);
+        if let Content::Binary(BinaryInfo::Elf(info)) = &e.content
+            && let Some(s) = &info.soname
+        {
+            anywhere.entry(s.as_str()).or_default().push(&e.path);
+        }
+    }
+
+    let mut out = Vec::new();
+    for e in entries {
+        let name = &e.path;
+        if let Some(f) = extension_suffix_problem(name, target) {
+            out.push(f.at(name.clone()).in_dist(owner(name)));
+        }
+        let Content::Binary(info) = &e.content else {
+            continue;
+        };
+        let dist = owner(name);
+        match info {
+            BinaryInfo::Damaged(why) => {
+                let loadable = name.ends_with(".so") || name.contains(".so.");
+                let f = if loadable {
+                    Finding::error(
+                        "binary-damaged",
+                        format!("this shared library cannot be loaded: {why}"),
+                        "the file is truncated or damaged: rebuild the layer from the package's wheel",
+                    )
+                } else {
+                    Finding::warning(
+                        "binary-damaged",
+                        format!("this file starts like a binary but does not parse: {why}"),
+                        "if the package loads it, rebuild the layer from the package's wheel",
+                    )
+                };
+                out.push(f.at(name.clone()).in_dist(dist));
+            }
+            BinaryInfo::MachO { arch } => out.push(
+                Finding::error(
+                    "macos-binary",
+                    format!("a macOS (Mach-O, {arch}) binary: Lambda runs Linux and cannot load it. The layer was built on a Mac, e.g. a venv's site-packages copied into python/"),
+                    format!(
+                        "build the layer for Linux: `pylayer build --python {} --arch {}` (or pip install --platform manylinux2014_{} --only-binary=:all:)",
+                        target.python_version(),
+                        target.arch,
+                        target.arch.machine()
+                    ),
+                )
+                .at(name.clone())
+                .in_dist(dist),
+            ),
+            BinaryInfo::Pe { arch } => {
+                let lower = name.to_ascii_lowercase();
+                let f = if lower.ends_with(".exe") {
+                    Finding::warning(
+                        "windows-binary",
+                        format!("a Windows executable (PE, {arch}); it cannot run on Lambda and only takes space"),
+                        "harmless if unused (pip and setuptools ship launchers like this); delete it to save space",
+                    )
+                } else {
+                    Finding::error(
+                        "windows-binary",
+                        format!("a Windows binary (PE, {arch}): Lambda runs Linux and cannot load it. The layer was built on Windows"),
+                        format!(
+                            "build the layer for Linux: `pylayer build --python {} --arch {}` (or pip install --platform manylinux2014_{} --only-binary=:all:)",
+                            target.python_version(),
+                            target.arch,
+                            target.arch.machine()
+                        ),
+                    )
+                };
+                out.push(f.at(name.clone()).in_dist(dist));
+            }
+            BinaryInfo::Elf(info) => {
+                check_elf(name, info, target, rt, &provided, &files, &anywhere, dist, &mut out)
+            }
+        }
+    }
+    out
+}
+
+/// A problem with an extension module's file-name suffix: built for another Python, for
+/// macOS, Windows or musl libc.
+fn extension_suffix_problem(path: &str, target: &Target) -> Option<Finding> {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let lower = file.to_ascii_lowercase();
+    if lower.ends_with(".pyd") {
+        return None; // reported from its PE content (or as damaged)
+    }
+    let stem = lower.strip_suffix(".so")?;
+    let (_, tag) = stem.rsplit_once('.')?;
+    let rest = tag.strip_prefix("cpython-")?;
+    let ver = rest.split('-').next().unwrap_or("");
+    let digits: String = ver.chars().take_while(char::is_ascii_digit).collect();
+    if digits.len() >= 2 && digits.starts_with('3') {
+        let minor: u8 = digits[1..].parse().ok()?;
+        if minor != target.minor {
+            return Some(Finding::error(
+                "python-version",
+                format!(
+                    "an extension module for Python 3.{minor} (`{tag}`); python3.{} will not import it (its import system looks for `cpython-3{}` or `abi3` modules)",
+                    target.minor, target.minor
+                ),
+                format!(
+                    "build the layer for the runtime it will run on (`pylayer build --python 3.{}`), or attach this layer to python3.{minor} functions",
+                    target.minor
+                ),
+            ));
+        }
+    }
+    if rest.contains("darwin") {
+        return Some(Finding::error(
+            "macos-binary",
+            format!("an extension module built for macOS (`{tag}`)"),
+            format!(
+                "build the layer for Linux: `pylayer build --python {}`",
+                target.python_version()
+            ),
+        ));
+    }
+    if rest.contains("linux-musl") {
+        return Some(Finding::error(
+            "musl-binary",
+            format!("an extension module built for musl libc (Alpine, `{tag}`); Lambda uses glibc"),
+            "use the package's manylinux wheel instead of its musllinux one (`pylayer build` does)",
+        ));
+    }
+    None
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_elf(
+    name: &str,
+    info: &ElfInfo,
+    target: &Target,
+    rt: &domain::Runtime,
+    provided: &HashSet<&'static str>,
+    files: &HashSet<&str>,
+    anywhere: &HashMap<&str, Vec<&str>>,
+    dist: Option<String>,
+    out: &mut Vec<Finding>,
+) {
+    let want = expected_machine(target.arch);
+    if info.machine != want || !info.class64 {
+        let what = if info.class64 {
+            machine_name(info.machine).to_string()
+        } else {
+            format!(
+                "32-bit {}",
+                machine_name(info.machine).trim_start_matches("32-bit ")
+            )
+        };
+        let other = if info.machine == elf::EM_X86_64 {
+            "x86_64"
+        } else if info.machine == elf::EM_AARCH64 {
+            "arm64"
+        } else {
+            ""
+        };
+        let mut hint = format!(
+            "rebuild the layer for {}: `pylayer build --arch {}` (pip: --platform manylinux2014_{})",
+            target.arch,
+            target.arch,
+            target.arch.machine()
+        );
+        if !other.is_empty() && info.class64 {
+            hint.push_str(&format!(", or attach this layer to {other} functions"));
+        }
+        out.push(
+            Finding::error(
+                "wrong-architecture",
+                format!(
+                    "an ELF binary for {what}; this layer targets {} ({}) functions, where it cannot load (`cannot open shared object file` / `wrong ELF class`)",
+                    target.arch,
+                    target.arch.machine()
+                ),
+                hint,
+            )
+            .at(name)
+            .in_dist(dist),
+        );
+        return;
+    }
+    if info.kind == elf::ET_REL {
+        return; // an object file: never loaded at run time
+    }
+    let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
+
+    // Where the loader will look for this file's dependencies, mapped into the layer.
+    let paths: &Vec<String> = if info.runpath.is_empty() {
+        &info.rpath
+    } else {
+        &info.runpath
+    };
+    let mut search: Vec<String> = paths
+        .iter()
+        .filter_map(|p| search_dir_in_layer(p, dir))
+        .collect();
+    search.extend(LAYER_LIBRARY_DIRS.iter().map(|d| d.to_string()));
+    let bundled = |lib: &str| {
+        search.iter().any(|d| {
+            let p = if d.is_empty() {
+                lib.to_string()
+            } else {
+                format!("{d}/{lib}")
+            };
+            files.contains(p.as_str())
+        })
+    };
+
+    // Symbol versions above the runtime's glibc / libstdc++.
+    let mut glibc: BTreeSet<(Vec<u32>, String)> = BTreeSet::new();
+    let mut cxx: BTreeSet<(Vec<u32>, String)> = BTreeSet::new();
+    let mut cxxabi: BTreeSet<(Vec<u32>, String)> = BTreeSet::new();
+    let glibc_ceiling = vec![rt.glibc.0 as u32, rt.glibc.1 as u32];
+    let glibcxx_ceiling = parse_dotted(rt.glibcxx);
+    let cxxabi_ceiling = parse_dotted(rt.cxxabi);
+    for (lib, v) in &info.version_needs {
+        if let Some(ver) = v.strip_prefix("GLIBC_") {
+            let need = match numeric(ver) {
+                Some(n) => n,
+                None => match domain::GLIBC_SPECIAL_VERSIONS.iter().find(|(s, _)| s == v) {
+                    Some((_, (a, b))) => vec![*a as u32, *b as u32],
+                    None => continue, // GLIBC_PRIVATE and the like
+                },
+            };
+            if need > glibc_ceiling {
+                glibc.insert((need, v.clone()));
+            }
+        } else if lib.starts_with("libstdc++") && bundled(lib) {
+            // A bundled libstdc++ brings its own symbol versions.
+            continue;
+        } else if let Some(ver) = v.strip_prefix("GLIBCXX_") {
+            if let Some(need) = numeric(ver)
+                && need > glibcxx_ceiling
+            {
+                cxx.insert((need, v.clone()));
+            }
+        } else if let Some(ver) = v.strip_prefix("CXXABI_")
+            && let Some(need) = numeric(ver)
+            && need > cxxabi_ceiling
+        {
+            cxxabi.insert((need, v.clone()));
+        }
+    }
+    let listed = |set: &BTreeSet<(Vec<u32>, String)>| {
+        set.iter()
+            .map(|(_, s)| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some((_, highest)) = glibc.last() {
+        let newer = domain::RUNTIMES
+            .iter()
+            .find(|r| {
+                let c = vec![r.glibc.0 as u32, r.glibc.1 as u32];
+                glibc.last().is_some_and(|(n, _)| *n <= c)
+            })
+            .map(|r| {
+                format!(
+                    ", or target python3.{}+ ({} has glibc {}.{})",
+                    r.minor, r.os, r.glibc.0, r.glibc.1
+                )
+            })
+            .unwrap_or_default();
+        out.push(
+            Finding::error(
+                "glibc-too-new",
+                format!(
+                    "needs {highest} ({}), but {} runs on {} with glibc {}.{}: importing it fails with `version `{highest}' not found`",
+                    listed(&glibc),
+                    target.runtime_name(),
+                    rt.os,
+                    rt.glibc.0,
+                    rt.glibc.1
+                ),
+                format!(
+                    "use a wheel tagged manylinux_{}_{} or older (manylinux2014 is glibc 2.17): `pylayer build` picks one, possibly an older release{newer}",
+                    rt.glibc.0, rt.glibc.1
+                ),
+            )
+            .at(name)
+            .in_dist(dist.clone()),
+        );
+    }
+    for (set, what, ceiling) in [
+        (&cxx, "GLIBCXX", rt.glibcxx),
+        (&cxxabi, "CXXABI", rt.cxxabi),
+    ] {
+        if let Some((_, highest)) = set.last() {
+            out.push(
+                Finding::error(
+                    "libstdcxx-too-new",
+                    format!(
+                        "needs {highest} ({}) from libstdc++, but {}'s libstdc++ ({}) stops at {what}_{ceiling}",
+                        listed(set),
+                        target.runtime_name(),
+                        rt.os
+                    ),
+                    "use a wheel built for an older manylinux (manylinux2014), or bundle a newer libstdc++.so.6 next to it with an $ORIGIN rpath (auditwheel repair does)",
+                )
+                .at(name)
+                .in_dist(dist.clone()),
+            );
+        }
+    }
+
+    // Every needed library: bundled on the search path, or provided by the runtime image.
+    for lib in &info.needed {
+        if provided.contains(lib.as_str()) || bundled(lib) {
+            continue;
+        }
+        if lib.starts_with("libpython3") {
+            out.push(
+                Finding::warning(
+                    "links-libpython",
+                    format!("links {lib}; extension modules should not (manylinux wheels never do), and Lambda's interpreter may not provide it as a shared library"),
+                    "use the package's manylinux wheel rather than a locally compiled build",
+                )
+                .at(name)
+                .in_dist(dist.clone()),
+            );
+            continue;
+        }
+        if let Some(elsewhere) = anywhere.get(lib.as_str()) {
+            out.push(
+                Finding::warning(
+                    "library-not-on-path",
+                    format!(
+                        "needs {lib}, which is in the layer at {} but not on this file's search path (rpath {:?}, /opt/lib); it loads only if something else loaded {lib} first",
+                        elsewhere[0],
+                        paths
+                    ),
+                    "put the library in the layer's lib/ directory (/opt/lib is on LD_LIBRARY_PATH) or give this file an $ORIGIN rpath to it",
+                )
+                .at(name)
+                .in_dist(dist.clone()),
+            );
+            continue;
+        }
+        let why = domain::POLICY_LIBRARIES_ABSENT_ON_LAMBDA
+            .iter()
+            .find(|(l, _)| l == lib)
+            .map(|(_, what)| {
+                format!(" ({what} is allowed by the manylinux policy but not installed on Lambda)")
+            })
+            .unwrap_or_default();
+        out.push(
+            Finding::error(
+                "missing-library",
+                format!(
+                    "needs {lib}, which is neither bundled in the layer nor part of the {} runtime image ({}){why}: importing it fails with `{lib}: cannot open shared object file`",
+                    target.runtime_name(),
+                    rt.os
+                ),
+                format!(
+                    "bundle {lib} (and what it needs) in the layer's lib/ directory, built on {} for {}; or use a build of the package that bundles it",
+                    rt.os,
+                    target.arch.machine()
+                ),
+            )
+            .at(name)
+            .in_dist(dist.clone()),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Arch;
+
+    #[test]
+    fn magic_numbers() {
+        assert!(looks_binary(b"\x7fELF\x02\x01\x01"));
+        assert!(looks_binary(&[0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1]));
+        assert!(looks_binary(&[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 2]));
+        // A Java class file (major version 52) is not a universal binary.
+        assert!(!looks_binary(&[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 52]));
+        assert!(looks_binary(b"MZ\x90\x00"));
+        assert!(!looks_binary(b"import os\n"));
+        // An MZ text file is not a PE.
+        assert_eq!(parse(b"MZ is a fine start for a text file"), None);
+        // Truncated ELF: damaged, not a panic.
+        assert!(matches!(
+            parse(b"\x7fELF\x02\x01\x01\x00"),
+            Some(BinaryInfo::Damaged(_))
+        ));
+    }
+
+    #[test]
+    fn parses_the_hosts_own_libraries() {
+        // This machine's python3 and libc: real ELF files with DT_NEEDED and versions.
+        let Ok(bytes) = std::fs::read("/usr/lib/x86_64-linux-gnu/libstdc++.so.6") else {
+            return;
+        };
+        let Some(BinaryInfo::Elf(info)) = parse(&bytes) else {
+            panic!("libstdc++ did not parse");
+        };
+        assert_eq!(info.machine, elf::EM_X86_64);
+        assert!(info.class64);
+        assert_eq!(info.soname.as_deref(), Some("libstdc++.so.6"));
+        assert!(
+            info.needed.iter().any(|n| n == "libc.so.6"),
+            "{:?}",
+            info.needed
+        );
+        assert!(
+            info.version_needs
+                .iter()
+                .any(|(l, v)| l == "libc.so.6" && v.starts_with("GLIBC_2."))
+        );
+        // Every truncation of a real ELF parses to something, never a panic.
+        for cut in [16, 64, 100, 1000, 5000, bytes.len() / 2] {
+            let _ = parse(&bytes[..cut.min(bytes.len())]);
+        }
+    }
+
+    #[test]
+    fn search_dirs_map_into_the_layer() {
+        assert_eq!(
+            search_dir_in_layer("$ORIGIN/../../numpy.libs", "python/numpy/_core").as_deref(),
+            Some("python/numpy.libs")
+        );
+        assert_eq!(
+            search_dir_in_layer("${ORIGIN}", "python/x").as_deref(),
+            Some("python/x")
+        );
+        assert_eq!(
+            search_dir_in_layer("/opt/lib", "python/x").as_deref(),
+            Some("lib")
+        );
+        assert_eq!(search_dir_in_layer("/usr/lib64", "python/x"), None);
+        assert_eq!(search_dir_in_layer("$ORIGIN/../../../..", "python/x"), None);
+    }
+
+    #[test]
+    fn extension_suffixes() {
+        let t = Target::new(12, Arch::X86_64).unwrap();
+        let f =
+            extension_suffix_problem("python/x/_x.cpython-313-x86_64-linux-gnu.so", &t).unwrap();
+        assert_eq!(f.code, "python-version");
+        assert!(f.message.contains("Python 3.13"), "{}", f.message);
+        assert!(
+            extension_suffix_problem("python/x/_x.cpython-312-x86_64-linux-gnu.so", &t).is_none()
+        );
+        assert!(extension_suffix_problem("python/x/_x.abi3.so", &t).is_none());
+        assert!(extension_suffix_problem("python/x/_x.so", &t).is_none());
+        assert_eq!(
+            extension_suffix_problem("python/x/_x.cpython-312-darwin.so", &t).map(|f| f.code),
+            Some("macos-binary")
+        );
+        assert_eq!(
+            extension_suffix_problem("python/x/_x.cpython-312-x86_64-linux-musl.so", &t)
+                .map(|f| f.code),
+            Some("musl-binary")
+        );
+    }
+
+    fn elf(needed: &[&str], versions: &[(&str, &str)]) -> Entry {
+        Entry {
+            path: "python/pkg/_ext.cpython-311-x86_64-linux-gnu.so".into(),
+            kind: EntryKind::File,
+            size: 1,
+            content: Content::Binary(BinaryInfo::Elf(ElfInfo {
+                class64: true,
+                machine: elf::EM_X86_64,
+                kind: elf::ET_DYN,
+                needed: needed.iter().map(|s| s.to_string()).collect(),
+                rpath: vec!["$ORIGIN/../pkg.libs".into()],
+                version_needs: versions
+                    .iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect(),
+                ..ElfInfo::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn symbol_versions_against_the_runtime() {
+        let t = Target::new(11, Arch::X86_64).unwrap();
+        let e = elf(
+            &["libc.so.6", "libstdc++.so.6"],
+            &[
+                ("libc.so.6", "GLIBC_2.17"),
+                ("libc.so.6", "GLIBC_2.28"),
+                ("libc.so.6", "GLIBC_2.27"),
+                ("libc.so.6", "GLIBC_PRIVATE"),
+                ("libstdc++.so.6", "GLIBCXX_3.4.26"),
+                ("libstdc++.so.6", "CXXABI_1.3.9"),
+            ],
+        );
+        let f = check(std::slice::from_ref(&e), &t, &|_| None);
+        let g: Vec<_> = f.iter().filter(|f| f.code == "glibc-too-new").collect();
+        assert_eq!(g.len(), 1, "{f:#?}");
+        assert!(
+            g[0].message
+                .contains("needs GLIBC_2.28 (GLIBC_2.27, GLIBC_2.28)"),
+            "{}",
+            g[0].message
+        );
+        assert!(g[0].hint.contains("python3.12+"), "{}", g[0].hint);
+        let c: Vec<_> = f.iter().filter(|f| f.code == "libstdcxx-too-new").collect();
+        assert_eq!(c.len(), 1, "{f:#?}");
+        assert!(c[0].message.contains("GLIBCXX_3.4.26"));
+        // The same file is fine on python3.12 (glibc 2.34, GLIBCXX 3.4.29).
+        let t12 = Target::new(12, Arch::X86_64).unwrap();
+        let f12 = check(&[e], &t12, &|_| None);
+        assert!(f12.iter().all(|f| f.code == "python-version"), "{f12:#?}");
+    }
+
+    #[test]
+    fn needed_libraries_bundled_or_provided() {
+        let t = Target::new(12, Arch::X86_64).unwrap();
+        let ext = elf(
+            &[
+                "libc.so.6",
+                "libbundled.so.1",
+                "libodbc.so.2",
+                "libexpat.so.1",
+            ],
+            &[],
+        );
+        let lib = Entry {
+            path: "python/pkg.libs/libbundled.so.1".into(),
+            kind: EntryKind::File,
+            size: 1,
+            content: Content::None,
+        };
+        let f = check(
+            &[ext, lib],
+            &Target::new(12, Arch::X86_64).unwrap(),
+            &|_| Some("pkg 1.0".into()),
+        );
+        let missing: Vec<_> = f.iter().filter(|f| f.code == "missing-library").collect();
+        assert_eq!(missing.len(), 2, "{f:#?}");
+        assert!(
+            missing
+                .iter()
+                .any(|m| m.message.starts_with("needs libodbc.so.2"))
+        );
+        assert!(missing.iter().any(|m| {
+            m.message
+                .contains("expat is allowed by the manylinux policy")
+        }));
+        assert_eq!(missing[0].distribution.as_deref(), Some("pkg 1.0"));
+        let _ = t;
+    }
+}

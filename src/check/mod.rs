@@ -1,0 +1,79 @@
+//! `check`: will this layer work on Lambda? A static check of any layer zip or directory,
+//! whoever built it, against one target (runtime × architecture).
+//!
+//! Stages, each plain data in and plain data out:
+//! - [`source`] reads the zip in place (or the directory) into an inventory, flagging
+//!   hostile or damaged zips, and parses binaries as it streams;
+//! - [`dists`] finds the installed distributions and who owns which file;
+//! - [`layout`], [`binary`], [`deps`] and [`limits`] each turn those into findings;
+//! - [`report`] holds the findings and renders them.
+//!
+//! The CLI (`pylayer check`, and `pylayer build` on each zip it makes) only prints.
+
+pub mod binary;
+pub mod deps;
+pub mod dists;
+pub mod layout;
+pub mod limits;
+pub mod report;
+pub mod source;
+
+use std::io;
+
+pub use report::{Report, Summary};
+pub use source::LayerSource;
+
+use crate::target::Target;
+
+/// How to check.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// Unzipped bytes of the function's own code, counted against the 250 MB limit too.
+    pub function_size: u64,
+}
+
+/// Checks a layer for a target. `Err` only when the source cannot be read at all (missing
+/// file, unreadable directory); a damaged or hostile zip is a report with errors.
+pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::Result<Report> {
+    let inv = source::read(source)?;
+    let dists = dists::collect(&inv.entries, target);
+    let owners = dists::Owners::new(&dists);
+    let owner = |p: &str| owners.owner(p);
+
+    let mut findings = inv.findings.clone();
+    findings.extend(layout::check(&inv.entries, target, &owner));
+    findings.extend(binary::check(&inv.entries, target, &owner));
+    findings.extend(deps::check(&dists, target));
+    findings.extend(limits::check(
+        &inv.entries,
+        inv.zip_bytes,
+        opts.function_size,
+        &owner,
+    ));
+
+    let files = inv
+        .entries
+        .iter()
+        .filter(|e| e.kind == source::EntryKind::File);
+    let summary = Summary {
+        entries: inv.entries.len(),
+        files: files.clone().count(),
+        unzipped_bytes: files.map(|e| e.size).sum(),
+        zip_bytes: inv.zip_bytes,
+        binaries: inv
+            .entries
+            .iter()
+            .filter(|e| matches!(e.content, source::Content::Binary(_)))
+            .count(),
+        distributions: dists.len(),
+    };
+    let mut report = Report {
+        layer: source.path().display().to_string(),
+        runtime: target.runtime_name(),
+        architecture: target.arch.lambda_name().to_string(),
+        summary,
+        findings,
+    };
+    report.sort();
+    Ok(report)
+}

@@ -1,0 +1,92 @@
+//! `pylayer check LAYER.zip|DIR`: will this layer work on Lambda? Prints the findings as a
+//! table grouped by severity (or JSON) and exits 1 on any error (on any warning with
+//! `--strict`), 0 otherwise.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::Failure;
+use crate::check::{self, CheckOptions, LayerSource, Report};
+use crate::manifest;
+use crate::target::{Arch, Target, parse_python};
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The layer: a zip file, or a directory laid out like one (`python/…`).
+    pub layer: PathBuf,
+    /// Lambda Python runtime the layer is for (3.9 … 3.14) [default: from the manifest beside the zip]
+    #[arg(long = "python", value_name = "3.X")]
+    pub python: Option<String>,
+    /// Lambda architecture: x86_64 or arm64 [default: from the manifest beside the zip]
+    #[arg(long = "arch", value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Unzipped size of the function's own code, counted against the 250 MB limit too.
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    pub function_size: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// The target from the flags, completed from a pylayer manifest (`X.json` beside `X.zip`).
+fn target(args: &CheckArgs) -> Result<Target, Failure> {
+    let (mut python, mut arch) = (args.python.clone(), args.arch.clone());
+    if python.is_none() || arch.is_none() {
+        let m = manifest::manifest_path(&args.layer);
+        if args.layer.extension().is_some_and(|x| x == "zip") && m.is_file() {
+            let man = manifest::read(&m).map_err(|e| Failure::usage(format!("{e:#}")))?;
+            python = python.or(Some(man.python));
+            arch = arch.or(Some(man.architecture));
+        }
+    }
+    let (Some(python), Some(arch)) = (python, arch) else {
+        return Err(Failure::usage(format!(
+            "which runtime is {} for? Give --python 3.X and --arch x86_64|arm64 (pylayer reads them from a manifest {} beside the zip when there is one)",
+            args.layer.display(),
+            manifest::manifest_path(&args.layer).display()
+        )));
+    };
+    let minor = parse_python(&python).map_err(Failure::usage)?;
+    let arch: Arch = arch.parse().map_err(Failure::usage)?;
+    Target::new(minor, arch).map_err(Failure::usage)
+}
+
+/// Runs the check on one layer for one target, as `build` does on each zip it makes.
+pub fn check_layer(path: &Path, target: &Target, opts: &CheckOptions) -> Result<Report, Failure> {
+    let source = LayerSource::from_path(path)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+    check::check(&source, target, opts)
+        .map_err(|e| Failure::failed(format!("cannot read {}: {e}", path.display())))
+}
+
+pub fn run(args: CheckArgs) -> Result<(), Failure> {
+    let target = target(&args)?;
+    let opts = CheckOptions {
+        function_size: args.function_size,
+    };
+    let report = check_layer(&args.layer, &target, &opts)?;
+    if args.json {
+        let json =
+            serde_json::to_string_pretty(&report).map_err(|e| Failure::failed(e.to_string()))?;
+        println!("{json}");
+    } else {
+        print!("{}", check::report::render(&report));
+    }
+    if report.failed(args.strict) {
+        let why = if report.errors() > 0 {
+            format!("{} error(s)", report.errors())
+        } else {
+            format!("{} warning(s) (--strict)", report.warnings())
+        };
+        return Err(Failure::failed(format!(
+            "{} will not work as it is on {}: {why}",
+            args.layer.display(),
+            target.label()
+        )));
+    }
+    Ok(())
+}
