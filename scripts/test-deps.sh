@@ -28,7 +28,7 @@ fi
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
-have_sysroot=$([ -x "$sysroot/usr/bin/python3.11" ] && echo yes || echo no)
+have_sysroot=$([ -x "$sysroot/usr/bin/python3.11" ] && [ -e "$sysroot/usr/lib/aarch64-linux-gnu/libstdc++.so.6" ] && echo yes || echo no)
 if [ ${#need[@]} -gt 0 ] || [ "$have_sysroot" = no ]; then
     if [ "$have_sysroot" = no ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
         # Lets apt see arm64 package lists so that `apt-get download pkg:arm64` works.
@@ -42,13 +42,15 @@ fi
 
 if [ "$have_sysroot" = no ]; then
     debs="$(mktemp -d)"
+    chmod 755 "$debs"  # apt downloads as the unprivileged _apt user
     # python3.11:arm64 and every library it depends on, arm64 builds only (the arch-all
-    # packages such as tzdata are not needed to import anything).
+    # packages such as tzdata are not needed to import anything), plus libstdc++6, which
+    # the Lambda images have and C++ extension modules (pandas, pyarrow…) link.
     mapfile -t pkgs < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
-        --no-breaks --no-replaces --no-enhances --no-pre-depends python3.11:arm64 \
+        --no-breaks --no-replaces --no-enhances --no-pre-depends python3.11:arm64 libstdc++6:arm64 \
         | grep -E '^[a-z0-9][^ <>]*:arm64$' | sort -u)
     mapfile -t pre < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
-        --no-breaks --no-replaces --no-enhances python3.11:arm64 \
+        --no-breaks --no-replaces --no-enhances python3.11:arm64 libstdc++6:arm64 \
         | grep -E '^[a-z0-9][^ <>]*:arm64$' | sort -u)
     all=$(printf '%s\n' "${pkgs[@]}" "${pre[@]}" | grep -vE '^(debconf|dpkg|perl-base|install-info|media-types|tzdata)' | sort -u)
     (cd "$debs" && apt-get download -qq $all >/dev/null)

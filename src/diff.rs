@@ -61,8 +61,11 @@ pub struct Diff {
     pub distributions: Vec<DistChange>,
 }
 
-/// `(name, version, unzipped bytes, file-size fingerprint)` per normalized name.
-fn sizes(layer: &Layer) -> BTreeMap<String, (String, String, u64, Vec<(String, u64)>)> {
+/// A distribution's name, version, unzipped bytes and (relative path, size) of its files.
+type DistSummary = (String, String, u64, Vec<(String, u64)>);
+
+/// Summary per normalized name.
+fn sizes(layer: &Layer) -> BTreeMap<String, DistSummary> {
     let mut out = BTreeMap::new();
     for (i, d) in layer.dists.iter().enumerate() {
         let (u, _, _) = layer.dist_totals(Some(i));

@@ -161,11 +161,15 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     let modules: Vec<ModuleToTest> = if args.import.is_empty() {
         layer_test::top_level_modules(&layer, args.include_private)
     } else {
+        let known = layer_test::top_level_modules(&layer, true);
         args.import
             .iter()
             .map(|m| ModuleToTest {
                 module: m.clone(),
-                distribution: None,
+                distribution: known
+                    .iter()
+                    .find(|k| Some(k.module.as_str()) == m.split('.').next())
+                    .and_then(|k| k.distribution.clone()),
             })
             .collect()
     };
@@ -244,6 +248,12 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             results.len(),
             human_micros(total)
         );
+        if let Some(q) = &interp.qemu {
+            println!(
+                "times measured under {} emulation: expect Lambda's arm64 to be several times faster",
+                q.display()
+            );
+        }
     }
     if !failed.is_empty() {
         let names: Vec<&str> = failed.iter().map(|r| r.module.as_str()).collect();

@@ -378,6 +378,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
 #treemap g.dist.hl>.dist-box{stroke:#ffd400;stroke-width:4}
 table{border-collapse:collapse;background:#fff;margin-bottom:8px}
 th,td{padding:3px 10px;border-bottom:1px solid #e3e3e3;text-align:left;white-space:nowrap}
+td:last-child{white-space:normal;overflow-wrap:anywhere}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.hl td{background:#fff6c2}
 .bar{display:inline-block;height:9px;background:#4b7bd1;vertical-align:middle}
@@ -527,9 +528,10 @@ pub fn render(layer: &Layer, ins: &Inspection) -> String {
     h.push_str("</tbody></table>");
     let _ = write!(
         h,
-        "<p style=\"color:#777\">Written by pylayer {}.</p><script>{SCRIPT}</script></body></html>\n",
+        "<p style=\"color:#777\">Written by pylayer {}.</p><script>{SCRIPT}</script></body></html>",
         env!("CARGO_PKG_VERSION")
     );
+    h.push('\n');
     h
 }
 

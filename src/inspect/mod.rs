@@ -132,6 +132,9 @@ fn describe(category: &str) -> &'static str {
     }
 }
 
+/// A trimming category being counted: name, files, bytes, contributors.
+type Tally = (&'static str, usize, u64, Vec<(String, u64)>);
+
 /// Measures a layer zip.
 pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
     let layer = Layer::read(path)?;
@@ -184,7 +187,7 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
         .collect();
 
     // Path-based categories.
-    let mut cats: Vec<(&'static str, usize, u64, Vec<(String, u64)>)> = ["tests", "stubs", "docs"]
+    let mut cats: Vec<Tally> = ["tests", "stubs", "docs"]
         .iter()
         .map(|c| (*c, 0, 0, Vec::new()))
         .collect();
@@ -293,6 +296,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
                 s.push_str(&format!("{c:<w$}"));
             }
         }
+        let mut s = s.trim_end().to_string();
         s.push('\n');
         s
     };
@@ -362,7 +366,7 @@ pub fn render(i: &Inspection) -> String {
             ));
         }
     }
-    out.push_str(&format!("\nlargest files\n"));
+    out.push_str("\nlargest files\n");
     let rows: Vec<Vec<String>> = i
         .largest_files
         .iter()

@@ -399,7 +399,7 @@ pub fn discover(minor: u8, arch: Option<Arch>) -> Result<Interpreter, NotFound> 
         "no python3.{minor} found to import the layer with (it is for the python3.{minor} runtime)"
     );
     if tried.is_empty() {
-        msg.push_str(&format!("; none on PATH or under ~/.pyenv/versions"));
+        msg.push_str("; none on PATH or under ~/.pyenv/versions");
     } else {
         msg.push_str(":\n");
         for t in &tried {
