@@ -6,6 +6,18 @@ use std::path::Path;
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename,
 /// so an interrupted run never leaves a half-written file behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomic_with(path, bytes, true)
+}
+
+/// Like [`write_atomic`] without forcing the data to disk: for cache entries, which are
+/// checked when read (hashes, parse errors) and can always be fetched again. The rename
+/// still guarantees readers never see half a file; skipping fsync keeps a cold lock from
+/// waiting on hundreds of disk flushes.
+pub fn write_cache_entry(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomic_with(path, bytes, false)
+}
+
+fn write_atomic_with(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -17,7 +29,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .tempfile_in(dir)
         .map_err(|e| anyhow::anyhow!("cannot create a temporary file in {}: {e}", dir.display()))?;
     tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
+        .and_then(|_| {
+            if durable {
+                tmp.as_file().sync_all()
+            } else {
+                Ok(())
+            }
+        })
         .and_then(|_| set_readable(tmp.as_file()))
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     tmp.persist(path)

@@ -9,7 +9,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::fsutil::write_atomic;
+use crate::fsutil::write_cache_entry;
 use crate::http::{redact, send_with_retry};
 
 /// What is stored beside each cached body.
@@ -107,10 +107,10 @@ impl HttpCache {
         let (m, b) = self.paths(k);
         // Body first: a meta file always points at a complete body. Cache writes are best
         // effort; failing to cache never fails the command.
-        if write_atomic(&b, body).is_ok()
+        if write_cache_entry(&b, body).is_ok()
             && let Ok(json) = serde_json::to_vec(meta)
         {
-            let _ = write_atomic(&m, &json);
+            let _ = write_cache_entry(&m, &json);
         }
     }
 

@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 use uv_normalize::PackageName;
 
 use crate::cache::CacheDir;
-use crate::fsutil::write_atomic;
+use crate::fsutil::write_cache_entry;
 use crate::http::{redact, send_with_retry};
 use http_cache::{Fetched, HttpCache};
 pub use metadata::CoreMetadata;
@@ -378,7 +378,7 @@ impl IndexClient {
                 redact(&file.url)
             );
         }
-        let _ = write_atomic(&self.cache.wheel_path(&got), bytes);
+        let _ = write_cache_entry(&self.cache.wheel_path(&got), bytes);
         Ok(got)
     }
 
