@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use super::Failure;
 use crate::config::Config;
 use crate::index::{DEFAULT_INDEX_URL, IndexConfig, IndexStrategy};
+use crate::project_files;
 use crate::requirements::{self, RequirementsInput};
 use crate::target::{Arch, Target, parse_python};
 use crate::venv;
@@ -126,10 +127,31 @@ impl InputArgs {
         if req_files.is_empty() && !given && Path::new("requirements.txt").is_file() {
             req_files.push(PathBuf::from("requirements.txt"));
         }
-        // Project files (pyproject.toml, uv.lock, …) are read by their own module; see
-        // `read_project_files`.
-        let mut reqs = requirements::read_files(&req_files, &con_files)
+        // pyproject.toml, uv.lock, poetry.lock and Pipfile.lock given with -r are read by
+        // their own module; everything else is a requirements.txt.
+        let (project, plain): (Vec<PathBuf>, Vec<PathBuf>) = req_files
+            .into_iter()
+            .partition(|p| project_files::kind_of(p).is_some());
+        let mut reqs = requirements::read_files(&plain, &con_files)
             .map_err(|e| Failure::usage(e.to_string()))?;
+        let opts = project_files::ProjectOptions {
+            extras: self.extra.clone(),
+            groups: self.group.clone(),
+            all_extras: self.all_extras,
+        };
+        for p in &project {
+            if let Some(kind) = project_files::kind_of(p) {
+                project_files::read_into(p, kind, &opts, &mut reqs)
+                    .map_err(|e| Failure::usage(e.to_string()))?;
+            }
+        }
+        if project.is_empty()
+            && (!self.extra.is_empty() || !self.group.is_empty() || self.all_extras)
+        {
+            return Err(Failure::usage(
+                "--extra, --group and --all-extras apply to pyproject.toml and lock files given with -r",
+            ));
+        }
         requirements::add_cli_requirements(&mut reqs, &self.requirements)
             .map_err(|e| Failure::usage(e.to_string()))?;
         let mut venv_python = None;
