@@ -9,9 +9,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use object::Endianness;
 use object::elf;
 use object::read::elf::{Dyn, FileHeader};
-use object::{Endianness, FileKind, Object};
 use serde::Serialize;
 
 use super::report::Finding;
@@ -87,31 +87,55 @@ pub fn parse(data: &[u8]) -> Option<BinaryInfo> {
             Err(e) => BinaryInfo::Damaged(format!("not a loadable ELF file: {e}")),
         });
     }
-    let kind = match FileKind::parse(data) {
-        Ok(k) => k,
-        Err(_) if data.starts_with(b"MZ") => return None,
-        Err(e) => return Some(BinaryInfo::Damaged(e.to_string())),
-    };
-    match kind {
-        FileKind::MachOFat32 | FileKind::MachOFat64 => Some(BinaryInfo::MachO {
-            arch: "universal".to_string(),
-        }),
-        FileKind::MachO32 | FileKind::MachO64 => Some(BinaryInfo::MachO {
-            arch: object::File::parse(data)
-                .map(|f| format!("{:?}", f.architecture()))
-                .unwrap_or_else(|_| "unknown".to_string()),
-        }),
-        FileKind::Pe32 | FileKind::Pe64 => Some(BinaryInfo::Pe {
-            arch: object::File::parse(data)
-                .map(|f| format!("{:?}", f.architecture()))
-                .unwrap_or_else(|_| "unknown".to_string()),
-        }),
-        // A DOS `MZ` header without a PE image behind it, or something else entirely.
-        _ if data.starts_with(b"MZ") => None,
-        other => Some(BinaryInfo::Damaged(format!(
-            "unexpected file kind {other:?}"
-        ))),
+    if data.starts_with(b"MZ") {
+        return pe_machine(data).map(|arch| BinaryInfo::Pe {
+            arch: arch.to_string(),
+        });
     }
+    Some(BinaryInfo::MachO {
+        arch: macho_cpu(data).to_string(),
+    })
+}
+
+/// The CPU of a Mach-O file from its header (`cputype`, after the magic), or `universal`.
+fn macho_cpu(data: &[u8]) -> &'static str {
+    let Some(head) = data.get(0..8) else {
+        return "truncated";
+    };
+    let le = matches!(head[0], 0xce | 0xcf);
+    if head[0] == 0xca {
+        return "universal";
+    }
+    let raw = [head[4], head[5], head[6], head[7]];
+    let cpu = if le {
+        u32::from_le_bytes(raw)
+    } else {
+        u32::from_be_bytes(raw)
+    };
+    match cpu {
+        0x0100_0007 => "x86_64",
+        0x0100_000c => "arm64",
+        7 => "i386",
+        12 => "arm",
+        _ => "unknown CPU",
+    }
+}
+
+/// The machine of a PE file (`IMAGE_FILE_HEADER.Machine` behind `PE\0\0` at `e_lfanew`);
+/// `None` when the `MZ` header has no PE image behind it.
+fn pe_machine(data: &[u8]) -> Option<&'static str> {
+    let lfanew = u32::from_le_bytes(data.get(0x3c..0x40)?.try_into().ok()?) as usize;
+    let sig = data.get(lfanew..lfanew.checked_add(6)?)?;
+    if &sig[0..4] != b"PE\0\0" {
+        return None;
+    }
+    Some(match u16::from_le_bytes([sig[4], sig[5]]) {
+        0x8664 => "x86_64",
+        0xaa64 => "arm64",
+        0x014c => "i386",
+        0x01c4 => "arm",
+        _ => "unknown CPU",
+    })
 }
 
 fn parse_elf(data: &[u8]) -> Result<ElfInfo, String> {
@@ -278,7 +302,13 @@ pub fn check(
     let mut out = Vec::new();
     for e in entries {
         let name = &e.path;
-        if let Some(f) = extension_suffix_problem(name, target) {
+        let foreign = matches!(
+            e.content,
+            Content::Binary(BinaryInfo::MachO { .. } | BinaryInfo::Pe { .. })
+        );
+        if let Some(f) = extension_suffix_problem(name, target)
+            && !(foreign && f.code == "macos-binary")
+        {
             out.push(f.at(name.clone()).in_dist(owner(name)));
         }
         let Content::Binary(info) = &e.content else {
@@ -512,10 +542,11 @@ fn check_elf(
         }
     }
     let listed = |set: &BTreeSet<(Vec<u32>, String)>| {
-        set.iter()
-            .map(|(_, s)| s.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        if set.len() < 2 {
+            return String::new();
+        }
+        let all: Vec<&str> = set.iter().map(|(_, s)| s.as_str()).collect();
+        format!(" ({})", all.join(", "))
     };
     if let Some((_, highest)) = glibc.last() {
         let newer = domain::RUNTIMES
@@ -535,7 +566,7 @@ fn check_elf(
             Finding::error(
                 "glibc-too-new",
                 format!(
-                    "needs {highest} ({}), but {} runs on {} with glibc {}.{}: importing it fails with `version `{highest}' not found`",
+                    "needs {highest}{}, but {} runs on {} with glibc {}.{}: importing it fails with `version `{highest}' not found`",
                     listed(&glibc),
                     target.runtime_name(),
                     rt.os,
@@ -560,7 +591,7 @@ fn check_elf(
                 Finding::error(
                     "libstdcxx-too-new",
                     format!(
-                        "needs {highest} ({}) from libstdc++, but {}'s libstdc++ ({}) stops at {what}_{ceiling}",
+                        "needs {highest}{} from libstdc++, but {}'s libstdc++ ({}) stops at {what}_{ceiling}",
                         listed(set),
                         target.runtime_name(),
                         rt.os

@@ -445,19 +445,17 @@ fn read_zip_entry(
             .as_deref()
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
-        let escapes = target.starts_with('/')
-            || name_problem(&format!("{path}/../{target}")).is_some_and(|_| {
-                // Resolve relative to the link's directory: does it climb above the layer?
-                let mut depth: i64 = path.matches('/').count() as i64;
-                target.split('/').any(|c| {
-                    match c {
-                        ".." => depth -= 1,
-                        "" | "." => {}
-                        _ => depth += 1,
-                    }
-                    depth < 0
-                })
-            });
+        // Resolved from the link's directory, does the target climb above the layer?
+        let mut depth = path.matches('/').count() as i64;
+        let climbs = target.split('/').any(|c| {
+            match c {
+                ".." => depth -= 1,
+                "" | "." => {}
+                _ => depth += 1,
+            }
+            depth < 0
+        });
+        let escapes = target.starts_with('/') || climbs;
         findings.push(
             Finding::error(
                 "zip-symlink",
