@@ -225,7 +225,7 @@ fn test_imports_every_module_of_a_real_layer_with_times() {
     );
 
     // The JSON form: sorted by import time, slowest first; pandas (which imports numpy)
-    // costs more than numpy alone, which costs more than idna.
+    // costs more than numpy alone.
     let out = run(pylayer().arg("test").arg(zip).arg("--json"));
     assert!(out.status.success(), "{}", describe_output(&out));
     let rows = json_modules(&out);
@@ -233,7 +233,8 @@ fn test_imports_every_module_of_a_real_layer_with_times() {
     assert!(rows.windows(2).all(|w| w[0].2 >= w[1].2), "{rows:?}");
     let t = |m: &str| rows.iter().find(|r| r.0 == m).unwrap().2;
     assert!(t("pandas") > t("numpy"), "{rows:?}");
-    assert!(t("numpy") > t("idna"), "{rows:?}");
+    // (Other comparisons depend on the machine's load; pandas importing numpy does not.)
+    assert!(rows.iter().all(|r| r.2 > 0), "{rows:?}");
     assert_eq!(rows[0].0, "pandas", "{rows:?}");
 
     // --import picks modules, dotted names included.
@@ -856,4 +857,64 @@ fn diff_reports_added_removed_upgraded_downgraded_with_pep440_order() {
         .arg(dir.path().join("missing.zip")));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("missing.zip is not a file"));
+}
+
+#[test]
+fn test_handles_the_site_packages_layout_and_runtime_provided_modules() {
+    // A hand-made python3.11 layer in the site-packages layout: one module that imports
+    // botocore (which the Lambda runtime provides and the layer left out), one that works,
+    // one that raises, one private module that is skipped.
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("sp.zip");
+    let sp = "python/lib/python3.11/site-packages";
+    write_zip(
+        &zip,
+        &[
+            (
+                &format!("{sp}/uses_boto.py"),
+                b"import botocore.session\n".to_vec(),
+            ),
+            (
+                &format!("{sp}/fine/__init__.py"),
+                b"import json\nVALUE = 42\n".to_vec(),
+            ),
+            (
+                &format!("{sp}/raises.py"),
+                b"raise RuntimeError('configuration missing: set FOO')\n".to_vec(),
+            ),
+            (
+                &format!("{sp}/_private.py"),
+                b"raise SystemExit(9)\n".to_vec(),
+            ),
+        ],
+    );
+    let out = run(pylayer().arg("test").arg(&zip));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let text = stdout(&out);
+    println!("{text}");
+    let line = |m: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(m))
+            .unwrap_or_else(|| panic!("{m} missing:\n{text}"))
+            .to_string()
+    };
+    assert!(line("fine").contains(" ok "));
+    assert!(line("uses_boto").contains("needs runtime"));
+    assert!(line("raises").contains("FAILED"));
+    assert!(
+        text.contains("RuntimeError: configuration missing: set FOO"),
+        "{text}"
+    );
+    assert!(text.contains("needs `botocore`"), "{text}");
+    assert!(!text.contains("_private"), "{text}");
+    let err = stderr(&out);
+    assert!(err.contains("1 of 3 modules failed"), "{err}");
+
+    // Asked for explicitly, the private module runs (and fails with its exit code).
+    let out = run(pylayer()
+        .arg("test")
+        .arg(&zip)
+        .args(["--import", "_private", "--import", "fine"]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    assert!(stderr(&out).contains(": _private"), "{}", stderr(&out));
 }

@@ -573,7 +573,7 @@ mod tests {
             esc("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
-        assert_eq!(clip("abcdefghijklmnop", 50.0), "abcdef…");
+        assert_eq!(clip("abcdefghijklmnop", 50.0), "abcde…");
         assert_eq!(clip("abc", 50.0), "abc");
     }
 }
