@@ -6,8 +6,8 @@ mod check;
 mod diff;
 mod freeze;
 mod init;
-mod inspect;
 mod inputs;
+mod inspect;
 mod lock;
 mod test;
 
