@@ -1,6 +1,8 @@
 //! pylayer: Python requirements in, a working AWS Lambda layer out.
 
 mod assemble;
+#[cfg(feature = "aws")]
+mod aws;
 mod cache;
 mod check;
 mod cli;
@@ -16,6 +18,9 @@ mod inspect;
 mod layer_test;
 mod lock;
 mod manifest;
+mod project_files;
+#[cfg(feature = "aws")]
+mod remote_zip;
 mod requirements;
 mod resolve;
 mod target;

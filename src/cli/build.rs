@@ -252,7 +252,6 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-
 /// Normalized names to leave out: `--exclude` (else pylayer.toml's `exclude`), plus the
 /// runtime-provided family with `--no-runtime-provided` (or `runtime-provided = false`).
 fn exclusions(args: &BuildArgs, config: &crate::config::Config) -> Result<Vec<String>, Failure> {

@@ -1,6 +1,8 @@
 //! Command-line surface: parses flags, wires the stages together and owns all printing.
 //! One file per subcommand.
 
+#[cfg(feature = "aws")]
+mod attach;
 mod build;
 mod check;
 mod diff;
@@ -8,7 +10,11 @@ mod freeze;
 mod init;
 mod inputs;
 mod inspect;
+#[cfg(feature = "aws")]
+mod layers;
 mod lock;
+#[cfg(feature = "aws")]
+mod publish;
 mod test;
 
 use std::process::ExitCode;
@@ -41,6 +47,15 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Compare two layers: distributions added, removed, upgraded or downgraded, and sizes.
     Diff(diff::DiffArgs),
+    /// Publish a layer zip as a new layer version, unless the latest has the same bytes.
+    #[cfg(feature = "aws")]
+    Publish(publish::PublishArgs),
+    /// Add or replace the layer on functions, within Lambda's limits.
+    #[cfg(feature = "aws")]
+    Attach(attach::AttachArgs),
+    /// List a layer's versions, or prune old unused ones.
+    #[cfg(feature = "aws")]
+    Layers(layers::LayersArgs),
 }
 
 /// A failure with the exit code it deserves: 1 for a failed resolution, check or build,
@@ -78,6 +93,12 @@ pub fn main() -> ExitCode {
         Command::Init(args) => init::run(args),
         Command::Freeze(args) => freeze::run(args),
         Command::Lock(args) => lock::run(args),
+        #[cfg(feature = "aws")]
+        Command::Publish(args) => publish::run(args),
+        #[cfg(feature = "aws")]
+        Command::Attach(args) => attach::run(args),
+        #[cfg(feature = "aws")]
+        Command::Layers(args) => layers::run(args),
         Command::Build(args) => build::run(args),
         Command::Check(args) => check::run(args),
         Command::Test(args) => test::run(args),
