@@ -106,6 +106,10 @@ pub const RUNTIME_PROVIDED: &[&str] = &[
     "urllib3",
 ];
 
+/// The AWS SDK family `--no-runtime-provided` leaves out (their other dependencies go too
+/// when nothing else needs them).
+pub const RUNTIME_SDK: &[&str] = &["boto3", "botocore", "s3transfer", "jmespath"];
+
 /// Installer tooling that never belongs in a layer unless asked for by name.
 pub const INSTALLER_TOOLING: &[&str] = &["pip", "setuptools", "wheel", "distribute"];
 

@@ -16,7 +16,6 @@
 //! of source archives — is rejected up front with an error naming the dependency, because a
 //! layer is assembled from index wheels only.
 
-
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
