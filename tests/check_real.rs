@@ -193,7 +193,8 @@ fn numpy_manylinux_2_28_is_too_new_for_python311() {
             .split_whitespace()
             .nth(1)
             .unwrap()
-            .trim_start_matches("GLIBC_");
+            .trim_start_matches("GLIBC_")
+            .trim_end_matches(",");
         let minor: u32 = v.split('.').nth(1).unwrap().parse().unwrap();
         assert!(minor > 26, "{m}");
     }
@@ -361,6 +362,11 @@ fn clean_layer_built_by_pylayer_has_no_errors() {
     ]);
     let out = run_with_timeout(&mut cmd, std::time::Duration::from_secs(600));
     assert!(out.status.success(), "{}", describe_output(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("clean-py3.12-x86_64.zip ok for python3.12/x86_64"),
+        "{stderr}"
+    );
     let zip = work.path().join("dist/clean-py3.12-x86_64.zip");
     // No --python/--arch: they come from the manifest beside the zip.
     let (code, r) = check(&zip, &[]);
@@ -378,4 +384,40 @@ fn clean_layer_built_by_pylayer_has_no_errors() {
     assert_eq!(code, 1);
     assert!(!findings(&r, "wrong-architecture").is_empty());
     assert!(!findings(&r, "python-version").is_empty());
+}
+
+#[test]
+fn build_runs_the_check_and_fails_on_pyodbc() {
+    let work = tempfile::Builder::new()
+        .prefix("odbc-")
+        .tempdir_in(tmp_root())
+        .unwrap();
+    let mut cmd = pylayer_with_cache(&cache());
+    cmd.current_dir(work.path()).args([
+        "build",
+        "pyodbc==5.2.0",
+        "--python",
+        "3.12",
+        "--arch",
+        "x86_64",
+        "--name",
+        "odbc",
+    ]);
+    let out = run_with_timeout(&mut cmd, std::time::Duration::from_secs(600));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error[missing-library] python/pyodbc.cpython-312-x86_64-linux-gnu.so (pyodbc 5.2.0)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("needs libodbc.so.2"), "{stderr}");
+    assert!(
+        stderr.contains("will not work on Lambda as it is"),
+        "{stderr}"
+    );
+    // The zip and manifest are still written, for inspection and `pylayer check`.
+    assert!(work.path().join("dist/odbc-py3.12-x86_64.zip").is_file());
+    assert!(work.path().join("dist/odbc-py3.12-x86_64.json").is_file());
 }

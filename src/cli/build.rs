@@ -204,6 +204,7 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         .ok()
         .and_then(|v| v.trim().parse().ok());
     let mut manifests: Vec<Manifest> = Vec::new();
+    let mut checks = Vec::new();
     for (t, packages) in &selected {
         let mut wheels = Vec::new();
         for p in packages {
@@ -227,6 +228,7 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         let m = manifest::build_manifest(&name, t, layout, &zip, packages, &report);
         manifest::write(&m, &manifest::manifest_path(&zip))?;
         manifests.push(m);
+        checks.push(super::check::check_layer(&zip, t, &Default::default())?);
     }
     if args.json {
         let json = if manifests.len() == 1 {
@@ -249,7 +251,7 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         manifests.len(),
         started.elapsed().as_secs_f64()
     );
-    Ok(())
+    super::check::after_build(&checks)
 }
 
 /// Normalized names to leave out: `--exclude` (else pylayer.toml's `exclude`), plus the

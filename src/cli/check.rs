@@ -90,3 +90,27 @@ pub fn run(args: CheckArgs) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// What `build` does with the check of each zip it made: findings on stderr (stdout keeps
+/// the build's table or JSON), and a failure when any layer has errors.
+pub fn after_build(reports: &[Report]) -> Result<(), Failure> {
+    let mut failed = Vec::new();
+    for r in reports {
+        if r.findings.is_empty() {
+            eprintln!("check: {} ok for {}/{}", r.layer, r.runtime, r.architecture);
+            continue;
+        }
+        eprint!("{}", check::report::render(r));
+        if r.errors() > 0 {
+            failed.push(format!("{} ({} error(s))", r.layer, r.errors()));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::failed(format!(
+            "the check found errors in {}: the layer was written but will not work on Lambda as it is",
+            failed.join(", ")
+        )))
+    }
+}
