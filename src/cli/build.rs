@@ -192,8 +192,9 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         .zip(paths.iter())
         .collect();
 
-    // Installer tooling is left out unless the user asked for it by name.
-    let keep: Vec<String> = inputs
+    // Installer tooling is left out unless the user asked for it by name, or a distribution
+    // in the layer needs it at run time (old packages import pkg_resources).
+    let asked: Vec<String> = inputs
         .reqs
         .requirements
         .iter()
@@ -220,7 +221,7 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         ));
         let opts = AssembleOptions {
             layout,
-            keep: keep.clone(),
+            keep: keep_tooling(&asked, packages),
             source_date_epoch,
         };
         let report = assemble::assemble(&wheels, t, &opts, &zip)
@@ -252,6 +253,21 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         started.elapsed().as_secs_f64()
     );
     super::check::after_build(&checks)
+}
+
+/// The installer tooling that stays in a layer: what the user named, plus what another
+/// distribution of the layer requires.
+fn keep_tooling(asked: &[String], packages: &[crate::lock::LockedPackage]) -> Vec<String> {
+    let mut keep: Vec<String> = asked.to_vec();
+    for p in packages {
+        for d in &p.dependencies {
+            if INSTALLER_TOOLING.contains(&d.as_str()) && !keep.contains(d) {
+                eprintln!("note: keeping {d}: {} needs it at run time", p.name);
+                keep.push(d.clone());
+            }
+        }
+    }
+    keep
 }
 
 /// Normalized names to leave out: `--exclude` (else pylayer.toml's `exclude`), plus the
