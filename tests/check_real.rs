@@ -421,3 +421,15 @@ fn build_runs_the_check_and_fails_on_pyodbc() {
     assert!(work.path().join("dist/odbc-py3.12-x86_64.zip").is_file());
     assert!(work.path().join("dist/odbc-py3.12-x86_64.json").is_file());
 }
+
+#[test]
+fn auditwheel_bundled_libraries_resolve_through_the_rpath_chain() {
+    // Pillow's bundled libfreetype needs libpng and libbrotlidec from pillow.libs with no
+    // rpath of its own: ld.so finds them through the extension's DT_RPATH. No finding.
+    let whl = wheel("manylinux2014_x86_64", "3.12", "pillow==11.3.0");
+    let layer = layer_from_wheels("pillow", &[whl]);
+    let (code, r) = check(&layer, &["--python", "3.12", "--arch", "x86_64"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert!(r["findings"].as_array().unwrap().is_empty(), "{r:#}");
+    assert!(r["summary"]["binaries"].as_u64().unwrap() > 10, "{r:#}");
+}

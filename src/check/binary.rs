@@ -299,6 +299,18 @@ pub fn check(
         }
     }
 
+    let want = expected_machine(target.arch);
+    let elves: Vec<(&str, &ElfInfo)> = entries
+        .iter()
+        .filter_map(|e| match &e.content {
+            Content::Binary(BinaryInfo::Elf(info)) if info.machine == want => {
+                Some((e.path.as_str(), info))
+            }
+            _ => None,
+        })
+        .collect();
+    let inherited = inherited_rpaths(&elves, &files);
+
     let mut out = Vec::new();
     for e in entries {
         let name = &e.path;
@@ -370,7 +382,15 @@ pub fn check(
                 out.push(f.at(name.clone()).in_dist(dist));
             }
             BinaryInfo::Elf(info) => {
-                check_elf(name, info, target, rt, &provided, &files, &anywhere, dist, &mut out)
+                let inherited = inherited.get(name.as_str());
+                let ctx = Context {
+                    target,
+                    rt,
+                    provided: &provided,
+                    files: &files,
+                    anywhere: &anywhere,
+                };
+                check_elf(&ctx, name, info, inherited, dist, &mut out)
             }
         }
     }
@@ -426,18 +446,110 @@ fn extension_suffix_problem(path: &str, target: &Target) -> Option<Finding> {
     None
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every ELF check looks things up in.
+struct Context<'a> {
+    target: &'a Target,
+    rt: &'a domain::Runtime,
+    provided: &'a HashSet<&'static str>,
+    files: &'a HashSet<&'a str>,
+    anywhere: &'a HashMap<&'a str, Vec<&'a str>>,
+}
+
+/// The file's own `DT_RPATH` directories in the layer: what it passes on to the libraries
+/// it loads (ld.so searches the `DT_RPATH` of every object in the loading chain, unless the
+/// object being resolved has a `DT_RUNPATH`).
+fn own_rpath(name: &str, info: &ElfInfo) -> Vec<String> {
+    if !info.runpath.is_empty() {
+        return Vec::new();
+    }
+    let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
+    info.rpath
+        .iter()
+        .filter_map(|p| search_dir_in_layer(p, dir))
+        .collect()
+}
+
+/// Directories of the layer where ld.so looks for this file's `DT_NEEDED`, in order:
+/// `DT_RPATH` (own, then inherited from loaders) unless there is a `DT_RUNPATH`; then
+/// `LD_LIBRARY_PATH` (/opt/lib); then `DT_RUNPATH`.
+fn search_dirs(name: &str, info: &ElfInfo, inherited: Option<&BTreeSet<String>>) -> Vec<String> {
+    let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut out = own_rpath(name, info);
+    if info.runpath.is_empty() {
+        out.extend(inherited.into_iter().flatten().cloned());
+    }
+    out.extend(LAYER_LIBRARY_DIRS.iter().map(|d| d.to_string()));
+    out.extend(
+        info.runpath
+            .iter()
+            .filter_map(|p| search_dir_in_layer(p, dir)),
+    );
+    out
+}
+
+/// The layer file a library name resolves to from these directories.
+fn resolve<'a>(lib: &str, dirs: &[String], files: &HashSet<&'a str>) -> Option<&'a str> {
+    dirs.iter().find_map(|d| {
+        let p = if d.is_empty() {
+            lib.to_string()
+        } else {
+            format!("{d}/{lib}")
+        };
+        files.get(p.as_str()).copied()
+    })
+}
+
+/// For each ELF in the layer, the `DT_RPATH` directories it inherits from the objects that
+/// load it (auditwheel's bundled libraries rely on this: `libfreetype` in `pillow.libs`
+/// finds `libpng` through the extension module's `$ORIGIN/../pillow.libs`).
+fn inherited_rpaths<'a>(
+    elves: &[(&'a str, &ElfInfo)],
+    files: &HashSet<&'a str>,
+) -> HashMap<&'a str, BTreeSet<String>> {
+    let mut inherited: HashMap<&str, BTreeSet<String>> = HashMap::new();
+    // Each round extends chains by one level; real chains are 2–4 deep.
+    for _ in 0..8 {
+        let mut changed = false;
+        for (name, info) in elves {
+            let mut chain: BTreeSet<String> = own_rpath(name, info).into_iter().collect();
+            chain.extend(inherited.get(name).into_iter().flatten().cloned());
+            if chain.is_empty() {
+                continue;
+            }
+            let dirs = search_dirs(name, info, inherited.get(name));
+            for lib in &info.needed {
+                if let Some(child) = resolve(lib, &dirs, files)
+                    && child != *name
+                {
+                    let set = inherited.entry(child).or_default();
+                    for d in &chain {
+                        changed |= set.insert(d.clone());
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    inherited
+}
+
 fn check_elf(
+    ctx: &Context<'_>,
     name: &str,
     info: &ElfInfo,
-    target: &Target,
-    rt: &domain::Runtime,
-    provided: &HashSet<&'static str>,
-    files: &HashSet<&str>,
-    anywhere: &HashMap<&str, Vec<&str>>,
+    inherited: Option<&BTreeSet<String>>,
     dist: Option<String>,
     out: &mut Vec<Finding>,
 ) {
+    let Context {
+        target,
+        rt,
+        provided,
+        files,
+        anywhere,
+    } = *ctx;
     let want = expected_machine(target.arch);
     if info.machine != want || !info.class64 {
         let what = if info.class64 {
@@ -482,7 +594,6 @@ fn check_elf(
     if info.kind == elf::ET_REL {
         return; // an object file: never loaded at run time
     }
-    let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
 
     // Where the loader will look for this file's dependencies, mapped into the layer.
     let paths: &Vec<String> = if info.runpath.is_empty() {
@@ -490,21 +601,8 @@ fn check_elf(
     } else {
         &info.runpath
     };
-    let mut search: Vec<String> = paths
-        .iter()
-        .filter_map(|p| search_dir_in_layer(p, dir))
-        .collect();
-    search.extend(LAYER_LIBRARY_DIRS.iter().map(|d| d.to_string()));
-    let bundled = |lib: &str| {
-        search.iter().any(|d| {
-            let p = if d.is_empty() {
-                lib.to_string()
-            } else {
-                format!("{d}/{lib}")
-            };
-            files.contains(p.as_str())
-        })
-    };
+    let search = search_dirs(name, info, inherited);
+    let bundled = |lib: &str| resolve(lib, &search, files).is_some();
 
     // Symbol versions above the runtime's glibc / libstdc++.
     let mut glibc: BTreeSet<(Vec<u32>, String)> = BTreeSet::new();
@@ -845,5 +943,89 @@ mod tests {
         }));
         assert_eq!(missing[0].distribution.as_deref(), Some("pkg 1.0"));
         let _ = t;
+    }
+}
+
+#[cfg(test)]
+mod loader_tests {
+    use super::*;
+    use crate::target::Arch;
+
+    fn so(path: &str, needed: &[&str], rpath: &[&str], runpath: &[&str]) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::File,
+            size: 1,
+            content: Content::Binary(BinaryInfo::Elf(ElfInfo {
+                class64: true,
+                machine: elf::EM_X86_64,
+                kind: elf::ET_DYN,
+                needed: needed.iter().map(|s| s.to_string()).collect(),
+                rpath: rpath.iter().map(|s| s.to_string()).collect(),
+                runpath: runpath.iter().map(|s| s.to_string()).collect(),
+                ..ElfInfo::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn bundled_libraries_inherit_the_loaders_rpath() {
+        // auditwheel's layout: the extension has DT_RPATH $ORIGIN/../pil.libs; the bundled
+        // libfreetype has none and finds libpng through the extension's DT_RPATH.
+        let t = Target::new(12, Arch::X86_64).unwrap();
+        let ext = so(
+            "python/PIL/_imaging.so",
+            &["libfreetype-1.so.6", "libc.so.6"],
+            &["$ORIGIN/../pil.libs"],
+            &[],
+        );
+        let ft = so(
+            "python/pil.libs/libfreetype-1.so.6",
+            &["libpng-2.so.16"],
+            &[],
+            &[],
+        );
+        let png = so("python/pil.libs/libpng-2.so.16", &["libz.so.1"], &[], &[]);
+        let f = check(&[ext.clone(), ft, png.clone()], &t, &|_| None);
+        assert!(f.is_empty(), "{f:#?}");
+
+        // With DT_RUNPATH on the extension the chain does not pass on: a warning, since
+        // the library is in the layer but off the search path.
+        let ext_runpath = so(
+            "python/PIL/_imaging.so",
+            &["libfreetype-1.so.6"],
+            &[],
+            &["$ORIGIN/../pil.libs"],
+        );
+        let ft = so(
+            "python/pil.libs/libfreetype-1.so.6",
+            &["libpng-2.so.16"],
+            &[],
+            &[],
+        );
+        let f = check(&[ext_runpath, ft, png], &t, &|_| None);
+        assert_eq!(
+            f.iter().map(|f| f.code).collect::<Vec<_>>(),
+            ["library-not-on-path"],
+            "{f:#?}"
+        );
+        assert_eq!(
+            f[0].path.as_deref(),
+            Some("python/pil.libs/libfreetype-1.so.6")
+        );
+
+        // A library that is nowhere is an error.
+        let ft = so(
+            "python/pil.libs/libfreetype-1.so.6",
+            &["libharfbuzz.so.0"],
+            &[],
+            &[],
+        );
+        let f = check(&[ext, ft], &t, &|_| None);
+        assert_eq!(
+            f.iter().map(|f| f.code).collect::<Vec<_>>(),
+            ["missing-library"],
+            "{f:#?}"
+        );
     }
 }
