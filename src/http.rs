@@ -105,6 +105,15 @@ impl WithoutUrl for reqwest::Error {
     }
 }
 
+/// The full length of a resource from a `Content-Range: bytes a-b/TOTAL` answer.
+pub fn content_range_total(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers
+        .get(reqwest::header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit('/').next())
+        .and_then(|v| v.parse().ok())
+}
+
 /// Hides the password (or token) in a URL's user-info so it can be printed.
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {

@@ -78,12 +78,7 @@ async fn range(
     if !status.is_success() {
         anyhow::bail!("{} answered HTTP {status}", redact(url));
     }
-    let total = resp
-        .headers()
-        .get(header::CONTENT_RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit('/').next())
-        .and_then(|v| v.parse().ok());
+    let total = crate::http::content_range_total(resp.headers());
     let partial = status == reqwest::StatusCode::PARTIAL_CONTENT;
     let body = resp.bytes().await?.to_vec();
     let total = if partial {

@@ -295,12 +295,7 @@ impl IndexClient {
         );
         let resp = send_with_retry(|| self.http.get(url).headers(headers.clone()), url).await?;
         let status = resp.status().as_u16();
-        let total = resp
-            .headers()
-            .get(header::CONTENT_RANGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit('/').next())
-            .and_then(|v| v.parse().ok());
+        let total = crate::http::content_range_total(resp.headers());
         let body = resp.bytes().await.map_err(|e| {
             anyhow::anyhow!("reading {}: {}", redact(url), crate::http::describe(&e))
         })?;
