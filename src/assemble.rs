@@ -12,7 +12,8 @@
 
 #![allow(dead_code)]
 
-mod record;
+use crate::record;
+use crate::wheel_name::normalize_name;
 mod zipwrite;
 
 use std::collections::{BTreeMap, HashMap};
@@ -792,24 +793,6 @@ fn write_zip(
         bytes,
         sha256: hasher.finalize().into(),
     })
-}
-
-/// PEP 503 normalization: lowercase, runs of `-`, `_`, `.` become one `-`.
-fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod layer_test;
 mod lock;
 mod manifest;
 mod project_files;
+mod record;
 #[cfg(feature = "aws")]
 mod remote_zip;
 mod requirements;

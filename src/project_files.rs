@@ -20,6 +20,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::wheel_name::normalize_name;
+
 use toml::{Table, Value};
 use uv_normalize::ExtraName;
 use uv_pep508::{MarkerTree, Requirement, VersionOrUrl};
@@ -324,24 +326,6 @@ fn parse_toml(path: &Path, text: &str, hint: &str) -> Result<Table, ProjectFileE
     })
 }
 
-/// PEP 503 normalisation, also used for extra and group names (PEP 685, PEP 735).
-fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut separator = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            separator = true;
-            continue;
-        }
-        if separator && !out.is_empty() {
-            out.push('-');
-        }
-        separator = false;
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
-
 /// Whether `marker` can be true on any Lambda Python runtime and architecture (with no extras
 /// active); dependencies that cannot are never installed there and need not be checked.
 fn may_apply_on_lambda(marker: MarkerTree) -> bool {
@@ -379,10 +363,10 @@ fn select<'k>(
     }
     let mut out: Vec<&String> = Vec::new();
     for name in requested {
-        let wanted = normalize(name);
+        let wanted = normalize_name(name);
         let found = known
             .iter()
-            .find(|k| normalize(k) == wanted)
+            .find(|k| normalize_name(k) == wanted)
             .ok_or_else(|| unknown(name))?;
         if !out.contains(&found) {
             out.push(found);
@@ -660,7 +644,7 @@ fn pyproject_requirements(
     let self_name = project
         .and_then(|p| p.get("name"))
         .and_then(Value::as_str)
-        .map(normalize);
+        .map(normalize_name);
     let optional = match project {
         Some(p) => sub_table(
             doc,
@@ -726,7 +710,7 @@ fn pyproject_requirements(
                 let end = n
                     .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
                     .unwrap_or(n.len());
-                normalize(&n[..end])
+                normalize_name(&n[..end])
             }));
         }
         collector.push_poetry(deps, "tool.poetry.dependencies", Some(&selected))?;
@@ -779,7 +763,10 @@ fn pyproject_requirements(
             .and_then(|uv| uv.get("dev-dependencies"));
         let mut known: Vec<String> = Vec::new();
         let mut add_known = |name: &str| {
-            if !known.iter().any(|k| normalize(k) == normalize(name)) {
+            if !known
+                .iter()
+                .any(|k| normalize_name(k) == normalize_name(name))
+            {
                 known.push(name.to_string());
             }
         };
@@ -795,17 +782,18 @@ fn pyproject_requirements(
             add_known("dev");
         }
         for group in &opts.groups {
-            let wanted = normalize(group);
+            let wanted = normalize_name(group);
             let mut found = false;
             if let Some(groups) = groups
-                && let Some(written) = groups.keys().find(|k| normalize(k) == wanted)
+                && let Some(written) = groups.keys().find(|k| normalize_name(k) == wanted)
             {
                 found = true;
                 collector.push_group(groups, written, &mut Vec::new())?;
             }
             if let Some(poetry_groups) = poetry_groups
-                && let Some((written, group_table)) =
-                    poetry_groups.iter().find(|(k, _)| normalize(k) == wanted)
+                && let Some((written, group_table)) = poetry_groups
+                    .iter()
+                    .find(|(k, _)| normalize_name(k) == wanted)
                 && let Some(deps) = group_table.get("dependencies").and_then(Value::as_table)
             {
                 found = true;
@@ -906,7 +894,7 @@ impl Collector<'_, '_> {
         };
         let mut req = self.doc.parse_requirement(text.trim(), line)?;
         req.marker = req.marker.and(marker);
-        if self.self_name.as_deref() == Some(normalize(req.name.as_ref()).as_str()) {
+        if self.self_name.as_deref() == Some(normalize_name(req.name.as_ref()).as_str()) {
             // `myproject[extra]`: the project's own extra, not a package from the index.
             let extras: Vec<String> = req.extras.iter().map(ToString::to_string).collect();
             for extra in extras {
@@ -920,14 +908,15 @@ impl Collector<'_, '_> {
     }
 
     fn push_extra(&mut self, extra: &str, marker: MarkerTree) -> Result<(), ProjectFileError> {
-        let wanted = normalize(extra);
+        let wanted = normalize_name(extra);
         let Some(optional) = self.optional else {
             return Ok(());
         };
         if self.expanding.contains(&wanted) {
             return Ok(());
         }
-        let Some((written, list)) = optional.iter().find(|(k, _)| normalize(k) == wanted) else {
+        let Some((written, list)) = optional.iter().find(|(k, _)| normalize_name(k) == wanted)
+        else {
             return Ok(());
         };
         let (from, line) = self
@@ -973,8 +962,8 @@ impl Collector<'_, '_> {
                             "see PEP 735 for the format",
                         ));
                     };
-                    let wanted = normalize(target);
-                    let Some(target_written) = groups.keys().find(|k| normalize(k) == wanted)
+                    let wanted = normalize_name(target);
+                    let Some(target_written) = groups.keys().find(|k| normalize_name(k) == wanted)
                     else {
                         let known: Vec<String> = groups.keys().cloned().collect();
                         return Err(self.doc.malformed(
@@ -985,7 +974,7 @@ impl Collector<'_, '_> {
                             &known_list("groups", &known, "no groups are defined"),
                         ));
                     };
-                    if let Some(pos) = stack.iter().position(|g| normalize(g) == wanted) {
+                    if let Some(pos) = stack.iter().position(|g| normalize_name(g) == wanted) {
                         let mut cycle = stack[pos..].to_vec();
                         cycle.push(target_written.clone());
                         return Err(ProjectFileError::GroupCycle {
@@ -1064,7 +1053,7 @@ fn poetry_requirement(
         Value::String(version) => version.clone(),
         Value::Table(t) => {
             let optional = t.get("optional").and_then(Value::as_bool).unwrap_or(false);
-            if optional && selected.is_some_and(|s| !s.contains(&normalize(name))) {
+            if optional && selected.is_some_and(|s| !s.contains(&normalize_name(name))) {
                 return Ok(None);
             }
             for (key, what) in [
@@ -1319,7 +1308,7 @@ fn named_list<'t>(pkg: &UvPackage<'t>, section: &str, wanted: &str) -> Option<(S
     pkg.table
         .get(section)
         .and_then(Value::as_table)
-        .and_then(|t| t.iter().find(|(k, _)| normalize(k) == wanted))
+        .and_then(|t| t.iter().find(|(k, _)| normalize_name(k) == wanted))
         .map(|(k, v)| (k.clone(), v))
 }
 
@@ -1379,7 +1368,7 @@ fn read_uv_lock(path: &Path, opts: &ProjectOptions) -> Result<Read, ProjectFileE
             })?
             .to_string();
         packages.push(UvPackage {
-            name: normalize(&written),
+            name: normalize_name(&written),
             written,
             version: entry
                 .get("version")
@@ -1396,7 +1385,12 @@ fn read_uv_lock(path: &Path, opts: &ProjectOptions) -> Result<Read, ProjectFileE
         .and_then(Value::as_table)
         .and_then(|m| m.get("members"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(normalize).collect());
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(normalize_name)
+                .collect()
+        });
     let roots: Vec<&UvPackage<'_>> = packages
         .iter()
         .filter(|p| match (&p.origin, &members) {
@@ -1416,7 +1410,10 @@ fn read_uv_lock(path: &Path, opts: &ProjectOptions) -> Result<Read, ProjectFileE
     let mut known_extras: Vec<String> = Vec::new();
     let mut known_groups: Vec<String> = Vec::new();
     let push_known = |known: &mut Vec<String>, name: &str| {
-        if !known.iter().any(|k| normalize(k) == normalize(name)) {
+        if !known
+            .iter()
+            .any(|k| normalize_name(k) == normalize_name(name))
+        {
             known.push(name.to_string());
         }
     };
@@ -1460,7 +1457,7 @@ fn read_uv_lock(path: &Path, opts: &ProjectOptions) -> Result<Read, ProjectFileE
         }
     })?
     .into_iter()
-    .map(|e| normalize(e))
+    .map(|e| normalize_name(e))
     .collect();
     let groups: Vec<String> = select(&known_groups, &opts.groups, false, |group| {
         ProjectFileError::UnknownGroup {
@@ -1470,7 +1467,7 @@ fn read_uv_lock(path: &Path, opts: &ProjectOptions) -> Result<Read, ProjectFileE
         }
     })?
     .into_iter()
-    .map(|g| normalize(g))
+    .map(|g| normalize_name(g))
     .collect();
 
     // Lists of dependency entries to take: (list, search offset, fallback line, marker).
@@ -1582,12 +1579,12 @@ fn read_uv_lock(path: &Path, opts: &ProjectOptions) -> Result<Read, ProjectFileE
                 None => MarkerTree::TRUE,
             }
             .and(marker);
-            let normalized = normalize(name);
+            let normalized = normalize_name(name);
             if root_names.contains(normalized.as_str()) {
                 // A workspace member: local code, already a root; only its extras add anything.
                 let member = roots.iter().find(|r| r.name == normalized);
                 for extra in &dep_extras {
-                    let wanted = normalize(extra);
+                    let wanted = normalize_name(extra);
                     if let Some(member) = member
                         && expanded.insert((normalized.clone(), wanted.clone()))
                         && let Some((key, list)) =
@@ -1779,7 +1776,7 @@ fn read_poetry_lock(path: &Path, opts: &ProjectOptions) -> Result<Read, ProjectF
             }
         }
         packages.push(PoetryPackage {
-            name: normalize(written),
+            name: normalize_name(written),
             written: written.to_string(),
             version: version.to_string(),
             optional: entry
@@ -1809,7 +1806,7 @@ fn read_poetry_lock(path: &Path, opts: &ProjectOptions) -> Result<Read, ProjectF
         let pyproject_doc = Doc::new(&pyproject, &pyproject_text);
         let requirements = pyproject_requirements(&pyproject_doc, &pyproject_table, opts)?;
         for req in &requirements {
-            let name = normalize(req.requirement.name.as_ref());
+            let name = normalize_name(req.requirement.name.as_ref());
             let locked: Vec<&PoetryPackage<'_>> =
                 packages.iter().filter(|p| p.name == name).collect();
             if let Some(Origin::Other(origin)) = locked.first().map(|p| &p.origin)
@@ -1865,7 +1862,7 @@ fn poetry_lock_pins(
     for group in packages.iter().flat_map(|p| &p.groups) {
         if !known_groups
             .iter()
-            .any(|k| normalize(k) == normalize(group))
+            .any(|k| normalize_name(k) == normalize_name(group))
         {
             known_groups.push(group.clone());
         }
@@ -1878,7 +1875,7 @@ fn poetry_lock_pins(
             known: known_list("groups", &known_groups, "the lock records no groups"),
         }
     })? {
-        wanted_groups.push(normalize(group));
+        wanted_groups.push(normalize_name(group));
     }
     let extras_table = table.get("extras").and_then(Value::as_table);
     let known_extras: Vec<String> = extras_table
@@ -1907,7 +1904,7 @@ fn poetry_lock_pins(
             let end = package
                 .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
                 .unwrap_or(package.len());
-            extra_packages.insert(normalize(&package[..end]));
+            extra_packages.insert(normalize_name(&package[..end]));
         }
     }
 
@@ -1916,7 +1913,7 @@ fn poetry_lock_pins(
         let in_groups: Vec<&String> = package
             .groups
             .iter()
-            .filter(|g| wanted_groups.contains(&normalize(g)))
+            .filter(|g| wanted_groups.contains(&normalize_name(g)))
             .collect();
         if in_groups.is_empty() || (package.optional && !extra_packages.contains(&package.name)) {
             continue;
@@ -2016,10 +2013,10 @@ fn read_pipfile_lock(path: &Path, opts: &ProjectOptions) -> Result<Read, Project
         .collect();
     let mut sections = vec!["default".to_string()];
     for group in &opts.groups {
-        let wanted = normalize(group);
+        let wanted = normalize_name(group);
         let section = if wanted == "dev" || wanted == "develop" {
             "develop".to_string()
-        } else if let Some(category) = categories.iter().find(|c| normalize(c) == wanted) {
+        } else if let Some(category) = categories.iter().find(|c| normalize_name(c) == wanted) {
             category.clone()
         } else {
             let mut known = vec!["dev".to_string()];

@@ -6,6 +6,26 @@ use std::fmt;
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 
+/// PEP 503 normalization of a distribution name: lower case, and every run of `-`, `_` and
+/// `.` becomes one `-`. Names in dist-info directories, RECORDs and user input are compared
+/// this way.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut sep = false;
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
 /// A parsed wheel filename.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WheelName {

@@ -44,7 +44,7 @@ pub struct Dist {
 impl Dist {
     /// PEP 503 normalized name, for matching across layers.
     pub fn key(&self) -> String {
-        normalize(&self.name)
+        crate::wheel_name::normalize_name(&self.name)
     }
 }
 
@@ -67,52 +67,6 @@ pub struct Layer {
     pub arch_hint: Option<Arch>,
     /// Whether the layer contains any compiled extension or shared library.
     pub has_native: bool,
-}
-
-/// PEP 503 name normalization.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if c == '-' || c == '_' || c == '.' {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
-
-/// Parses CSV as Python's `csv` module writes RECORD files (commas, `"` quoting).
-pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    for line in text.lines() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let mut row = Vec::new();
-        let mut field = String::new();
-        let mut quoted = false;
-        let mut chars = line.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '"' if quoted && chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = !quoted,
-                ',' if !quoted => row.push(std::mem::take(&mut field)),
-                _ => field.push(c),
-            }
-        }
-        row.push(field);
-        rows.push(row);
-    }
-    rows
 }
 
 /// Joins a RECORD path (relative to the import root, possibly with `../`) onto `root`.
@@ -291,7 +245,7 @@ impl Layer {
         for (di_idx, (mut dist, record, top_level)) in dists.into_iter().enumerate() {
             let mut recorded_tops: BTreeSet<String> = BTreeSet::new();
             if let Some(record) = &record {
-                for row in parse_csv(record) {
+                for row in crate::record::parse(record) {
                     let Some(rel) = row.first() else { continue };
                     if let Some(full) = join_record_path(&dist.root, rel)
                         && let Some(&i) = index.get(&full)
@@ -502,9 +456,12 @@ mod tests {
 
     #[test]
     fn csv_and_names() {
-        let rows = parse_csv("a.py,sha256=x,3\n\"b,c.py\",,\n\n");
+        let rows = crate::record::parse("a.py,sha256=x,3\n\"b,c.py\",,\n\n");
         assert_eq!(rows[1][0], "b,c.py");
-        assert_eq!(normalize("Typing_Extensions"), "typing-extensions");
+        assert_eq!(
+            crate::wheel_name::normalize_name("Typing_Extensions"),
+            "typing-extensions"
+        );
         assert!(is_identifier("_ldap3"));
         assert!(!is_identifier("numpy.libs"));
     }
