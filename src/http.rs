@@ -9,16 +9,24 @@ use reqwest::{Client, RequestBuilder, Response, StatusCode};
 /// How many times a request is tried before its failure is reported.
 pub const ATTEMPTS: u32 = 4;
 
-/// Builds the shared client. Certificates come from the OS store (and `SSL_CERT_FILE`).
+/// The shared client: one connection pool for index pages, metadata and wheels, so a build
+/// that locks and then fetches reuses its connections. Certificates come from the OS store
+/// (and `SSL_CERT_FILE`), read once.
 pub fn client() -> anyhow::Result<Client> {
-    let user_agent = concat!("pylayer/", env!("CARGO_PKG_VERSION"));
-    Client::builder()
-        .user_agent(user_agent)
-        .connect_timeout(Duration::from_secs(15))
-        .read_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(32)
-        .build()
-        .map_err(|e| anyhow::anyhow!("cannot set up HTTPS (certificates or proxy settings): {e}"))
+    static CLIENT: std::sync::OnceLock<Result<Client, String>> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            let user_agent = concat!("pylayer/", env!("CARGO_PKG_VERSION"));
+            Client::builder()
+                .user_agent(user_agent)
+                .connect_timeout(Duration::from_secs(15))
+                .read_timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(32)
+                .build()
+                .map_err(|e| format!("cannot set up HTTPS (certificates or proxy settings): {e}"))
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Whether a status is worth retrying.
