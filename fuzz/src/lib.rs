@@ -9,6 +9,8 @@
 pub mod check;
 #[path = "../../src/domain.rs"]
 pub mod domain;
+#[path = "../../src/record.rs"]
+pub mod record;
 #[path = "../../src/target.rs"]
 pub mod target;
 #[path = "../../src/wheel_name.rs"]

@@ -11,10 +11,11 @@ use uv_normalize::ExtraName;
 use uv_pep440::Version;
 use uv_pep508::{Requirement, VersionOrUrl};
 
-use super::dists::{Dist, normalize};
+use super::dists::Dist;
 use super::report::Finding;
 use crate::domain::{INSTALLER_TOOLING, RUNTIME_PROVIDED};
 use crate::target::Target;
+use crate::wheel_name::normalize_name;
 
 /// Most extras-propagation rounds; each round can only add extras, so this bounds a
 /// pathological metadata graph.
@@ -85,7 +86,7 @@ pub fn check(dists: &[Dist], target: &Target) -> Vec<Finding> {
                 if !r.evaluate_markers(&env, &mine) {
                     continue;
                 }
-                let set = extras.entry(normalize(r.name.as_ref())).or_default();
+                let set = extras.entry(normalize_name(r.name.as_ref())).or_default();
                 for x in r.extras.iter() {
                     changed |= set.insert(x.clone());
                 }
@@ -108,7 +109,7 @@ pub fn check(dists: &[Dist], target: &Target) -> Vec<Finding> {
             if !r.evaluate_markers(&env, &mine) {
                 continue;
             }
-            let key = normalize(r.name.as_ref());
+            let key = normalize_name(r.name.as_ref());
             if key == d.key {
                 continue; // `foo[all]` requiring `foo[bar]`
             }
@@ -238,7 +239,7 @@ mod tests {
     fn dist(name: &str, version: &str, requires: &[&str]) -> Dist {
         Dist {
             name: name.into(),
-            key: normalize(name),
+            key: normalize_name(name),
             version: version.into(),
             dist_info: format!("python/{}-{version}.dist-info", name.replace('-', "_")),
             root: "python/".into(),

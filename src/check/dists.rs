@@ -1,6 +1,7 @@
 //! Installed distributions: the `*.dist-info` directories on the layer's import roots, read
 //! from their METADATA (name, version, Requires-Dist) and RECORD (the files they own).
 
+use crate::wheel_name::normalize_name;
 use std::collections::HashMap;
 
 use super::source::{Content, Entry, EntryKind};
@@ -29,24 +30,6 @@ impl Dist {
     pub fn label(&self) -> String {
         format!("{} {}", self.name, self.version)
     }
-}
-
-/// PEP 503 normalization: lowercase, runs of `-`, `_`, `.` become one `-`.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 /// The directories Lambda puts on `sys.path` for this target, with a trailing `/`.
@@ -92,41 +75,6 @@ pub fn parse_metadata(text: &str) -> (Option<String>, Option<String>, Vec<String
     }
     flush(last.take());
     (name, version, requires)
-}
-
-/// The first field of each RECORD row (CSV, possibly quoted).
-pub fn record_paths(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
-            continue;
-        }
-        let path = if let Some(rest) = line.strip_prefix('"') {
-            // "a,""b"",c",hash,size
-            let mut s = String::new();
-            let mut chars = rest.chars().peekable();
-            while let Some(c) = chars.next() {
-                if c == '"' {
-                    if chars.peek() == Some(&'"') {
-                        chars.next();
-                        s.push('"');
-                    } else {
-                        break;
-                    }
-                } else {
-                    s.push(c);
-                }
-            }
-            s
-        } else {
-            line.split(',').next().unwrap_or("").to_string()
-        };
-        if !path.is_empty() {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// Joins a RECORD path to its root and resolves `..`; `None` when it leaves the layer.
@@ -202,7 +150,7 @@ pub fn collect(entries: &[Entry], target: &Target) -> Vec<Dist> {
             })
             .unwrap_or_default();
         out.push(Dist {
-            key: normalize(&name),
+            key: normalize_name(&name),
             name,
             version,
             dist_info: dir,
@@ -268,6 +216,15 @@ impl Owners {
     }
 }
 
+/// The first field of each RECORD row: the paths a distribution installed.
+pub fn record_paths(text: &str) -> Vec<String> {
+    crate::record::parse(text)
+        .into_iter()
+        .filter_map(|row| row.into_iter().next())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,7 +261,7 @@ mod tests {
 
     #[test]
     fn normalizes_names() {
-        assert_eq!(normalize("Pydantic_Core"), "pydantic-core");
-        assert_eq!(normalize("zope.interface"), "zope-interface");
+        assert_eq!(normalize_name("Pydantic_Core"), "pydantic-core");
+        assert_eq!(normalize_name("zope.interface"), "zope-interface");
     }
 }
