@@ -469,3 +469,41 @@ impl TapJson for Output {
         }
     }
 }
+
+#[test]
+fn regions_are_published_independently() {
+    let moto = Moto::start(&[]);
+    let env = TestEnv::new();
+    let zip = layer(&env, "multi", "1.0", b"m", "x86_64");
+    let out = pylayer(
+        &env,
+        &moto,
+        &[
+            "publish",
+            zip.to_str().unwrap(),
+            "--region",
+            "us-east-1",
+            "--region",
+            "bad region!",
+            "--region",
+            "eu-west-1",
+        ],
+    );
+    // One region's failure is reported; the others are published all the same.
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("arn:aws:lambda:us-east-1:123456789012:layer:multi:1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("arn:aws:lambda:eu-west-1:123456789012:layer:multi:1"),
+        "{stdout}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad region!") && err.contains("check --region"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

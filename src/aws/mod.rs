@@ -116,13 +116,22 @@ where
             "{what}: cannot reach the AWS endpoint{endpoint}; check the network, the region and AWS_ENDPOINT_URL"
         );
     }
-    let last = context
-        .rsplit(": ")
-        .next()
-        .unwrap_or(&context)
-        .trim()
-        .to_string();
-    format!("{what}: {last}")
+    // The innermost cause that reads as a sentence (not a debug dump) says the most.
+    let mut cause = String::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !text.contains('{') && !text.is_empty() {
+            cause = text;
+        }
+        source = e.source();
+    }
+    if matches!(err, SdkError::ConstructionFailure(_)) {
+        return format!(
+            "{what}: the request could not be built ({cause}); check --region and AWS_ENDPOINT_URL"
+        );
+    }
+    format!("{what}: {cause}")
 }
 
 /// The ARN of a layer without its version: `arn:aws:lambda:REGION:ACCOUNT:layer:NAME`.
