@@ -190,3 +190,49 @@ fn venv_with_tooling(env: &TestEnv) -> std::path::PathBuf {
     std::fs::write(venv.join("pyvenv.cfg"), "version = 3.12.1\n").unwrap();
     venv
 }
+
+#[test]
+fn from_venv_warns_about_editable_installs_and_leaves_them_out() {
+    let env = TestEnv::new();
+    let dir = env.work_dir().join("wheels");
+    let index = TestIndex::start(
+        &[WheelSpec::new("plain", "1.0").build(&dir)],
+        IndexOptions::default(),
+    );
+    let venv = venv_with_tooling(&env);
+    let site = venv.join("lib/python3.12/site-packages/mine-0.1.dist-info");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(
+        site.join("METADATA"),
+        "Metadata-Version: 2.1\nName: mine\nVersion: 0.1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("direct_url.json"),
+        r#"{"url": "file:///home/me/src/mine", "dir_info": {"editable": true}}"#,
+    )
+    .unwrap();
+    let out = run(env
+        .cmd()
+        .args([
+            "build",
+            "--index-url",
+            &index.url,
+            "--name",
+            "ed",
+            "--from-venv",
+        ])
+        .arg(&venv));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mine 0.1 is an editable install of /home/me/src/mine"),
+        "{err}"
+    );
+    let entries = names(&env.work_dir().join("dist/ed-py3.12-x86_64.zip"));
+    assert!(
+        entries.iter().any(|e| e.starts_with("python/plain/")),
+        "{entries:?}"
+    );
+    assert!(!entries.iter().any(|e| e.contains("mine")), "{entries:?}");
+}

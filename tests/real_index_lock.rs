@@ -259,3 +259,22 @@ fn arm64_lock_takes_aarch64_wheels_and_matches_uv() {
         );
     }
 }
+
+#[test]
+fn a_pin_without_a_wheel_for_the_target_suggests_the_nearest_usable_release() {
+    let env = TestEnv::new();
+    // numpy 2.3.1 ships cp311 wheels for manylinux_2_28 only: too new for Amazon Linux 2.
+    let out = run(env
+        .cmd()
+        .args(["lock", "--dry-run", "--python", "3.11", "numpy==2.3.1"]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("numpy==2.3.1: its cp311 wheels need glibc 2.2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the nearest releases with a wheel for python3.11/x86_64: numpy==2.2."),
+        "{err}"
+    );
+}
