@@ -104,6 +104,22 @@ pub fn render(
     out
 }
 
+/// Joins a path relative to `root` (a RECORD entry, an rpath below /opt) onto it and
+/// resolves `.` and `..`; `None` when the result would climb above the top of the layer.
+pub fn join(root: &str, rel: &str) -> Option<String> {
+    let mut parts: Vec<&str> = root.split('/').filter(|p| !p.is_empty()).collect();
+    for c in rel.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -257,18 +257,8 @@ fn search_dir_in_layer(entry: &str, dir: &str) -> Option<String> {
     let rest = expanded
         .strip_prefix("/opt/")
         .or_else(|| (expanded == "/opt").then_some(""))?;
-    let mut parts: Vec<&str> = Vec::new();
-    for c in rest.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                // Climbing above /opt leaves the layer.
-                parts.pop()?;
-            }
-            c => parts.push(c),
-        }
-    }
-    Some(parts.join("/"))
+    // Climbing above /opt leaves the layer.
+    crate::record::join("", rest)
 }
 
 /// Lambda's `LD_LIBRARY_PATH` entries that point into layers: `/opt/lib`.

@@ -77,21 +77,6 @@ pub fn parse_metadata(text: &str) -> (Option<String>, Option<String>, Vec<String
     (name, version, requires)
 }
 
-/// Joins a RECORD path to its root and resolves `..`; `None` when it leaves the layer.
-fn join(root: &str, rel: &str) -> Option<String> {
-    let mut parts: Vec<&str> = root.split('/').filter(|p| !p.is_empty()).collect();
-    for c in rel.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            c => parts.push(c),
-        }
-    }
-    Some(parts.join("/"))
-}
-
 /// Every distribution installed on one of the target's import roots.
 pub fn collect(entries: &[Entry], target: &Target) -> Vec<Dist> {
     let roots = import_roots(target);
@@ -145,7 +130,7 @@ pub fn collect(entries: &[Entry], target: &Target) -> Vec<Dist> {
             .map(|r| {
                 record_paths(&String::from_utf8_lossy(r))
                     .iter()
-                    .filter_map(|p| join(&root, p))
+                    .filter_map(|p| crate::record::join(&root, p))
                     .collect()
             })
             .unwrap_or_default();
@@ -253,10 +238,11 @@ mod tests {
             ]
         );
         assert_eq!(
-            join("python/lib/python3.12/site-packages/", "../../../bin/f2py").as_deref(),
+            crate::record::join("python/lib/python3.12/site-packages/", "../../../bin/f2py")
+                .as_deref(),
             Some("python/bin/f2py")
         );
-        assert_eq!(join("python/", "../../x"), None);
+        assert_eq!(crate::record::join("python/", "../../x"), None);
     }
 
     #[test]

@@ -69,21 +69,6 @@ pub struct Layer {
     pub has_native: bool,
 }
 
-/// Joins a RECORD path (relative to the import root, possibly with `../`) onto `root`.
-fn join_record_path(root: &str, rel: &str) -> Option<String> {
-    let mut parts: Vec<&str> = root.split('/').filter(|p| !p.is_empty()).collect();
-    for p in rel.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            _ => parts.push(p),
-        }
-    }
-    Some(parts.join("/"))
-}
-
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
@@ -247,7 +232,7 @@ impl Layer {
             if let Some(record) = &record {
                 for row in crate::record::parse(record) {
                     let Some(rel) = row.first() else { continue };
-                    if let Some(full) = join_record_path(&dist.root, rel)
+                    if let Some(full) = crate::record::join(&dist.root, rel)
                         && let Some(&i) = index.get(&full)
                         && files[i].dist.is_none()
                     {
@@ -447,11 +432,11 @@ mod tests {
     #[test]
     fn joins_record_paths() {
         assert_eq!(
-            join_record_path("python/", "a/b.py").unwrap(),
+            crate::record::join("python/", "a/b.py").unwrap(),
             "python/a/b.py"
         );
-        assert_eq!(join_record_path("python/", "../bin/x").unwrap(), "bin/x");
-        assert_eq!(join_record_path("", "../x"), None);
+        assert_eq!(crate::record::join("python/", "../bin/x").unwrap(), "bin/x");
+        assert_eq!(crate::record::join("", "../x"), None);
     }
 
     #[test]
