@@ -64,6 +64,12 @@ pub fn check_layer(path: &Path, target: &Target, opts: &CheckOptions) -> Result<
 }
 
 pub fn run(args: CheckArgs) -> Result<(), Failure> {
+    if !args.layer.exists() {
+        return Err(Failure::usage(format!(
+            "{} does not exist: give a layer zip (pylayer build writes them to dist/) or a directory laid out like one",
+            args.layer.display()
+        )));
+    }
     let target = target(&args)?;
     let opts = CheckOptions {
         function_size: args.function_size,
