@@ -40,6 +40,8 @@ pub struct FetchOptions {
     pub offline: bool,
     /// Wheels downloaded (or verified) at the same time.
     pub concurrency: usize,
+    /// Index URLs whose embedded credentials apply to wheels on the same host.
+    pub credential_urls: Vec<String>,
 }
 
 impl Default for FetchOptions {
@@ -47,6 +49,7 @@ impl Default for FetchOptions {
         FetchOptions {
             offline: false,
             concurrency: 8,
+            credential_urls: Vec::new(),
         }
     }
 }
@@ -161,7 +164,7 @@ pub async fn fetch_wheels(
     let netrc = if missing.is_empty() {
         Netrc::default()
     } else {
-        Netrc::load()
+        Netrc::load().with_url_credentials(&opts.credential_urls)
     };
     let netrc = &netrc;
     let results = futures::stream::iter(missing.iter().map(|&i| async move {
@@ -698,6 +701,7 @@ mod tests {
             &FetchOptions {
                 offline: true,
                 concurrency: 2,
+                ..FetchOptions::default()
             },
             &|e| ev.borrow_mut().push(e),
         )
@@ -837,6 +841,7 @@ mod tests {
             &FetchOptions {
                 offline: true,
                 concurrency: 8,
+                ..FetchOptions::default()
             },
             &|_| {},
         )

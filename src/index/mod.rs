@@ -79,12 +79,19 @@ fn sha256_hex(bytes: &[u8]) -> String {
 impl IndexClient {
     pub fn new(http: reqwest::Client, cache: CacheDir, config: IndexConfig, offline: bool) -> Self {
         let http_cache = HttpCache::new(cache.http_dir(), offline);
+        let urls: Vec<String> = config
+            .indexes
+            .iter()
+            .chain(&config.find_links)
+            .cloned()
+            .collect();
+        let netrc = netrc::Netrc::load().with_url_credentials(&urls);
         IndexClient {
             http,
             cache,
             http_cache,
             config,
-            netrc: netrc::Netrc::load(),
+            netrc,
             offline,
             projects: Mutex::default(),
             metadata: Mutex::default(),

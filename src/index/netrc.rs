@@ -63,6 +63,24 @@ impl Netrc {
         n
     }
 
+    /// Adds the credentials written into index URLs (`https://user:token@host/simple/`), so
+    /// files on the same host (wheels, metadata) are fetched with them too, as pip does,
+    /// without the credentials ever being copied into the lock's URLs.
+    pub fn with_url_credentials(mut self, urls: &[String]) -> Netrc {
+        for raw in urls.iter().rev() {
+            let Ok(u) = url::Url::parse(raw) else {
+                continue;
+            };
+            let (Some(host), false) = (u.host_str(), u.username().is_empty()) else {
+                continue;
+            };
+            let login = percent_encoding_decode(u.username());
+            let password = percent_encoding_decode(u.password().unwrap_or(""));
+            self.machines.insert(0, (host.to_string(), login, password));
+        }
+        self
+    }
+
     /// Login and password for a host.
     pub fn lookup(&self, host: &str) -> Option<(&str, &str)> {
         self.machines
@@ -71,6 +89,27 @@ impl Netrc {
             .map(|(_, l, p)| (l.as_str(), p.as_str()))
             .or_else(|| self.default.as_ref().map(|(l, p)| (l.as_str(), p.as_str())))
     }
+}
+
+/// Decodes `%XX` escapes in URL user-info.
+fn percent_encoding_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -84,5 +123,18 @@ mod tests {
         );
         assert_eq!(n.lookup("idx.example"), Some(("alice", "s3cret")));
         assert_eq!(n.lookup("other"), Some(("anon", "x")));
+    }
+
+    #[test]
+    fn index_url_credentials_apply_to_their_host() {
+        let n = Netrc::parse("machine idx.example login alice password s3cret")
+            .with_url_credentials(&[
+                "https://bob:p%40ss@idx.example/simple/".to_string(),
+                "https://tok3n@other.example/simple/".to_string(),
+                "https://public.example/simple/".to_string(),
+            ]);
+        assert_eq!(n.lookup("idx.example"), Some(("bob", "p@ss")));
+        assert_eq!(n.lookup("other.example"), Some(("tok3n", "")));
+        assert_eq!(n.lookup("public.example"), None);
     }
 }
