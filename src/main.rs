@@ -27,6 +27,7 @@ mod resolve;
 mod target;
 mod venv;
 mod wheel_name;
+mod zipfmt;
 
 fn main() -> std::process::ExitCode {
     cli::main()

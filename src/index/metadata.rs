@@ -7,6 +7,8 @@ use uv_normalize::PackageName;
 use uv_pep440::{Version, VersionSpecifiers};
 use uv_pep508::Requirement;
 
+use crate::zipfmt::{u16_at, u32_at};
+
 /// The parts of core metadata that resolution needs.
 #[derive(Debug, Clone)]
 pub struct CoreMetadata {
@@ -119,38 +121,17 @@ pub struct EntryLocation {
     pub method: u16,
 }
 
-fn u16_at(b: &[u8], i: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?))
-}
-fn u32_at(b: &[u8], i: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?))
-}
-
-/// Given the last `tail.len()` bytes of a zip of `total` bytes, finds the central directory.
-/// Returns `(cd_offset, cd_size)`; `None` for zip64 or a damaged end record.
-pub fn find_central_directory(tail: &[u8]) -> Option<(u64, u64)> {
-    let pos = (0..tail.len().saturating_sub(21))
-        .rev()
-        .find(|&i| tail[i..].starts_with(b"PK\x05\x06"))?;
-    let size = u32_at(tail, pos + 12)?;
-    let offset = u32_at(tail, pos + 16)?;
-    if size == u32::MAX || offset == u32::MAX {
-        return None;
-    }
-    Some((offset as u64, size as u64))
-}
-
 /// Scans a central directory for the METADATA entry.
 pub fn locate_metadata(cd: &[u8]) -> Option<EntryLocation> {
     let mut i = 0;
     let mut found: Option<(usize, EntryLocation)> = None;
     while cd.get(i..i + 4) == Some(b"PK\x01\x02") {
-        let method = u16_at(cd, i + 10)?;
-        let csize = u32_at(cd, i + 20)? as u64;
+        let method = u16_at(cd, i + 10)? as u16;
+        let csize = u32_at(cd, i + 20)?;
         let nlen = u16_at(cd, i + 28)? as usize;
         let elen = u16_at(cd, i + 30)? as usize;
         let clen = u16_at(cd, i + 32)? as usize;
-        let offset = u32_at(cd, i + 42)? as u64;
+        let offset = u32_at(cd, i + 42)?;
         let name = std::str::from_utf8(cd.get(i + 46..i + 46 + nlen)?).ok()?;
         if metadata_entry(std::iter::once(name)).is_some()
             && found.as_ref().is_none_or(|(len, _)| nlen < *len)

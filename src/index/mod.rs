@@ -329,7 +329,7 @@ impl IndexClient {
             return Ok(None);
         };
         let tail_start = total.saturating_sub(tail.len() as u64);
-        let Some((cd_offset, cd_size)) = metadata::find_central_directory(&tail) else {
+        let Some((cd_offset, cd_size)) = crate::zipfmt::central_directory(&tail, tail_start) else {
             return Ok(None);
         };
         let cd = if cd_offset >= tail_start {
