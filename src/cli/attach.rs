@@ -6,9 +6,9 @@ use clap::Args;
 
 use super::publish::Published;
 use super::{Failure, runtime};
-use crate::aws::AwsTarget;
-use crate::aws::attach::attach_one;
-use crate::config::Config;
+use pylayer::aws::AwsTarget;
+use pylayer::aws::attach::attach_one;
+use pylayer::config::Config;
 
 #[derive(Debug, Args)]
 pub struct AttachArgs {
@@ -55,7 +55,7 @@ pub fn run(args: AttachArgs) -> Result<(), Failure> {
         .clone()
         .or_else(|| config.publish.regions.first().cloned());
     let sdk = rt
-        .block_on(crate::aws::sdk_config(&target, region.as_deref()))
+        .block_on(pylayer::aws::sdk_config(&target, region.as_deref()))
         .map_err(Failure::failed)?;
     let region_name = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let published = Published::read();
@@ -85,8 +85,8 @@ pub fn run(args: AttachArgs) -> Result<(), Failure> {
             (arn.clone(), layer.unzipped_bytes)
         }
     };
-    let lambda = crate::aws::lambda(&sdk);
-    let http = crate::http::client()?;
+    let lambda = pylayer::aws::lambda(&sdk);
+    let http = pylayer::http::client()?;
     let mut failures = Vec::new();
     let mut outcomes = Vec::new();
     for f in &functions {
@@ -122,7 +122,7 @@ pub fn run(args: AttachArgs) -> Result<(), Failure> {
             if let Some(n) = o.unzipped_bytes {
                 println!(
                     "  unzipped code + layers: {n} of {} bytes",
-                    crate::domain::MAX_UNZIPPED_BYTES
+                    pylayer::domain::MAX_UNZIPPED_BYTES
                 );
             }
             for n in &o.notes {

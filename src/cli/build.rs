@@ -10,11 +10,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::inputs::InputArgs;
 use super::lock::ensure_lock;
 use super::{Failure, runtime};
-use crate::assemble::{self, AssembleOptions, Layout};
-use crate::cache::CacheDir;
-use crate::domain::INSTALLER_TOOLING;
-use crate::fetch::{self, FetchEvent, FetchOptions};
-use crate::manifest::{self, Manifest};
+use pylayer::assemble::{self, AssembleOptions, Layout};
+use pylayer::cache::CacheDir;
+use pylayer::domain::INSTALLER_TOOLING;
+use pylayer::fetch::{self, FetchEvent, FetchOptions};
+use pylayer::manifest::{self, Manifest};
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -113,9 +113,9 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
     };
     let exclude = exclusions(&args, &config)?;
     if let Some(dir) = &args.inputs.from_venv {
-        let dists = crate::venv::installed(&crate::venv::site_packages(dir)?)?;
+        let dists = pylayer::venv::installed(&pylayer::venv::site_packages(dir)?)?;
         for t in &inputs.targets {
-            for note in crate::venv::foreign_binaries(&dists, t) {
+            for note in pylayer::venv::foreign_binaries(&dists, t) {
                 eprintln!(
                     "note: {note}; using the {} wheel of the same version instead",
                     t.label()
@@ -141,7 +141,7 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
     let mut selected = Vec::new();
     for t in &inputs.targets {
         if let Some(lt) = outcome.lock.target(t) {
-            let kept = crate::exclude::prune(&lt.packages, &roots, &exclude, inputs.from_venv);
+            let kept = pylayer::exclude::prune(&lt.packages, &roots, &exclude, inputs.from_venv);
             for p in &lt.packages {
                 if !kept.iter().any(|k| k.name == p.name) {
                     eprintln!("{}: leaving out {} {}", t.label(), p.name, p.version);
@@ -153,7 +153,7 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
     }
     all.sort_by(|a, b| a.sha256.cmp(&b.sha256));
     all.dedup_by(|a, b| a.sha256 == b.sha256);
-    let http = crate::http::client()?;
+    let http = pylayer::http::client()?;
     let bar = ProgressBar::with_draw_target(
         Some(all.iter().map(|p| p.size).sum()),
         ProgressDrawTarget::stderr(),
@@ -258,7 +258,7 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
 
 /// The installer tooling that stays in a layer: what the user named, plus what another
 /// distribution of the layer requires.
-fn keep_tooling(asked: &[String], packages: &[crate::lock::LockedPackage]) -> Vec<String> {
+fn keep_tooling(asked: &[String], packages: &[pylayer::lock::LockedPackage]) -> Vec<String> {
     let mut keep: Vec<String> = asked.to_vec();
     for p in packages {
         for d in &p.dependencies {
@@ -273,7 +273,7 @@ fn keep_tooling(asked: &[String], packages: &[crate::lock::LockedPackage]) -> Ve
 
 /// Normalized names to leave out: `--exclude` (else pylayer.toml's `exclude`), plus the
 /// runtime-provided family with `--no-runtime-provided` (or `runtime-provided = false`).
-fn exclusions(args: &BuildArgs, config: &crate::config::Config) -> Result<Vec<String>, Failure> {
+fn exclusions(args: &BuildArgs, config: &pylayer::config::Config) -> Result<Vec<String>, Failure> {
     let raw = if args.exclude.is_empty() {
         config.exclude.clone()
     } else {
@@ -291,7 +291,7 @@ fn exclusions(args: &BuildArgs, config: &crate::config::Config) -> Result<Vec<St
             "warning: leaving out boto3, botocore, s3transfer and jmespath: the function will use the \
              runtime's copies, whose versions may differ from the ones you tested with"
         );
-        out.extend(crate::domain::RUNTIME_SDK.iter().map(|s| s.to_string()));
+        out.extend(pylayer::domain::RUNTIME_SDK.iter().map(|s| s.to_string()));
     }
     Ok(out)
 }

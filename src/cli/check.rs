@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::Failure;
-use crate::check::{self, CheckOptions, LayerSource, Report};
-use crate::manifest;
-use crate::target::{Arch, Target, parse_python};
+use pylayer::check::{self, CheckOptions, LayerSource, Report};
+use pylayer::manifest;
+use pylayer::target::{Arch, Target, parse_python};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {

@@ -31,12 +31,12 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
         }
     }
     let d =
-        crate::diff::diff(&args.old, &args.new).map_err(|e| Failure::usage(format!("{e:#}")))?;
+        pylayer::diff::diff(&args.old, &args.new).map_err(|e| Failure::usage(format!("{e:#}")))?;
     if args.json {
         let json = serde_json::to_string_pretty(&d).map_err(|e| Failure::failed(e.to_string()))?;
         println!("{json}");
     } else {
-        print!("{}", crate::diff::render(&d, args.all));
+        print!("{}", pylayer::diff::render(&d, args.all));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Failure;
-use crate::venv;
+use pylayer::venv;
 
 #[derive(Debug, Args)]
 pub struct FreezeArgs {

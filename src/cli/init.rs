@@ -6,9 +6,9 @@ use std::path::Path;
 use clap::Args;
 
 use super::Failure;
-use crate::config::{CONFIG_FILE, template};
-use crate::fsutil::write_atomic;
-use crate::target::{Arch, parse_python};
+use pylayer::config::{CONFIG_FILE, template};
+use pylayer::fsutil::write_atomic;
+use pylayer::target::{Arch, parse_python};
 
 #[derive(Debug, Args)]
 pub struct InitArgs {

@@ -6,12 +6,12 @@ use clap::Args;
 use sha2::{Digest, Sha256};
 
 use super::Failure;
-use crate::config::Config;
-use crate::index::{DEFAULT_INDEX_URL, IndexConfig, IndexStrategy};
-use crate::project_files;
-use crate::requirements::{self, RequirementsInput};
-use crate::target::{Arch, Target, parse_python};
-use crate::venv;
+use pylayer::config::Config;
+use pylayer::index::{DEFAULT_INDEX_URL, IndexConfig, IndexStrategy};
+use pylayer::project_files;
+use pylayer::requirements::{self, RequirementsInput};
+use pylayer::target::{Arch, Target, parse_python};
+use pylayer::venv;
 
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Failure;
-use crate::inspect;
+use pylayer::inspect;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -31,7 +31,7 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
         inspect::inspect(&args.layer).map_err(|e| Failure::usage(format!("{e:#}")))?;
     if let Some(html) = &args.html {
         let page = inspect::html::render(&layer, &report);
-        crate::fsutil::write_atomic(html, page.as_bytes()).map_err(|e| {
+        pylayer::fsutil::write_atomic(html, page.as_bytes()).map_err(|e| {
             Failure::failed(format!(
                 "cannot write the HTML report to {}: {e:#}",
                 html.display()

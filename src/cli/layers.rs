@@ -3,8 +3,8 @@
 use clap::{Args, Subcommand};
 
 use super::{Failure, runtime};
-use crate::aws::AwsTarget;
-use crate::aws::layers::{delete, to_prune, usage, versions};
+use pylayer::aws::AwsTarget;
+use pylayer::aws::layers::{delete, to_prune, usage, versions};
 
 #[derive(Debug, Args)]
 pub struct LayersArgs {
@@ -44,9 +44,9 @@ pub fn run(args: LayersArgs) -> Result<(), Failure> {
     };
     let rt = runtime()?;
     let sdk = rt
-        .block_on(crate::aws::sdk_config(&target, None))
+        .block_on(pylayer::aws::sdk_config(&target, None))
         .map_err(Failure::failed)?;
-    let lambda = crate::aws::lambda(&sdk);
+    let lambda = pylayer::aws::lambda(&sdk);
     let (name, with_usage) = match &args.command {
         LayersCommand::List { name, usage } => (name.clone(), *usage),
         LayersCommand::Prune { name, .. } => (name.clone(), true),

@@ -10,11 +10,11 @@ use uv_normalize::PackageName;
 
 use super::inputs::{InputArgs, Inputs};
 use super::{Failure, runtime};
-use crate::cache::CacheDir;
-use crate::index::IndexClient;
-use crate::lock::{LOCK_VERSION, Lock, LockedPackage, LockedTarget};
-use crate::resolve::{self, ResolveError, ResolveInput};
-use crate::target::Target;
+use pylayer::cache::CacheDir;
+use pylayer::index::IndexClient;
+use pylayer::lock::{LOCK_VERSION, Lock, LockedPackage, LockedTarget};
+use pylayer::resolve::{self, ResolveError, ResolveInput};
+use pylayer::target::Target;
 
 #[derive(Debug, Args)]
 pub struct LockArgs {
@@ -124,7 +124,7 @@ pub fn ensure_lock(
         })
         .collect::<Result<_, _>>()?;
 
-    let http = crate::http::client()?;
+    let http = pylayer::http::client()?;
     let cache = CacheDir::resolve(args.cache_dir.as_deref());
     let client = Arc::new(IndexClient::new(
         http,

@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Failure, runtime};
-use crate::aws::AwsTarget;
-use crate::aws::publish::{PublishRequest, publish_region, validate};
-use crate::config::Config;
-use crate::manifest;
+use pylayer::aws::AwsTarget;
+use pylayer::aws::publish::{PublishRequest, publish_region, validate};
+use pylayer::config::Config;
+use pylayer::manifest;
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
@@ -131,7 +131,7 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
         args.python
             .iter()
             .map(|p| {
-                crate::target::parse_python(p)
+                pylayer::target::parse_python(p)
                     .map(|m| format!("python3.{m}"))
                     .map_err(Failure::usage)
             })
@@ -148,7 +148,7 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
         args.arch
             .iter()
             .map(|a| {
-                a.parse::<crate::target::Arch>()
+                a.parse::<pylayer::target::Arch>()
                     .map(|a| a.lambda_name().to_string())
                     .map_err(Failure::usage)
             })
@@ -229,7 +229,7 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
     }
     if !args.dry_run && !outcomes.is_empty() {
         let json = serde_json::to_vec_pretty(&state).map_err(|e| Failure::failed(e.to_string()))?;
-        crate::fsutil::write_atomic(Path::new(STATE_FILE), &json)?;
+        pylayer::fsutil::write_atomic(Path::new(STATE_FILE), &json)?;
     }
     if args.json {
         println!(

@@ -10,11 +10,11 @@ use std::time::Duration;
 use clap::Args;
 
 use super::Failure;
-use crate::inspect::layer::Layer;
-use crate::layer_test::interpreter::{self, host_arch};
-use crate::layer_test::{self, ImportResult, ModuleToTest, RunOptions, Status, human_micros};
-use crate::manifest;
-use crate::target::{Arch, parse_python};
+use pylayer::inspect::layer::Layer;
+use pylayer::layer_test::interpreter::{self, host_arch};
+use pylayer::layer_test::{self, ImportResult, ModuleToTest, RunOptions, Status, human_micros};
+use pylayer::manifest;
+use pylayer::target::{Arch, parse_python};
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
@@ -115,7 +115,7 @@ fn print_table(results: &[ImportResult]) -> String {
             ]
         })
         .collect();
-    let mut out = crate::inspect::table(
+    let mut out = pylayer::inspect::table(
         &[
             "module",
             "distribution",
