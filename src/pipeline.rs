@@ -11,7 +11,7 @@
 //! library never prints.
 //!
 //! A new stage that changes the layer's content (bytecode, slimming, stripping) goes
-//! between [`plan::plan`] and [`assemble::write`] in [`build_target`]: it takes the
+//! between [`plan::plan`] and [`assemble::write`] in `build_target`: it takes the
 //! [`plan::Plan`] and adds, filters or rewrites entries (see the `plan` module); RECORD files
 //! and the manifest follow from the final plan without further work.
 
