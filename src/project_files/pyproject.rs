@@ -571,7 +571,7 @@ fn poetry_requirement(
                         t,
                         "version",
                         "a version constraint string",
-                        "quote it: version = \"^1.2\" (a bare number is not a constraint)",
+                        "write it as a quoted constraint: version = \"^1.2\"",
                     )?
                     .unwrap_or("*"),
                     item,
