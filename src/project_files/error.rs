@@ -41,9 +41,9 @@ pub enum ProjectFileError {
         pos: TextPos,
         /// The key, as a TOML path (`[tool.poetry.dependencies].requests.version`).
         what: String,
-        expected: String,
+        expected: &'static str,
         found: String,
-        hint: String,
+        hint: &'static str,
     },
     /// Valid TOML/JSON, but not shaped as the tool writes it.
     #[error("{}: {message}; {hint}", at(path, *pos))]

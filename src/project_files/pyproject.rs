@@ -480,8 +480,8 @@ fn string_field<'v>(
     dep: &PoetryDep<'_>,
     table: &'v DeTable<'_>,
     key: &str,
-    expected: &str,
-    hint: &str,
+    expected: &'static str,
+    hint: &'static str,
 ) -> Result<Option<&'v str>, ProjectFileError> {
     table
         .get(key)

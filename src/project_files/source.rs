@@ -74,20 +74,20 @@ impl<'a> Src<'a> {
         &self,
         wrong: WrongType,
         what: &str,
-        expected: &str,
-        hint: &str,
+        expected: &'static str,
+        hint: &'static str,
     ) -> ProjectFileError {
         ProjectFileError::WrongType {
             path: self.path.to_path_buf(),
             pos: self.pos(wrong.span.start),
             what: what.to_string(),
-            expected: expected.to_string(),
+            expected,
             found: wrong.found,
-            hint: hint.to_string(),
+            hint,
         }
     }
 
-    fn wrong_type(&self, wrong: WrongType, what: &str, expected: &str) -> ProjectFileError {
+    fn wrong_type(&self, wrong: WrongType, what: &str, expected: &'static str) -> ProjectFileError {
         self.wrong_type_with(wrong, what, expected, self.hint)
     }
 
@@ -238,7 +238,7 @@ impl<'a> Src<'a> {
         } else {
             format!("{shown}, which is not a .whl file")
         };
-        Err(self.not_from_index(pos, &req.name.to_string(), origin))
+        Err(self.not_from_index(pos, req.name.as_ref(), origin))
     }
 
     pub fn not_from_index(&self, pos: TextPos, name: &str, origin: String) -> ProjectFileError {
