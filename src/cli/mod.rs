@@ -115,6 +115,7 @@ pub fn main() -> ExitCode {
             verbose: cli.verbose,
         },
     );
+    output::install_progress();
     let result = match cli.command {
         Command::Init(args) => init::run(args),
         Command::Freeze(args) => freeze::run(args),

@@ -60,6 +60,29 @@ pub fn verbose() -> bool {
     verbosity().verbose > 0 && !quiet()
 }
 
+/// Seconds between progress lines when stderr is not a terminal.
+const PROGRESS_INTERVAL_SECS: f64 = 5.0;
+
+/// Off a terminal (CI logs, pipes), prints a `progress:` line every few seconds while a
+/// resolution or download runs (`PYLAYER_PROGRESS_INTERVAL` seconds, default 5). On a
+/// terminal the bars do that job; `--quiet` turns both off.
+pub fn install_progress() {
+    use std::io::IsTerminal;
+    if quiet() || std::io::stderr().is_terminal() {
+        return;
+    }
+    let secs = std::env::var("PYLAYER_PROGRESS_INTERVAL")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(PROGRESS_INTERVAL_SECS);
+    let reporter = pylayer::progress::LineReporter::start(
+        std::time::Duration::from_secs_f64(secs),
+        Box::new(|line: &str| status(&format!("progress: {line}"))),
+    );
+    pylayer::progress::install(Box::new(reporter));
+}
+
 const ERROR: Style = AnsiColor::Red.on_default().bold();
 const WARNING: Style = AnsiColor::Yellow.on_default().bold();
 const NOTE: Style = AnsiColor::Cyan.on_default().bold();
