@@ -106,6 +106,7 @@ impl State {
                 if self.downloads.is_empty() {
                     self.files_done = 0;
                     self.bytes_done = 0;
+                    self.latest = None;
                 }
                 self.downloads.push((*files, *bytes));
             }
