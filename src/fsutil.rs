@@ -124,7 +124,7 @@ mod tests {
         std::fs::write(dir.path().join("python/top.py"), b"").unwrap();
         let z = zip_directory(dir.path()).unwrap();
         let mut a = zip::ZipArchive::new(std::fs::File::open(z.path()).unwrap()).unwrap();
-        let names: Vec<String> = a.file_names().map(String::from).collect();
+        let names: Vec<String> = a.file_names().map(|n| n.unwrap().into_owned()).collect();
         assert_eq!(names.len(), 2);
         assert!(
             names.contains(&"python/pkg/__init__.py".to_string()),

@@ -413,7 +413,15 @@ fn prune_keeps_what_is_in_use() {
     let dry = json(&pylayer(
         &env,
         &moto,
-        &["layers", "prune", "pr", "--keep", "1", "--dry-run", "--json"],
+        &[
+            "layers",
+            "prune",
+            "pr",
+            "--keep",
+            "1",
+            "--dry-run",
+            "--json",
+        ],
     ));
     assert_eq!(dry["dry_run"], true);
     assert_eq!(dry["regions"][0]["deleted"], serde_json::json!([3, 2]));

@@ -27,7 +27,8 @@ fn assert_code(out: &Output, code: i32) {
 /// An index serving one pure wheel `demo 1.0` (module `demo`).
 fn demo_index(dir: &Path, opts: IndexOptions) -> TestIndex {
     let wheel = WheelSpec::new("demo", "1.0")
-        .no_files().file("demo/__init__.py", "VALUE = 1\n")
+        .no_files()
+        .file("demo/__init__.py", "VALUE = 1\n")
         .build(dir);
     TestIndex::start(&[wheel], opts)
 }
@@ -45,7 +46,8 @@ fn build_demo(env: &TestEnv, index: &TestIndex, name: &str) -> PathBuf {
         name,
     ]));
     assert_code(&out, 0);
-    env.work_dir().join(format!("dist/{name}-py3.12-x86_64.zip"))
+    env.work_dir()
+        .join(format!("dist/{name}-py3.12-x86_64.zip"))
 }
 
 fn unzip_to(zip: &Path, dir: &Path) {
@@ -121,7 +123,10 @@ fn unknown_arch_and_layout_list_the_valid_values() {
     let out = run(env.cmd().args(["build", "demo", "--layout", "flat"]));
     assert_code(&out, 2);
     let err = stderr(&out);
-    assert!(err.contains("python") && err.contains("site-packages"), "{err}");
+    assert!(
+        err.contains("python") && err.contains("site-packages"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,7 +216,10 @@ fn a_bad_runtime_in_pylayer_toml_names_the_file() {
     let out = run(env.cmd().args(["lock", "demo"]));
     assert_code(&out, 2);
     let err = stderr(&out);
-    assert!(err.contains("pylayer.toml") && err.contains("use 3.12"), "{err}");
+    assert!(
+        err.contains("pylayer.toml") && err.contains("use 3.12"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,10 +236,16 @@ fn colour_follows_no_color_and_the_color_flag() {
     assert!(!esc(&out), "{:?}", stderr(&out));
     assert!(stderr(&out).starts_with("error: "));
     // --color always wins over NO_COLOR and a pipe.
-    let out = run(env.cmd().args(["--color", "always", "check", "missing.zip"]));
+    let out = run(env
+        .cmd()
+        .args(["--color", "always", "check", "missing.zip"]));
     assert_code(&out, 2);
     assert!(esc(&out), "{:?}", stderr(&out));
-    assert!(stderr(&out).contains("\u{1b}[1m\u{1b}[31merror"), "{:?}", stderr(&out));
+    assert!(
+        stderr(&out).contains("\u{1b}[1m\u{1b}[31merror"),
+        "{:?}",
+        stderr(&out)
+    );
     // CLICOLOR_FORCE colours a pipe when NO_COLOR is unset; --color never wins over it.
     let out = run(env
         .cmd()
@@ -311,10 +325,12 @@ fn diff_exit_code_says_whether_layers_differ() {
     let dir = tempfile::tempdir().unwrap();
     let wheels = [
         WheelSpec::new("demo", "1.0")
-            .no_files().file("demo/__init__.py", "V = 1\n")
+            .no_files()
+            .file("demo/__init__.py", "V = 1\n")
             .build(dir.path()),
         WheelSpec::new("demo", "2.0")
-            .no_files().file("demo/__init__.py", "V = 2\n")
+            .no_files()
+            .file("demo/__init__.py", "V = 2\n")
             .build(dir.path()),
     ];
     let index = TestIndex::start(&wheels, IndexOptions::default());
@@ -330,7 +346,8 @@ fn diff_exit_code_says_whether_layers_differ() {
             &format!("{name}.lock"),
         ]));
         assert_code(&out, 0);
-        env.work_dir().join(format!("dist/{name}-py3.12-x86_64.zip"))
+        env.work_dir()
+            .join(format!("dist/{name}-py3.12-x86_64.zip"))
     };
     let one = build("demo==1.0", "one");
     let same = build("demo==1.0", "same");
@@ -419,10 +436,12 @@ fn a_slow_index_prints_progress_lines_when_stderr_is_not_a_terminal() {
     let wheels = [
         WheelSpec::new("demo", "1.0")
             .requires("dep")
-            .no_files().file("demo/__init__.py", "import dep\n")
+            .no_files()
+            .file("demo/__init__.py", "import dep\n")
             .build(dir.path()),
         WheelSpec::new("dep", "1.0")
-            .no_files().file("dep/__init__.py", "# padding\n".repeat(20_000))
+            .no_files()
+            .file("dep/__init__.py", "# padding\n".repeat(20_000))
             .build(dir.path()),
     ];
     let index = TestIndex::start(
@@ -438,13 +457,20 @@ fn a_slow_index_prints_progress_lines_when_stderr_is_not_a_terminal() {
         .env("PYLAYER_PROGRESS_INTERVAL", "0.1"));
     assert_code(&out, 0);
     let err = stderr(&out);
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("progress: ")).collect();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
     assert!(
-        lines.iter().any(|l| l.starts_with("progress: resolving python3.12/x86_64: ")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("progress: resolving python3.12/x86_64: ")),
         "{err}"
     );
     assert!(
-        lines.iter().any(|l| l.starts_with("progress: downloading wheels: ")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("progress: downloading wheels: ")),
         "{err}"
     );
     // --quiet silences them.
