@@ -6,8 +6,6 @@
 
 use std::path::Path;
 
-use clap::Args;
-
 use super::Failure;
 use pylayer::config::Config;
 use pylayer::manifest;
@@ -36,7 +34,7 @@ pub fn load_config(explicit: Option<&Path>) -> Result<Option<Config>, Failure> {
 
 /// `--region` and `--profile`, for every command that talks to AWS.
 #[cfg(feature = "aws")]
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct AwsArgs {
     /// AWS region (repeatable: each region is handled in turn) [default: AWS_REGION, else
     /// pylayer.toml's publish.regions, else the profile's region]
