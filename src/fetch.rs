@@ -62,6 +62,8 @@ pub enum FetchEvent {
     Corrupt { name: String, path: PathBuf },
     /// `bytes` more bytes of the wheel arrived.
     Progress { name: String, bytes: u64 },
+    /// The wheel is now in the cache, `bytes` long, hash verified.
+    Downloaded { name: String, bytes: u64 },
 }
 
 /// Makes sure every locked wheel is in the cache; returns the cached path of each, in the
@@ -155,6 +157,27 @@ pub async fn fetch_wheels(
     }
 
     // Pass 2: download (or copy, for local wheels) what is missing.
+    let _task = (!missing.is_empty()).then(|| {
+        crate::progress::begin(crate::progress::Task::Download {
+            files: missing.len(),
+            bytes: missing.iter().map(|&i| packages[i].size).sum(),
+        })
+    });
+    let progress = &|e: FetchEvent| {
+        match &e {
+            FetchEvent::Progress { name, bytes } => {
+                crate::progress::event(crate::progress::Event::Bytes {
+                    name: name.clone(),
+                    bytes: *bytes,
+                })
+            }
+            FetchEvent::Downloaded { name, .. } => {
+                crate::progress::event(crate::progress::Event::Downloaded(name.clone()))
+            }
+            _ => {}
+        }
+        progress(e)
+    };
     let netrc = if missing.is_empty() {
         Netrc::default()
     } else {
@@ -316,16 +339,26 @@ async fn fetch_one(
         Source::Local(src) => {
             let p2 = p.clone();
             let dest2 = dest.to_path_buf();
-            tokio::task::spawn_blocking(move || copy_local(&p2, &src, &dest2))
+            let bytes = tokio::task::spawn_blocking(move || copy_local(&p2, &src, &dest2))
                 .await
                 .context("copy task failed")??;
+            progress(FetchEvent::Downloaded {
+                name: p.name.clone(),
+                bytes,
+            });
             Ok(())
         }
         Source::Remote(url) => {
             let mut attempt = 1;
             loop {
                 match download(client, netrc, p, &url, dest, progress).await {
-                    Ok(()) => return Ok(()),
+                    Ok(bytes) => {
+                        progress(FetchEvent::Downloaded {
+                            name: p.name.clone(),
+                            bytes,
+                        });
+                        return Ok(());
+                    }
                     Err(DownloadError::Transient(_)) if attempt < ATTEMPTS => {
                         tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
                         attempt += 1;
@@ -354,7 +387,7 @@ fn partial_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
 }
 
 /// Streams one wheel into a temporary file beside `dest`, hashing as it goes, and renames
-/// it into place when size and sha256 match the lock.
+/// it into place when size and sha256 match the lock. Returns the number of bytes.
 async fn download(
     client: &reqwest::Client,
     netrc: &Netrc,
@@ -362,7 +395,7 @@ async fn download(
     url: &str,
     dest: &Path,
     progress: &dyn Fn(FetchEvent),
-) -> Result<(), DownloadError> {
+) -> Result<u64, DownloadError> {
     let what = || {
         format!(
             "{} {} ({}) from {}",
@@ -430,7 +463,8 @@ async fn download(
         });
     }
     let actual = hex::encode(hasher.finalize());
-    finish_entry(p, tmp, &actual, received, dest, &what()).map_err(DownloadError::Fatal)
+    finish_entry(p, tmp, &actual, received, dest, &what()).map_err(DownloadError::Fatal)?;
+    Ok(received)
 }
 
 /// Basic-auth credentials from netrc for a URL that carries none itself, as pip and the
@@ -449,7 +483,7 @@ fn auth_header(netrc: &Netrc, url: &str) -> Option<reqwest::header::HeaderValue>
 }
 
 /// Copies a local wheel into the cache, hashing it on the way.
-fn copy_local(p: &LockedPackage, src: &Path, dest: &Path) -> anyhow::Result<()> {
+fn copy_local(p: &LockedPackage, src: &Path, dest: &Path) -> anyhow::Result<u64> {
     let what = format!(
         "{} {} ({}) at {}",
         p.name,
@@ -477,7 +511,8 @@ fn copy_local(p: &LockedPackage, src: &Path, dest: &Path) -> anyhow::Result<()> 
         total += n as u64;
     }
     let actual = hex::encode(hasher.finalize());
-    finish_entry(p, tmp, &actual, total, dest, &what).map_err(|e| anyhow::anyhow!(e))
+    finish_entry(p, tmp, &actual, total, dest, &what).map_err(|e| anyhow::anyhow!(e))?;
+    Ok(total)
 }
 
 /// Checks a finished temporary file against the lock and renames it into the cache; on a
@@ -662,15 +697,10 @@ mod tests {
         assert_eq!(paths[1], cache.wheel_path(&b.sha256));
         assert_eq!(std::fs::read(&paths[0]).unwrap(), b"alpha wheel bytes");
         assert_eq!(server.hits(), 2);
-        let beta_bytes: u64 = ev
-            .borrow()
-            .iter()
-            .map(|e| match e {
-                FetchEvent::Progress { name, bytes } if name == "beta" => *bytes,
-                _ => 0,
-            })
-            .sum();
-        assert_eq!(beta_bytes, 10);
+        assert!(ev.borrow().contains(&FetchEvent::Downloaded {
+            name: "beta".into(),
+            bytes: 10
+        }));
 
         ev.borrow_mut().clear();
         let again = fetch_wheels(

@@ -21,6 +21,7 @@ pub mod lock;
 pub mod manifest;
 pub mod pipeline;
 pub mod plan;
+pub mod progress;
 pub mod project_files;
 pub mod record;
 #[cfg(feature = "aws")]

@@ -234,6 +234,7 @@ fn fetch_all(
             "cached wheel of {name} at {} was damaged; fetching it again",
             path.display()
         ))),
+        FetchEvent::Downloaded { .. } => {}
     };
     let opts = FetchOptions {
         offline: settings.lock.offline,

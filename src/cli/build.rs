@@ -1,7 +1,8 @@
 //! `pylayer build`: lock when the inputs changed, fetch the wheels, assemble one layer zip
-//! per target, and report what went in.
+//! per target, and report what went in. The order of the stages and every decision about a
+//! layer's content live in `pylayer::pipeline`; this file turns flags into its settings and
+//! prints.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
@@ -9,10 +10,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::inputs::InputArgs;
 use super::lock::{lock_settings, print_event};
-use super::{Failure, runtime};
-use pylayer::manifest;
-use pylayer::pipeline::{self, BuildSettings, Event};
+use super::{Failure, output, runtime, shared, values};
+use pylayer::manifest::{self, Manifest};
+use pylayer::pipeline::{self, BuildOutcome, BuildSettings, Event};
 use pylayer::plan::Layout;
+use std::path::PathBuf;
 
 /// Also used by `init` to propose a name.
 pub use pylayer::pipeline::naming::sanitize_name;
@@ -21,40 +23,35 @@ pub use pylayer::pipeline::naming::sanitize_name;
 pub struct BuildArgs {
     #[command(flatten)]
     pub inputs: InputArgs,
-    /// Layer name, used in the zip's file name [default: the requirements file's directory]
-    #[arg(long)]
+    /// Layer name, used in the zip's file name [default: pylayer.toml's name, else the
+    /// requirements file's directory]
+    #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Where the zips and manifests go [default: dist]
+    /// Where the zips and manifests go [default: pylayer.toml's out-dir, else dist]
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-    /// `python` (python/…) or `site-packages` (python/lib/python3.X/site-packages/…) [default: python]
-    #[arg(long)]
-    pub layout: Option<String>,
+    /// Where packages go in the zip [default: pylayer.toml's layout, else python]
+    #[arg(long, value_name = "LAYOUT", value_parser = values::layout_parser())]
+    pub layout: Option<Layout>,
     /// Leave this distribution out, with whatever only it needed (repeatable).
     #[arg(long, value_name = "NAME")]
     pub exclude: Vec<String>,
     /// Leave out boto3, botocore, s3transfer and jmespath, which the runtime already ships.
     #[arg(long)]
     pub no_runtime_provided: bool,
-    /// Print the manifests as JSON on stdout.
-    #[arg(long)]
+    // JSON shape: `{"layers": [manifest, …]}`, one manifest per target.
+    #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
 }
 
 pub fn run(args: BuildArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let inputs = args.inputs.load()?;
-    let layout: Option<Layout> = args
-        .layout
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(Failure::usage)?;
     let settings = BuildSettings {
         lock: lock_settings(&args.inputs),
         name: args.name.clone(),
         out_dir: args.out_dir.clone(),
-        layout,
+        layout: args.layout,
         exclude: args.exclude.clone(),
         no_runtime_provided: args.no_runtime_provided,
         requirement_files: args.inputs.requirement_files.clone(),
@@ -78,28 +75,32 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         other => bar.suspend(|| print_event(other)),
     };
     let outcome = pipeline::build(&rt, &inputs, &settings, &on_event)?;
-    let manifests: Vec<&manifest::Manifest> = outcome.layers.iter().map(|l| &l.manifest).collect();
+    print_result(&args, &outcome)?;
+    output::status(&format!(
+        "built {} layer(s) in {:.2}s",
+        outcome.layers.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    let checks: Vec<_> = outcome.layers.into_iter().map(|l| l.check).collect();
+    super::check::after_build(&checks)
+}
+
+/// Prints the manifests: `{"layers": [...]}` with `--json` (the same shape for one target
+/// or several), else each zip's path and table.
+fn print_result(args: &BuildArgs, outcome: &BuildOutcome) -> Result<(), Failure> {
     if args.json {
-        let json = if manifests.len() == 1 {
-            serde_json::to_string_pretty(manifests[0])
-        } else {
-            serde_json::to_string_pretty(&manifests)
-        };
-        println!("{}", json.map_err(|e| Failure::failed(e.to_string()))?);
+        let manifests: Vec<&Manifest> = outcome.layers.iter().map(|l| &l.manifest).collect();
+        let v = serde_json::json!({ "layers": manifests });
+        let json = serde_json::to_string_pretty(&v).map_err(|e| Failure::failed(e.to_string()))?;
+        println!("{json}");
     } else {
         for (i, layer) in outcome.layers.iter().enumerate() {
             if i > 0 {
                 println!();
             }
             println!("{}", layer.zip.display());
-            print!("{}", manifest::render_table(&layer.manifest));
+            output::print(&manifest::render_table(&layer.manifest));
         }
     }
-    eprintln!(
-        "built {} layer(s) in {:.2}s",
-        manifests.len(),
-        started.elapsed().as_secs_f64()
-    );
-    let checks: Vec<_> = outcome.layers.into_iter().map(|l| l.check).collect();
-    super::check::after_build(&checks)
+    Ok(())
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 use clap::Args;
 
 use super::inputs::InputArgs;
-use super::{Failure, runtime};
+use super::{Failure, output, runtime, shared};
 use pylayer::lock::Lock;
 use pylayer::pipeline::{self, Event, LockSettings};
 use pylayer::target::Target;
@@ -17,8 +17,8 @@ pub struct LockArgs {
     /// Print the pins without writing the lock.
     #[arg(long)]
     pub dry_run: bool,
-    /// Print the lock as JSON on stdout.
-    #[arg(long)]
+    // JSON shape: the lock itself (`{"version", "inputs_digest", "targets": [...]}`).
+    #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
 }
 
@@ -47,11 +47,11 @@ pub fn run(args: LockArgs) -> Result<(), Failure> {
         (false, true) => format!("wrote {path}"),
         (false, false) => format!("{path} is up to date"),
     };
-    eprintln!(
+    output::status(&format!(
         "{count} pins for {} target(s) in {:.2}s: {verb}",
         inputs.targets.len(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     Ok(())
 }
 
@@ -89,9 +89,9 @@ pub fn lock_settings(args: &InputArgs) -> LockSettings {
 /// Prints the pipeline's notes and warnings on stderr (progress is the caller's).
 pub fn print_event(e: Event) {
     match e {
-        Event::Warning(m) => eprintln!("warning: {m}"),
-        Event::Note(m) => eprintln!("note: {m}"),
-        Event::Locked { path } => eprintln!("locked: wrote {}", path.display()),
+        Event::Warning(m) => output::warn(&m),
+        Event::Note(m) => output::note(&m),
+        Event::Locked { path } => output::status(&format!("locked: wrote {}", path.display())),
         Event::FetchStarted { .. } | Event::FetchProgress { .. } | Event::FetchFinished => {}
     }
 }
