@@ -15,6 +15,7 @@ pub mod fsutil;
 pub mod http;
 pub mod index;
 pub mod inspect;
+pub mod interpreter;
 pub mod layer_test;
 pub mod lock;
 pub mod manifest;
