@@ -517,7 +517,7 @@ fn managed(dir: &Path, minor: Option<u8>) -> Vec<((u8, u8, u16), PathBuf)> {
             Some((v, bin))
         })
         .collect();
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|e| std::cmp::Reverse(e.0));
     out
 }
 

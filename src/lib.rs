@@ -4,6 +4,7 @@
 pub mod assemble;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod bytecode;
 pub mod cache;
 pub mod check;
 pub mod config;
