@@ -182,7 +182,7 @@ pub fn compile_wheels(
         for p in &w.py_paths {
             let r = results.next().context("fewer results than sources")?;
             match (r, pyc::pyc_path(p, minor)) {
-                (Ok(bytes), Some(pyc_path)) => compiled.push((p.clone(), pyc_path, bytes)),
+                (Ok(bytes), Some(pyc_path)) => compiled.push((pyc_path, bytes)),
                 (Ok(_), None) => skipped.push(Skipped {
                     source: p.clone(),
                     error: "not a .py path".into(),

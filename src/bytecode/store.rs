@@ -3,6 +3,7 @@
 //! it copies wheel entries), plus `pylayer-bytecode.json`: the sources compiled and the ones
 //! that did not compile, with why.
 
+use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -25,7 +26,8 @@ pub struct Skipped {
     pub error: String,
 }
 
-/// One `.pyc` in a stored archive.
+/// One `.pyc` in a stored archive, with what the layer writer needs to copy its compressed
+/// bytes raw and list it in RECORD without decompressing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PycEntry {
     /// Path of the `.py` in the layer.
@@ -34,6 +36,14 @@ pub struct PycEntry {
     pub path: String,
     /// Index of the entry in the archive.
     pub index: usize,
+    /// `sha256=…` (urlsafe base64, as RECORD lists it).
+    pub record_hash: String,
+    /// Uncompressed size.
+    pub size: u64,
+    /// Zip compression method (8, deflate).
+    pub method: u16,
+    pub crc32: u32,
+    pub compressed_size: u64,
 }
 
 /// What the index records.
@@ -44,6 +54,8 @@ struct Index {
     /// Every source given to the compiler, compiled or not.
     sources: Vec<String>,
     skipped: Vec<Skipped>,
+    /// `.pyc` path → its RECORD hash.
+    hashes: BTreeMap<String, String>,
 }
 
 /// A wheel's bytecode as stored.
@@ -75,18 +87,37 @@ pub fn load(path: &Path) -> anyhow::Result<Option<Stored>> {
         .with_context(|| format!("{INDEX} in {} is not valid", path.display()))?;
     let mut pyc = Vec::new();
     for i in 0..archive.len() {
-        let Some(name) = archive.name_for_index(i).and_then(Result::ok) else {
-            continue;
-        };
+        let e = archive
+            .by_index_raw(i)
+            .with_context(|| format!("cannot read entry {i} of {}", path.display()))?;
+        let name = e
+            .name()
+            .with_context(|| format!("entry {i} of {} has no readable name", path.display()))?
+            .into_owned();
         if name == INDEX {
             continue;
         }
         let (source, _) = pyc::source_of(&name)
             .with_context(|| format!("{} holds {name}, which is not a .pyc", path.display()))?;
+        let method = match e.compression() {
+            zip::CompressionMethod::Stored => 0,
+            zip::CompressionMethod::Deflated => 8,
+            other => anyhow::bail!("{}: {name} uses {other:?}", path.display()),
+        };
+        let record_hash = index
+            .hashes
+            .get(&name)
+            .with_context(|| format!("{}: no hash for {name}", path.display()))?
+            .clone();
         pyc.push(PycEntry {
             source,
-            path: name.into_owned(),
             index: i,
+            record_hash,
+            size: e.size(),
+            method,
+            crc32: e.crc32(),
+            compressed_size: e.compressed_size(),
+            path: name,
         });
     }
     Ok(Some(Stored {
@@ -98,44 +129,38 @@ pub fn load(path: &Path) -> anyhow::Result<Option<Stored>> {
 }
 
 /// Writes the archive for one wheel (atomically) and returns what it holds. `compiled` is
-/// (source path, `.pyc` path, bytes).
+/// (`.pyc` path, bytes).
 pub fn save(
     path: &Path,
     interpreter: &str,
     sources: Vec<String>,
-    mut compiled: Vec<(String, String, Vec<u8>)>,
+    mut compiled: Vec<(String, Vec<u8>)>,
     skipped: Vec<Skipped>,
 ) -> anyhow::Result<Stored> {
-    compiled.sort_by(|a, b| a.1.cmp(&b.1));
+    compiled.sort_by(|a, b| a.0.cmp(&b.0));
     let options = SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .compression_level(Some(6));
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let mut pyc = Vec::with_capacity(compiled.len());
-    for (i, (source, name, bytes)) in compiled.into_iter().enumerate() {
+    let mut hashes = BTreeMap::new();
+    for (name, bytes) in &compiled {
         w.start_file(name.as_str(), options)?;
-        w.write_all(&bytes)?;
-        pyc.push(PycEntry {
-            source,
-            path: name,
-            index: i,
-        });
+        w.write_all(bytes)?;
+        hashes.insert(name.clone(), crate::record::record_hash(bytes));
     }
     let index = Index {
         interpreter: interpreter.to_string(),
         sources,
         skipped,
+        hashes,
     };
     w.start_file(INDEX, options)?;
     w.write_all(&serde_json::to_vec_pretty(&index)?)?;
     let bytes = w.finish()?.into_inner();
     crate::fsutil::write_cache_entry(path, &bytes)?;
-    Ok(Stored {
-        archive: path.to_path_buf(),
-        sources: index.sources,
-        pyc,
-        skipped: index.skipped,
-    })
+    // Read back what was written: the entries' offsets and compressed sizes come from the
+    // archive itself, as on a warm build.
+    load(path)?.with_context(|| format!("{} vanished after writing it", path.display()))
 }
 
 #[cfg(test)]
@@ -152,7 +177,6 @@ mod tests {
             "3.12.1",
             vec!["python/p/a.py".into(), "python/p/b.py".into()],
             vec![(
-                "python/p/a.py".into(),
                 "python/p/__pycache__/a.cpython-312.pyc".into(),
                 b"\xcb\x0d\r\n\x01\0\0\0abcdefgh".to_vec(),
             )],
@@ -173,6 +197,12 @@ mod tests {
             .read_to_end(&mut bytes)
             .unwrap();
         assert_eq!(&bytes[..4], b"\xcb\x0d\r\n");
+        assert_eq!(
+            loaded.pyc[0].record_hash,
+            crate::record::record_hash(&bytes)
+        );
+        assert_eq!(loaded.pyc[0].size, bytes.len() as u64);
+        assert_eq!(loaded.pyc[0].crc32, a.by_index(0).unwrap().crc32());
 
         std::fs::write(&path, b"not a zip").unwrap();
         assert!(load(&path).is_err());
