@@ -30,6 +30,43 @@ use crate::interpreter::Interpreter;
 pub use driver::Compiled;
 pub use store::{PycEntry, Skipped};
 
+/// Which modules get bytecode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// None: every imported module compiles at each cold start.
+    #[default]
+    None,
+    /// Every `.py` in the layer.
+    All,
+    /// Only the modules imported at start-up (for layers near the size limit).
+    Imported,
+}
+
+impl Mode {
+    /// The name used in flags, `pylayer.toml` and the manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::None => "none",
+            Mode::All => "all",
+            Mode::Imported => "imported",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "all" | "true" => Ok(Mode::All),
+            "none" | "false" => Ok(Mode::None),
+            "imported" => Ok(Mode::Imported),
+            other => Err(format!(
+                "unknown bytecode mode `{other}`: use `all` (every module), `imported` (only those imported at start-up) or `none`"
+            )),
+        }
+    }
+}
+
 /// Fewest files worth a process of their own: below this, starting another interpreter
 /// costs more than it saves.
 const MIN_FILES_PER_BATCH: usize = 64;
