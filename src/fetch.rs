@@ -10,8 +10,6 @@
 //! hashed again on every use, because disks and people corrupt files and a wrong wheel in a
 //! layer is much more expensive than hashing a few hundred megabytes.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -62,12 +60,8 @@ pub enum FetchEvent {
     Cached { name: String },
     /// A cached entry had the wrong size or hash; it was deleted and is fetched again.
     Corrupt { name: String, path: PathBuf },
-    /// A download started; `total` is the expected size (0 when unknown).
-    Started { name: String, total: u64 },
     /// `bytes` more bytes of the wheel arrived.
     Progress { name: String, bytes: u64 },
-    /// The wheel is now in the cache, `bytes` long, hash verified.
-    Downloaded { name: String, bytes: u64 },
 }
 
 /// Makes sure every locked wheel is in the cache; returns the cached path of each, in the
@@ -320,32 +314,18 @@ async fn fetch_one(
         .with_context(|| format!("cannot create cache directory {}", dir.display()))?;
     match source_of(&p.url)? {
         Source::Local(src) => {
-            progress(FetchEvent::Started {
-                name: p.name.clone(),
-                total: p.size,
-            });
             let p2 = p.clone();
             let dest2 = dest.to_path_buf();
-            let bytes = tokio::task::spawn_blocking(move || copy_local(&p2, &src, &dest2))
+            tokio::task::spawn_blocking(move || copy_local(&p2, &src, &dest2))
                 .await
                 .context("copy task failed")??;
-            progress(FetchEvent::Downloaded {
-                name: p.name.clone(),
-                bytes,
-            });
             Ok(())
         }
         Source::Remote(url) => {
             let mut attempt = 1;
             loop {
                 match download(client, netrc, p, &url, dest, progress).await {
-                    Ok(bytes) => {
-                        progress(FetchEvent::Downloaded {
-                            name: p.name.clone(),
-                            bytes,
-                        });
-                        return Ok(());
-                    }
+                    Ok(()) => return Ok(()),
                     Err(DownloadError::Transient(_)) if attempt < ATTEMPTS => {
                         tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
                         attempt += 1;
@@ -374,7 +354,7 @@ fn partial_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
 }
 
 /// Streams one wheel into a temporary file beside `dest`, hashing as it goes, and renames
-/// it into place when size and sha256 match the lock. Returns the number of bytes.
+/// it into place when size and sha256 match the lock.
 async fn download(
     client: &reqwest::Client,
     netrc: &Netrc,
@@ -382,7 +362,7 @@ async fn download(
     url: &str,
     dest: &Path,
     progress: &dyn Fn(FetchEvent),
-) -> Result<u64, DownloadError> {
+) -> Result<(), DownloadError> {
     let what = || {
         format!(
             "{} {} ({}) from {}",
@@ -418,10 +398,6 @@ async fn download(
             dir.display()
         ))
     })?;
-    progress(FetchEvent::Started {
-        name: p.name.clone(),
-        total: p.size,
-    });
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
     let mut body = resp.bytes_stream();
@@ -454,8 +430,7 @@ async fn download(
         });
     }
     let actual = hex::encode(hasher.finalize());
-    finish_entry(p, tmp, &actual, received, dest, &what()).map_err(DownloadError::Fatal)?;
-    Ok(received)
+    finish_entry(p, tmp, &actual, received, dest, &what()).map_err(DownloadError::Fatal)
 }
 
 /// Basic-auth credentials from netrc for a URL that carries none itself, as pip and the
@@ -474,7 +449,7 @@ fn auth_header(netrc: &Netrc, url: &str) -> Option<reqwest::header::HeaderValue>
 }
 
 /// Copies a local wheel into the cache, hashing it on the way.
-fn copy_local(p: &LockedPackage, src: &Path, dest: &Path) -> anyhow::Result<u64> {
+fn copy_local(p: &LockedPackage, src: &Path, dest: &Path) -> anyhow::Result<()> {
     let what = format!(
         "{} {} ({}) at {}",
         p.name,
@@ -502,8 +477,7 @@ fn copy_local(p: &LockedPackage, src: &Path, dest: &Path) -> anyhow::Result<u64>
         total += n as u64;
     }
     let actual = hex::encode(hasher.finalize());
-    finish_entry(p, tmp, &actual, total, dest, &what).map_err(|e| anyhow::anyhow!(e))?;
-    Ok(total)
+    finish_entry(p, tmp, &actual, total, dest, &what).map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Checks a finished temporary file against the lock and renames it into the cache; on a
@@ -688,10 +662,15 @@ mod tests {
         assert_eq!(paths[1], cache.wheel_path(&b.sha256));
         assert_eq!(std::fs::read(&paths[0]).unwrap(), b"alpha wheel bytes");
         assert_eq!(server.hits(), 2);
-        assert!(ev.borrow().contains(&FetchEvent::Downloaded {
-            name: "beta".into(),
-            bytes: 10
-        }));
+        let beta_bytes: u64 = ev
+            .borrow()
+            .iter()
+            .map(|e| match e {
+                FetchEvent::Progress { name, bytes } if name == "beta" => *bytes,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(beta_bytes, 10);
 
         ev.borrow_mut().clear();
         let again = fetch_wheels(

@@ -15,11 +15,14 @@ pub mod fetch;
 pub mod fsutil;
 pub mod http;
 pub mod index;
+pub mod inputs;
 pub mod inspect;
 pub mod interpreter;
 pub mod layer_test;
 pub mod lock;
 pub mod manifest;
+pub mod pipeline;
+pub mod plan;
 pub mod project_files;
 pub mod record;
 #[cfg(feature = "aws")]

@@ -5,15 +5,14 @@
 //! The manifest is deterministic (packages sorted by name, no timestamps or host paths), so
 //! it can be committed and diffed, and two builds of the same inputs write the same bytes.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::assemble::{AssembleReport, Layout};
+use crate::assemble::AssembleReport;
 use crate::domain::{MAX_DIRECT_UPLOAD_BYTES, MAX_UNZIPPED_BYTES};
 use crate::lock::LockedPackage;
+use crate::plan::Layout;
 use crate::target::Target;
 
 /// Everything worth knowing about a built layer, as written to `NAME.json`.
@@ -134,18 +133,14 @@ pub fn build_manifest(
     }
 }
 
-/// The manifest as pretty JSON with a final newline: the exact bytes `write` stores.
-pub fn to_json(m: &Manifest) -> String {
+/// Writes the manifest as pretty JSON with a final newline, atomically (temporary file and
+/// rename). Packages are sorted by name, so the bytes depend only on the content.
+pub fn write(m: &Manifest, path: &Path) -> anyhow::Result<()> {
     let mut m = m.clone();
     m.packages.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut s = serde_json::to_string_pretty(&m).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&m)?;
     s.push('\n');
-    s
-}
-
-/// Writes the manifest atomically (temporary file and rename).
-pub fn write(m: &Manifest, path: &Path) -> anyhow::Result<()> {
-    crate::fsutil::write_atomic(path, to_json(m).as_bytes())
+    crate::fsutil::write_atomic(path, s.as_bytes())
 }
 
 /// Reads a manifest, naming the file and the position of anything malformed.
