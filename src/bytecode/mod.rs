@@ -19,6 +19,7 @@
 
 pub mod driver;
 pub mod pyc;
+pub mod stage;
 pub mod store;
 
 use std::path::PathBuf;
