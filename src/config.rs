@@ -31,8 +31,7 @@ pub struct Config {
     pub find_links: Vec<String>,
     pub out_dir: Option<PathBuf>,
     /// `true`/`"all"`, `"imported"` or `false`/`"none"`: hash-based `.pyc` in the layer
-    /// (see `bytecode::Mode`), kept as the mode's name.
-    #[serde(default, deserialize_with = "bool_or_mode")]
+    /// (see `bytecode::Mode`), kept as the mode's name (`true` is `all`, `false` `none`).
     pub compile_bytecode: Option<String>,
     /// The CPython that compiles bytecode [default: found on this machine].
     pub python_interpreter: Option<PathBuf>,
@@ -61,6 +60,8 @@ enum Shape {
     OneOrMany,
     List,
     Bool,
+    /// `true`, `false` or a string.
+    BoolOrText,
     Table,
 }
 
@@ -175,6 +176,26 @@ const KEYS: &[Key<Config>] = &[
         "a path string",
         "out-dir = \"dist\"",
         |c, v| c.out_dir = Some(PathBuf::from(v.text())),
+    ),
+    key(
+        "compile-bytecode",
+        Shape::BoolOrText,
+        "true, false or a mode string (\"all\", \"imported\", \"none\")",
+        "compile-bytecode = true",
+        |c, v| {
+            c.compile_bytecode = Some(match v {
+                Read::Bool(true) => "all".to_string(),
+                Read::Bool(false) => "none".to_string(),
+                other => other.text(),
+            })
+        },
+    ),
+    key(
+        "python-interpreter",
+        Shape::Text,
+        "a path string",
+        "python-interpreter = \"/usr/bin/python3.12\"",
+        |c, v| c.python_interpreter = Some(PathBuf::from(v.text())),
     ),
     key(
         "publish",
@@ -298,6 +319,9 @@ impl Reader<'_> {
                 Shape::OneOrMany => toml_access::one_or_many(item).map(owned),
                 Shape::List => toml_access::strings(item).map(owned),
                 Shape::Bool => toml_access::boolean(item).map(Read::Bool),
+                Shape::BoolOrText => toml_access::boolean(item)
+                    .map(Read::Bool)
+                    .or_else(|_| toml_access::string(item).map(|s| Read::Text(s.to_string()))),
                 Shape::Table => toml_access::table(item).map(Read::Table),
             }
             .map_err(|wrong| self.wrong_type(wrong, item, prefix, key))?;
@@ -343,25 +367,6 @@ fn owned(list: Vec<(&str, std::ops::Range<usize>)>) -> Read<'static, 'static> {
 
 fn paths(list: Vec<String>) -> Vec<PathBuf> {
     list.into_iter().map(PathBuf::from).collect()
-}
-
-/// `compile-bytecode = true` means `all`, `false` means `none`; a string is kept as written
-/// (checked where the mode is parsed, which names the accepted values).
-fn bool_or_mode<'de, D>(d: D) -> Result<Option<String>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum BoolOrMode {
-        Bool(bool),
-        Mode(String),
-    }
-    Ok(Some(match BoolOrMode::deserialize(d)? {
-        BoolOrMode::Bool(true) => "all".to_string(),
-        BoolOrMode::Bool(false) => "none".to_string(),
-        BoolOrMode::Mode(m) => m,
-    }))
 }
 
 impl Config {
