@@ -12,9 +12,9 @@
 
 pub(crate) mod zipwrite;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -22,6 +22,7 @@ use base64::Engine;
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use sha2::{Digest, Sha256};
+use zip::ZipArchive;
 
 use crate::lock::LockedPackage;
 use crate::plan::{self, Entry, Layout, Mode, Plan, PlanOptions, Source};
@@ -119,6 +120,8 @@ pub fn write(
         })
         .collect();
     let mut other_unzipped = 0;
+    // Archives of `Source::Archive` entries, each opened once.
+    let mut archives: HashMap<PathBuf, ZipArchive<BufReader<File>>> = HashMap::new();
     let time = source_date_epoch.map_or(DosDateTime::EPOCH, DosDateTime::from_unix);
     let written = write_zip(out, time, |zip| {
         for (path, entry) in entries {
@@ -140,6 +143,33 @@ pub fn write(
                     let mut f = wheel
                         .archive
                         .by_index_raw(w.index)
+                        .with_context(|| format!("cannot read {what}"))?;
+                    zip.add(header.clone(), &mut f)
+                        .with_context(|| format!("cannot copy {what}"))?;
+                    header
+                }
+                Source::Archive { archive, entry: a } => {
+                    let what = format!("{}: {} -> {path}", archive.display(), a.name);
+                    let zip_in = match archives.entry(archive.clone()) {
+                        std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            let f = File::open(archive)
+                                .with_context(|| format!("cannot open {}", archive.display()))?;
+                            v.insert(ZipArchive::new(BufReader::new(f)).with_context(|| {
+                                format!("{} is not a valid zip", archive.display())
+                            })?)
+                        }
+                    };
+                    let header = EntryHeader {
+                        name: path.clone(),
+                        method: a.method,
+                        crc32: a.crc32,
+                        compressed_size: a.compressed_size,
+                        uncompressed_size: a.size,
+                        unix_mode: entry.mode.unix_mode(),
+                    };
+                    let mut f = zip_in
+                        .by_index_raw(a.index)
                         .with_context(|| format!("cannot read {what}"))?;
                     zip.add(header.clone(), &mut f)
                         .with_context(|| format!("cannot copy {what}"))?;
@@ -189,7 +219,9 @@ fn derive_records(plan: &Plan) -> anyhow::Result<Vec<(String, Entry)>> {
             continue;
         }
         let (hash, size) = match &entry.source {
-            Source::Wheel(w) => (w.record_hash.clone().unwrap_or_default(), w.size),
+            Source::Wheel(w) | Source::Archive { entry: w, .. } => {
+                (w.record_hash.clone().unwrap_or_default(), w.size)
+            }
             Source::Bytes(b) => (record::record_hash(b), b.len() as u64),
             Source::File(f) => {
                 let bytes =

@@ -213,3 +213,22 @@ pub const POLICY_LIBRARIES_ABSENT_ON_LAMBDA: &[(&str, &str)] = &[
 /// Source: glibc NEWS (2.36: DT_RELR support, `GLIBC_ABI_DT_RELR`, emitted by linkers that
 /// pack relocations with `-z pack-relative-relocs`).
 pub const GLIBC_SPECIAL_VERSIONS: &[(&str, (u16, u16))] = &[("GLIBC_ABI_DT_RELR", (2, 36))];
+
+/// The `.pyc` magic number of each CPython 3 minor release (the little-endian `u16` before
+/// `\r\n` at the start of every `.pyc`): a `.pyc` loads only under the minor that wrote it.
+///
+/// Sources: `Lib/importlib/_bootstrap_external.py` (3.9–3.13) and
+/// `Include/internal/pycore_magic_number.h` (3.14) of CPython's final releases; 3.9–3.13
+/// checked against `importlib.util.MAGIC_NUMBER` of pyenv's 3.9.18, 3.10.13, 3.11.7, 3.12.1
+/// and 3.13.0.
+pub const PYC_MAGIC: &[(u8, u16)] = &[
+    (6, 3379),
+    (7, 3394),
+    (8, 3413),
+    (9, 3425),
+    (10, 3439),
+    (11, 3495),
+    (12, 3531),
+    (13, 3571),
+    (14, 3627),
+];

@@ -4,6 +4,7 @@
 pub mod assemble;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod bytecode;
 pub mod cache;
 pub mod check;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod http;
 pub mod index;
 pub mod inputs;
 pub mod inspect;
+pub mod interpreter;
 pub mod layer_test;
 pub mod lock;
 pub mod manifest;

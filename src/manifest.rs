@@ -41,7 +41,28 @@ pub struct Manifest {
     pub limits: Limits,
     /// Sorted by name.
     pub packages: Vec<ManifestPackage>,
+    /// The bytecode compiled into the layer; absent when none was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytecode: Option<ManifestBytecode>,
     pub notes: Vec<String>,
+}
+
+/// How the layer's bytecode was made: which modules, by which interpreter (the magic number
+/// and patch release decide the bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestBytecode {
+    /// `all` or `imported`.
+    pub mode: String,
+    /// `3.12.1`: the CPython that compiled it.
+    pub interpreter: String,
+    /// Its path on the machine that built the layer.
+    pub interpreter_path: String,
+    /// `importlib.util.MAGIC_NUMBER` in hex.
+    pub magic: String,
+    /// `.pyc` files in the layer.
+    pub files: usize,
+    /// Sources left without bytecode because they do not compile.
+    pub skipped: usize,
 }
 
 /// Lambda's size limits the layer was measured against, recorded so a reader of the
@@ -129,6 +150,7 @@ pub fn build_manifest(
         code_sha256: report.code_sha256.clone(),
         limits: Limits::default(),
         packages,
+        bytecode: None,
         notes: report.notes.clone(),
     }
 }
@@ -270,6 +292,20 @@ pub fn render_table(m: &Manifest) -> String {
         human_bytes(upload_limit),
         upload_verdict
     ));
+    match &m.bytecode {
+        Some(b) => out.push_str(&format!(
+            "bytecode    {} .pyc ({}), compiled by Python {}{}\n",
+            b.files,
+            b.mode,
+            b.interpreter,
+            if b.skipped > 0 {
+                format!("; {} source(s) do not compile", b.skipped)
+            } else {
+                String::new()
+            }
+        )),
+        None => out.push_str("bytecode    none (--compile-bytecode makes cold starts faster)\n"),
+    }
     out.push_str(&format!("sha256      {}\n", m.sha256));
     out.push_str(&format!("CodeSha256  {}\n", m.code_sha256));
     for n in &m.notes {

@@ -26,10 +26,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::assemble;
+use crate::bytecode;
 use crate::cache::CacheDir;
 use crate::check::{self, CheckOptions, LayerSource};
 use crate::fetch::{self, FetchEvent, FetchOptions};
 use crate::inputs::Inputs;
+use crate::interpreter::{self, Interpreter, Purpose};
 use crate::lock::LockedPackage;
 use crate::manifest::{self, Manifest};
 use crate::plan::{self, Layout, PlanOptions};
@@ -90,6 +92,10 @@ pub struct BuildSettings {
     pub from_venv: Option<PathBuf>,
     /// Timestamp of every zip entry (`SOURCE_DATE_EPOCH`); `None` is 1980-01-01.
     pub source_date_epoch: Option<u64>,
+    /// Which modules get hash-based bytecode [default: pylayer.toml's, else none].
+    pub compile_bytecode: Option<bytecode::Mode>,
+    /// The CPython that compiles it [default: pylayer.toml's, else found on this machine].
+    pub python_interpreter: Option<PathBuf>,
 }
 
 /// One layer `build` wrote.
@@ -135,6 +141,7 @@ pub fn build(
         &config,
         on_event,
     )?;
+    let compilers = bytecode_interpreters(inputs, settings, &config)?;
     if let Some(dir) = &settings.from_venv {
         let dists = crate::venv::installed(&crate::venv::site_packages(dir)?)?;
         for t in &inputs.targets {
@@ -200,6 +207,11 @@ pub fn build(
             zip: naming::zip_path(&out_dir, &name, t),
             keep: keep_tooling(&roots, packages, on_event),
             source_date_epoch: settings.source_date_epoch,
+            bytecode: compilers
+                .iter()
+                .find(|(m, _)| *m == t.minor)
+                .map(|(_, i)| i),
+            cache: CacheDir::resolve(settings.lock.cache_dir.as_deref()),
         };
         layers.push(build_target(&target, packages, &wheels)?);
     }
@@ -255,6 +267,59 @@ struct TargetBuild<'a> {
     zip: PathBuf,
     keep: Vec<String>,
     source_date_epoch: Option<u64>,
+    /// The interpreter compiling this target's bytecode; `None` for none.
+    bytecode: Option<&'a Interpreter>,
+    cache: CacheDir,
+}
+
+/// The interpreters that compile bytecode, one per Python minor of the targets; empty when
+/// the layers get none. Found before anything is locked or fetched, so a missing Python
+/// stops the build at once (exit 2) with what to install.
+fn bytecode_interpreters(
+    inputs: &Inputs,
+    settings: &BuildSettings,
+    config: &crate::config::Config,
+) -> Result<Vec<(u8, Interpreter)>, Error> {
+    let mode = match (
+        settings.compile_bytecode,
+        config.compile_bytecode.as_deref(),
+    ) {
+        (Some(m), _) => m,
+        (None, Some(m)) => m.parse().map_err(|e| {
+            Error::Input(format!(
+                "{}: compile-bytecode: {e}",
+                config.dir.join(crate::config::CONFIG_FILE).display()
+            ))
+        })?,
+        (None, None) => bytecode::Mode::None,
+    };
+    match mode {
+        bytecode::Mode::None => return Ok(Vec::new()),
+        bytecode::Mode::All => {}
+        bytecode::Mode::Imported => {
+            return Err(Error::Input(
+                "--compile-bytecode=imported is not available yet: use --compile-bytecode (every module) or none".into(),
+            ));
+        }
+    }
+    let explicit = settings
+        .python_interpreter
+        .clone()
+        .or_else(|| config.python_interpreter.as_ref().map(|p| config.path(p)));
+    let mut minors: Vec<u8> = inputs.targets.iter().map(|t| t.minor).collect();
+    minors.sort_unstable();
+    minors.dedup();
+    minors
+        .into_iter()
+        .map(|minor| {
+            // Bytecode does not depend on the CPU: any architecture's interpreter serves.
+            let found = match &explicit {
+                Some(p) => interpreter::explicit(p, None, minor, None, Purpose::BYTECODE),
+                None => interpreter::discover(minor, None, Purpose::BYTECODE),
+            };
+            found.map(|i| (minor, i)).map_err(|e| Error::Input(e.0))
+        })
+        .collect()
 }
 
 /// plan → (stages) → write → check → manifest, for one target.
@@ -264,7 +329,7 @@ fn build_target(
     wheels: &[(LockedPackage, PathBuf)],
 ) -> Result<BuiltLayer, Error> {
     let failed = |e: anyhow::Error| Error::Failed(format!("building {}: {e:#}", b.zip.display()));
-    let plan = plan::plan(
+    let mut plan = plan::plan(
         wheels,
         b.target,
         &PlanOptions {
@@ -274,9 +339,32 @@ fn build_target(
     )
     .map_err(failed)?;
     // Stages that add, filter or rewrite entries go here (see the `plan` module).
+    let mut bytecode_summary = None;
+    if let Some(interp) = b.bytecode {
+        let sha_of = |filename: &str| {
+            wheels
+                .iter()
+                .find(|(p, _)| p.filename == filename)
+                .map(|(p, _)| p.sha256.clone())
+        };
+        let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let r = bytecode::stage::add_to_plan(&mut plan, interp, &b.cache, b.layout, &sha_of, jobs)
+            .map_err(|e| failed(e.context("compiling bytecode")))?;
+        plan.notes.extend(r.notes.iter().cloned());
+        bytecode_summary = Some(manifest::ManifestBytecode {
+            mode: bytecode::Mode::All.as_str().to_string(),
+            interpreter: interp.full_version(),
+            interpreter_path: interp.python.display().to_string(),
+            magic: interp.magic.clone(),
+            files: r.pyc_files,
+            skipped: r.skipped,
+        });
+    }
     let report = assemble::write(plan, b.source_date_epoch, &b.zip).map_err(failed)?;
     let check = check_zip(&b.zip, b.target)?;
-    let manifest = manifest::build_manifest(b.name, b.target, b.layout, &b.zip, packages, &report);
+    let mut manifest =
+        manifest::build_manifest(b.name, b.target, b.layout, &b.zip, packages, &report);
+    manifest.bytecode = bytecode_summary;
     manifest::write(&manifest, &manifest::manifest_path(&b.zip))?;
     Ok(BuiltLayer {
         zip: b.zip.clone(),

@@ -152,8 +152,11 @@ pub struct WheelEntry {
 pub enum Source {
     /// An entry of the wheel of the entry's distribution (raw copy).
     Wheel(WheelEntry),
-    /// Bytes a stage made (INSTALLER, bytecode, a stripped library), compressed on write.
+    /// Bytes a stage made (INSTALLER, a stripped library), compressed on write.
     Bytes(Vec<u8>),
+    /// An entry of another zip made by a stage and kept in the cache (bytecode), copied raw
+    /// like a wheel entry: a warm build neither recompiles nor recompresses it.
+    Archive { archive: PathBuf, entry: WheelEntry },
     /// A file on disk, read and compressed on write.
     File(PathBuf),
 }
@@ -278,6 +281,21 @@ impl Plan {
             }
             (Source::Wheel(w), None) => {
                 anyhow::bail!("{path}: wheel entry {} belongs to no distribution", w.name)
+            }
+            (Source::Archive { archive, entry }, _) => {
+                let what = format!("{}: {}", archive.display(), entry.name);
+                let file = std::fs::File::open(archive)
+                    .with_context(|| format!("cannot open {}", archive.display()))?;
+                let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+                    .with_context(|| format!("{} is not a valid zip", archive.display()))?;
+                let f = zip
+                    .by_index(entry.index)
+                    .with_context(|| format!("cannot read {what}"))?;
+                let mut out = Vec::with_capacity(entry.size as usize);
+                f.take(entry.size)
+                    .read_to_end(&mut out)
+                    .with_context(|| format!("cannot decompress {what}"))?;
+                Ok(out)
             }
         }
     }

@@ -2,8 +2,8 @@
 //! into /opt; `/opt/python` and `/opt/python/lib/python3.X/site-packages` are on `sys.path`,
 //! `/opt/lib` on `LD_LIBRARY_PATH`, `/opt/bin` on `PATH`, `/opt/extensions` holds Lambda
 //! extensions. Everything else is dead weight or a mistake: packages at the zip's root, a
-//! site-packages for another Python, venv remnants, bytecode for another Python, `.pth`
-//! files (which Lambda never processes).
+//! site-packages for another Python, venv remnants, `.pth` files (which Lambda never
+//! processes). Bytecode has its own check (`bytecode`).
 
 use std::collections::BTreeMap;
 
@@ -131,8 +131,7 @@ pub fn check(
         );
     }
 
-    // venv remnants, .pth files, bytecode for another Python.
-    let mut stale_pyc: BTreeMap<String, (usize, u64, String)> = BTreeMap::new();
+    // venv remnants, .pth files (bytecode for another Python: see `bytecode`).
     for e in &files {
         let p = e.path.as_str();
         let file = p.rsplit('/').next().unwrap_or(p);
@@ -162,31 +161,6 @@ pub fn check(
                 .in_dist(owner(p)),
             );
         }
-        if dir.ends_with("__pycache__") && file.ends_with(".pyc") {
-            let tag = file.split('.').nth(1).unwrap_or("");
-            let wanted = format!("cpython-3{}", target.minor);
-            if tag.starts_with("cpython-") && tag != wanted {
-                let slot = stale_pyc
-                    .entry(tag.to_string())
-                    .or_insert((0, 0, p.to_string()));
-                slot.0 += 1;
-                slot.1 += e.size;
-            }
-        }
-    }
-    for (tag, (count, bytes, example)) in stale_pyc {
-        out.push(
-            Finding::warning(
-                "stale-bytecode",
-                format!(
-                    "{count} __pycache__ file(s) ({}) compiled for `{tag}`; {} ignores them, they only take space (e.g. {example})",
-                    crate::manifest::human_bytes(bytes),
-                    target.runtime_name()
-                ),
-                "leave __pycache__ out of the layer (`pylayer build` does)",
-            )
-            .in_dist(owner(&example)),
-        );
     }
 
     if !files.is_empty()
@@ -270,16 +244,6 @@ mod tests {
                 12
             ),
             ["venv-remnant", "venv-remnant"]
-        );
-        assert_eq!(
-            codes(
-                &[
-                    file("python/x/__pycache__/a.cpython-311.pyc"),
-                    file("python/x/__pycache__/b.cpython-311.pyc")
-                ],
-                12
-            ),
-            ["stale-bytecode"]
         );
         assert_eq!(
             codes(&[file("python/distutils-precedence.pth")], 12),

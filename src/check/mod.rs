@@ -5,12 +5,14 @@
 //! - [`source`] reads the zip in place (or the directory) into an inventory, flagging
 //!   hostile or damaged zips, and parses binaries as it streams;
 //! - [`dists`] finds the installed distributions and who owns which file;
-//! - [`layout`], [`binary`], [`deps`] and [`limits`] each turn those into findings;
+//! - [`layout`], [`binary`], [`bytecode`], [`deps`] and [`limits`] each turn those into
+//!   findings;
 //! - [`report`] holds the findings and renders them.
 //!
 //! The CLI (`pylayer check`, and `pylayer build` on each zip it makes) only prints.
 
 pub mod binary;
+pub mod bytecode;
 pub mod deps;
 pub mod dists;
 pub mod layout;
@@ -43,6 +45,7 @@ pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::
     let mut findings = inv.findings.clone();
     findings.extend(layout::check(&inv.entries, target, &owner));
     findings.extend(binary::check(&inv.entries, target, &owner));
+    findings.extend(bytecode::check(&inv.entries, target, &owner));
     findings.extend(deps::check(&dists, target));
     findings.extend(limits::check(
         &inv.entries,

@@ -80,6 +80,17 @@ pub enum Content {
     Binary(BinaryInfo),
     /// A text file a later stage reads (METADATA, RECORD) or a symbolic link's target.
     Text(Vec<u8>),
+    /// The first [`HEAD_BYTES`] bytes of a file whose header a check reads (`.pyc`).
+    Head(Vec<u8>),
+}
+
+/// How much of a file's start [`Content::Head`] keeps: a `.pyc` header (magic, flags and
+/// the source hash or timestamp) is 16 bytes.
+pub const HEAD_BYTES: usize = 16;
+
+/// Whether a later stage reads this file's first bytes.
+pub fn wants_head(path: &str) -> bool {
+    path.ends_with(".pyc")
 }
 
 /// Everything read from the layer.
@@ -368,6 +379,7 @@ fn read_zip_entry(
 
     // Stream the data: verify size and CRC, keep only what is needed.
     let mut kept: Option<Vec<u8>> = None;
+    let mut head: Option<Vec<u8>> = wants_head(&path).then(Vec::new);
     let mut total: u64 = 0;
     let cap = if is_symlink {
         MAX_LINK_BYTES
@@ -388,6 +400,10 @@ fn read_zip_entry(
                     if keep {
                         kept = Some(Vec::with_capacity(declared.min(64 << 20) as usize));
                     }
+                }
+                if let Some(h) = head.as_mut() {
+                    let want = HEAD_BYTES.saturating_sub(h.len()).min(chunk.len());
+                    h.extend_from_slice(&chunk[..want]);
                 }
                 total += k as u64;
                 if total > declared || total > cap {
@@ -475,7 +491,10 @@ fn read_zip_entry(
             None if wants_text(&path) => Content::Text(bytes),
             None => Content::None,
         },
-        None => Content::None,
+        None => match head {
+            Some(h) => Content::Head(h),
+            None => Content::None,
+        },
     };
     Some(Entry {
         path,
@@ -559,6 +578,9 @@ fn read_dir_file(p: &Path, rel: &str, size: u64, buf: &mut [u8]) -> io::Result<C
     let head = &buf[..head_len];
     let text = wants_text(rel) && size <= MAX_TEXT_BYTES;
     if !(binary::looks_binary(head) || text) {
+        if wants_head(rel) {
+            return Ok(Content::Head(head[..head.len().min(HEAD_BYTES)].to_vec()));
+        }
         return Ok(Content::None);
     }
     let mut bytes = head.to_vec();

@@ -39,6 +39,14 @@ pub struct BuildArgs {
     /// Leave out boto3, botocore, s3transfer and jmespath, which the runtime already ships.
     #[arg(long)]
     pub no_runtime_provided: bool,
+    /// Hash-based bytecode beside every module, so cold starts on read-only /opt do not
+    /// compile them: `all` (the flag alone), `none` [default: pylayer.toml's, else none]
+    #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "all", require_equals = true)]
+    pub compile_bytecode: Option<String>,
+    /// The CPython that compiles bytecode [default: the newest python3.X of the target's
+    /// version on PATH, under pyenv or uv's managed Pythons]
+    #[arg(long, value_name = "PATH")]
+    pub python_interpreter: Option<PathBuf>,
     // JSON shape: `{"layers": [manifest, …]}`, one manifest per target.
     #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
@@ -47,6 +55,12 @@ pub struct BuildArgs {
 pub fn run(args: BuildArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let inputs = args.inputs.load()?;
+    let compile_bytecode = args
+        .compile_bytecode
+        .as_deref()
+        .map(|m| m.parse().map_err(|e| format!("--compile-bytecode: {e}")))
+        .transpose()
+        .map_err(Failure::usage)?;
     let settings = BuildSettings {
         lock: lock_settings(&args.inputs),
         name: args.name.clone(),
@@ -59,6 +73,8 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         source_date_epoch: std::env::var("SOURCE_DATE_EPOCH")
             .ok()
             .and_then(|v| v.trim().parse().ok()),
+        compile_bytecode,
+        python_interpreter: args.python_interpreter.clone(),
     };
     let rt = runtime()?;
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());

@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::{Failure, output, shared, values};
 use pylayer::inspect::layer::Layer;
-use pylayer::layer_test::interpreter::{self, host_arch};
+use pylayer::interpreter::{self, Purpose, host_arch};
 use pylayer::layer_test::{self, ImportResult, ModuleToTest, RunOptions, Status, human_micros};
 use pylayer::manifest;
 use pylayer::target::Arch;
@@ -23,7 +23,7 @@ pub struct TestArgs {
     /// Import these modules instead of every top-level module (repeatable; dotted names work).
     #[arg(long = "import", value_name = "MOD")]
     pub import: Vec<String>,
-    /// The Python to import with [default: python3.X on PATH or under ~/.pyenv/versions].
+    /// The Python to import with [default: the newest python3.X on PATH, under pyenv's or uv's managed Pythons].
     /// An aarch64 Python on an x86_64 machine runs under qemu-aarch64.
     #[arg(long, value_name = "PATH")]
     pub interpreter: Option<PathBuf>,
@@ -140,8 +140,14 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     // The machine only matters when the layer has compiled code.
     let needed_arch = if layer.has_native { arch } else { None };
     let interp = match &args.interpreter {
-        Some(p) => interpreter::explicit(p, args.sysroot.as_deref(), minor, needed_arch),
-        None => interpreter::discover(minor, needed_arch),
+        Some(p) => interpreter::explicit(
+            p,
+            args.sysroot.as_deref(),
+            minor,
+            needed_arch,
+            Purpose::TEST,
+        ),
+        None => interpreter::discover(minor, needed_arch, Purpose::TEST),
     }
     .map_err(|e| Failure::usage(e.0))?;
     if layer.has_native && arch.is_none() {

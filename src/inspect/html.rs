@@ -436,6 +436,11 @@ pub fn render(layer: &Layer, ins: &Inspection) -> String {
         human_bytes(ins.zip_bytes),
         ins.distributions.len()
     );
+    let _ = write!(
+        h,
+        "<p class=\"summary\">{}</p>",
+        esc(super::render_bytecode(ins).trim_end())
+    );
     h.push_str(&treemap(layer, ins));
     h.push_str("<div id=\"details\">Point at a block for its size.</div>");
 

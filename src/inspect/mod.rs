@@ -41,6 +41,23 @@ pub struct Inspection {
     pub largest_files: Vec<FileSize>,
     pub trim: Vec<TrimCategory>,
     pub trim_total_bytes: u64,
+    pub bytecode: Bytecode,
+}
+
+/// The layer's bytecode (`__pycache__/*.pyc`): what Lambda loads instead of compiling the
+/// sources at each cold start. Counted apart so its cost in size is visible next to what it
+/// saves in start-up time.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Bytecode {
+    /// `.pyc` files.
+    pub files: usize,
+    pub unzipped_bytes: u64,
+    pub zipped_bytes: u64,
+    /// `.py` files in the layer.
+    pub sources: usize,
+    /// `.py` files with no `.pyc` of their own: compiled from source at each cold start
+    /// (when imported).
+    pub sources_without_bytecode: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -250,6 +267,7 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
         })
         .collect();
     let trim_total_bytes = trim.iter().map(|t| t.bytes).sum();
+    let bytecode = bytecode_of(&layer);
 
     let inspection = Inspection {
         zip: path
@@ -266,8 +284,64 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
         largest_files,
         trim,
         trim_total_bytes,
+        bytecode,
     };
     Ok((layer, inspection))
+}
+
+/// Counts the `.pyc` files and the `.py` files none of them belongs to.
+fn bytecode_of(layer: &Layer) -> Bytecode {
+    let mut b = Bytecode::default();
+    let mut compiled = std::collections::HashSet::new();
+    for f in &layer.files {
+        if f.path.ends_with(".pyc") {
+            b.files += 1;
+            b.unzipped_bytes += f.size;
+            b.zipped_bytes += f.compressed;
+            if let Some((source, _)) = crate::bytecode::pyc::source_of(&f.path) {
+                compiled.insert(source);
+            }
+        }
+    }
+    for f in &layer.files {
+        if f.path.ends_with(".py") {
+            b.sources += 1;
+            if !compiled.contains(&f.path) {
+                b.sources_without_bytecode += 1;
+            }
+        }
+    }
+    b
+}
+
+/// One line about the layer's bytecode.
+pub fn render_bytecode(i: &Inspection) -> String {
+    let b = &i.bytecode;
+    if b.files == 0 {
+        return format!(
+            "bytecode: none — {} .py files compile from source at each cold start when imported (/opt is read-only); build with --compile-bytecode\n",
+            b.sources
+        );
+    }
+    let mut s = format!(
+        "bytecode: {} .pyc files, {} unzipped ({:.1}% of the layer), {} zipped",
+        b.files,
+        human_bytes(b.unzipped_bytes),
+        if i.unzipped_bytes == 0 {
+            0.0
+        } else {
+            b.unzipped_bytes as f64 * 100.0 / i.unzipped_bytes as f64
+        },
+        human_bytes(b.zipped_bytes)
+    );
+    if b.sources_without_bytecode > 0 {
+        s.push_str(&format!(
+            "; {} of {} .py files have none",
+            b.sources_without_bytecode, b.sources
+        ));
+    }
+    s.push('\n');
+    s
 }
 
 /// Left-aligned columns, except those listed in `right`, two spaces apart.
@@ -366,6 +440,8 @@ pub fn render(i: &Inspection) -> String {
             ));
         }
     }
+    out.push('\n');
+    out.push_str(&render_bytecode(i));
     out.push_str("\nlargest files\n");
     let rows: Vec<Vec<String>> = i
         .largest_files
@@ -440,6 +516,37 @@ mod tests {
         assert_eq!(trim_category("README.md"), None);
         assert_eq!(trim_category("pkg/README.md").map(|c| c.0), Some("docs"));
         assert_eq!(trim_category("numpy/random/LICENSE.md"), None);
+    }
+
+    #[test]
+    fn bytecode_is_counted_apart_with_the_sources_it_misses() {
+        let file = |path: &str, size: u64| layer::LayerFile {
+            path: path.into(),
+            size,
+            compressed: size / 2,
+            dist: None,
+        };
+        let mut l = Layer {
+            path: "x.zip".into(),
+            zip_bytes: 0,
+            files: vec![
+                file("python/p/__init__.py", 10),
+                file("python/p/__pycache__/__init__.cpython-312.pyc", 100),
+                file("python/p/m.py", 10),
+                file("python/p/data.txt", 5),
+            ],
+            dists: Vec::new(),
+            roots: vec!["python/".into()],
+            python_hint: None,
+            arch_hint: None,
+            has_native: false,
+        };
+        let b = bytecode_of(&l);
+        assert_eq!((b.files, b.unzipped_bytes, b.zipped_bytes), (1, 100, 50));
+        assert_eq!((b.sources, b.sources_without_bytecode), (2, 1));
+        l.files.remove(1);
+        let b = bytecode_of(&l);
+        assert_eq!((b.files, b.sources_without_bytecode), (0, 2));
     }
 
     #[test]

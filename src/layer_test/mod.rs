@@ -9,8 +9,6 @@
 //! compiled at every cold start since pylayer leaves `*.pyc` out). The layer's import roots
 //! go first on `sys.path`; its `lib/` on `LD_LIBRARY_PATH`, as Lambda does with /opt/lib.
 
-pub mod interpreter;
-
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -24,7 +22,7 @@ use serde::Serialize;
 use zip::ZipArchive;
 
 use crate::inspect::layer::Layer;
-use interpreter::{Interpreter, run_with_timeout};
+use crate::interpreter::{Interpreter, run_with_timeout};
 
 /// A layer unpacked into a read-only temporary directory, made writable again and removed
 /// when dropped.
