@@ -11,6 +11,7 @@ pub mod diff;
 pub mod domain;
 pub mod exclude;
 pub mod fetch;
+pub mod format;
 pub mod fsutil;
 pub mod http;
 pub mod index;
@@ -18,6 +19,7 @@ pub mod inspect;
 pub mod layer_test;
 pub mod lock;
 pub mod manifest;
+pub mod metadata;
 pub mod project_files;
 pub mod record;
 #[cfg(feature = "aws")]

@@ -74,7 +74,7 @@ pub fn check(
                 "outside-lambda-paths",
                 format!(
                     "{count} file(s), {} under `{top}` are outside the directories Lambda uses (python/, lib/, bin/, extensions/); they only take space unless your code opens /opt/{top} itself",
-                    crate::manifest::human_bytes(*bytes)
+                    crate::format::human_bytes(*bytes)
                 ),
                 "remove them, or move them under python/ (importable) or lib/ (shared libraries)",
             )
@@ -180,7 +180,7 @@ pub fn check(
                 "stale-bytecode",
                 format!(
                     "{count} __pycache__ file(s) ({}) compiled for `{tag}`; {} ignores them, they only take space (e.g. {example})",
-                    crate::manifest::human_bytes(bytes),
+                    crate::format::human_bytes(bytes),
                     target.runtime_name()
                 ),
                 "leave __pycache__ out of the layer (`pylayer build` does)",

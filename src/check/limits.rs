@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::report::Finding;
 use super::source::{Entry, EntryKind};
 use crate::domain::{MAX_DIRECT_UPLOAD_BYTES, MAX_UNZIPPED_BYTES};
-use crate::manifest::human_bytes;
+use crate::format::human_bytes;
 
 pub fn check(
     entries: &[Entry],

@@ -12,7 +12,8 @@ use clap::Args;
 use super::Failure;
 use pylayer::inspect::layer::Layer;
 use pylayer::layer_test::interpreter::{self, host_arch};
-use pylayer::layer_test::{self, ImportResult, ModuleToTest, RunOptions, Status, human_micros};
+use pylayer::layer_test::{self, ImportResult, ModuleToTest, RunOptions, Status};
+use pylayer::format::human_micros;
 use pylayer::manifest;
 use pylayer::target::{Arch, parse_python};
 
@@ -115,7 +116,7 @@ fn print_table(results: &[ImportResult]) -> String {
             ]
         })
         .collect();
-    let mut out = pylayer::inspect::table(
+    let mut out = pylayer::format::table(
         &[
             "module",
             "distribution",

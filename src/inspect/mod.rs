@@ -16,7 +16,7 @@ use serde::Serialize;
 use zip::ZipArchive;
 
 use crate::domain::MAX_UNZIPPED_BYTES;
-use crate::manifest::human_bytes;
+use crate::format::human_bytes;
 use layer::{Layer, is_shared_object};
 
 /// How many of the largest files the report lists.
@@ -270,43 +270,6 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
     Ok((layer, inspection))
 }
 
-/// Left-aligned columns, except those listed in `right`, two spaces apart.
-pub fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let w = widths[i];
-            if i > 0 {
-                s.push_str("  ");
-            }
-            if right.contains(&i) {
-                s.push_str(&format!("{c:>w$}"));
-            } else if i + 1 == cells.len() {
-                s.push_str(c);
-            } else {
-                s.push_str(&format!("{c:<w$}"));
-            }
-        }
-        let mut s = s.trim_end().to_string();
-        s.push('\n');
-        s
-    };
-    let mut out = line(header.to_vec());
-    for r in rows {
-        out.push_str(&line(r.iter().map(String::as_str).collect()));
-    }
-    out
-}
-
 /// The human report.
 pub fn render(i: &Inspection) -> String {
     let mut out = format!(
@@ -342,7 +305,7 @@ pub fn render(i: &Inspection) -> String {
             format!("{:.1}%", pct(i.unattributed.unzipped_bytes)),
         ]);
     }
-    out.push_str(&table(
+    out.push_str(&crate::format::table(
         &[
             "distribution",
             "version",
@@ -381,7 +344,7 @@ pub fn render(i: &Inspection) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(&["unzipped", "distribution", "path"], &rows, &[0]));
+    out.push_str(&crate::format::table(&["unzipped", "distribution", "path"], &rows, &[0]));
     out.push_str("\nwhat trimming would save\n");
     let rows: Vec<Vec<String>> = i
         .trim
@@ -400,7 +363,7 @@ pub fn render(i: &Inspection) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(
+    out.push_str(&crate::format::table(
         &["category", "files", "saves", "largest"],
         &rows,
         &[1, 2],
@@ -442,18 +405,4 @@ mod tests {
         assert_eq!(trim_category("numpy/random/LICENSE.md"), None);
     }
 
-    #[test]
-    fn tables_align() {
-        let t = table(
-            &["a", "n"],
-            &[
-                vec!["xx".into(), "1".into()],
-                vec!["y".into(), "100".into()],
-            ],
-            &[1],
-        );
-        let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[1], "xx    1");
-        assert_eq!(lines[2], "y   100");
-    }
 }

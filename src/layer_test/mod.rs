@@ -440,15 +440,6 @@ pub fn run_imports(modules: &[ModuleToTest], opts: &RunOptions) -> Vec<ImportRes
     results
 }
 
-/// `812345` µs → `812.3 ms`.
-pub fn human_micros(us: u64) -> String {
-    if us >= 1_000_000 {
-        format!("{:.2} s", us as f64 / 1e6)
-    } else {
-        format!("{:.1} ms", us as f64 / 1e3)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,8 +459,6 @@ Traceback (most recent call last):\n";
         assert_eq!(nested[0].module, "numpy._core");
         assert_eq!(nested[1].module, "_io");
         assert_eq!(nested.len(), 2);
-        assert_eq!(human_micros(812_345), "812.3 ms");
-        assert_eq!(human_micros(2_500_000), "2.50 s");
     }
 
     #[test]
