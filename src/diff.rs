@@ -8,7 +8,7 @@ use std::str::FromStr;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::inspect::layer::Layer;
+use crate::layer::Layer;
 use crate::format::human_bytes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]

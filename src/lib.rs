@@ -16,6 +16,7 @@ pub mod fsutil;
 pub mod http;
 pub mod index;
 pub mod inspect;
+pub mod layer;
 pub mod layer_test;
 pub mod lock;
 pub mod manifest;

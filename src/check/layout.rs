@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::report::Finding;
-use super::source::{Entry, EntryKind};
+use crate::layer::inventory::{Entry, EntryKind};
 use crate::target::Target;
 
 /// Top-level directories of a layer that Lambda uses.
@@ -208,7 +208,7 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::source::Content;
+    use crate::layer::inventory::Content;
     use crate::target::Arch;
 
     fn file(p: &str) -> Entry {
@@ -216,6 +216,7 @@ mod tests {
             path: p.into(),
             kind: EntryKind::File,
             size: 10,
+            compressed: 10,
             content: Content::None,
         }
     }

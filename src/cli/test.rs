@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::Failure;
-use pylayer::inspect::layer::Layer;
+use pylayer::layer::Layer;
 use pylayer::layer_test::interpreter::{self, host_arch};
 use pylayer::layer_test::{self, ImportResult, ModuleToTest, RunOptions, Status};
 use pylayer::format::human_micros;

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::layer::Layer;
+use crate::layer::Layer;
 use super::{Inspection, pct};
 use crate::format::human_bytes;
 

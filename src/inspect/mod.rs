@@ -3,27 +3,19 @@
 //! type stubs, docs and examples, debug symbols in shared objects), as a table, JSON or a
 //! self-contained HTML page with a treemap.
 
-pub mod elf;
 pub mod html;
-pub mod layer;
 
-use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
-use zip::ZipArchive;
 
 use crate::domain::MAX_UNZIPPED_BYTES;
 use crate::format::human_bytes;
-use layer::{Layer, is_shared_object};
+use crate::layer::{Layer, LayerFile};
 
 /// How many of the largest files the report lists.
 pub const LARGEST_FILES: usize = 20;
-
-/// Shared objects larger than this are not decompressed to look for debug symbols.
-const ELF_READ_LIMIT: u64 = 1024 * 1024 * 1024;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {
@@ -173,7 +165,7 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
             .collect(),
     };
 
-    let mut by_size: Vec<&layer::LayerFile> = layer.files.iter().collect();
+    let mut by_size: Vec<&LayerFile> = layer.files.iter().collect();
     by_size.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
     let largest_files = by_size
         .iter()
@@ -209,30 +201,12 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
         }
     }
 
-    // Debug symbols: parse the section headers of each shared object.
+    // Debug symbols: what the reader found in each ELF file's section headers.
     let mut debug = ("debug-symbols", 0usize, 0u64, Vec::new());
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut zip = ZipArchive::new(BufReader::new(file))
-        .with_context(|| format!("{} is not a readable zip file", path.display()))?;
-    for f in layer.files.iter().filter(|f| is_shared_object(&f.path)) {
-        if f.size > ELF_READ_LIMIT {
-            continue;
-        }
-        let mut entry = zip
-            .by_name(&f.path)
-            .with_context(|| format!("{}: cannot read {}", path.display(), f.path))?;
-        let mut data = Vec::with_capacity(f.size as usize);
-        (&mut entry)
-            .take(f.size)
-            .read_to_end(&mut data)
-            .with_context(|| format!("{}: cannot decompress {}", path.display(), f.path))?;
-        if let Some(n) = elf::strippable_bytes(&data)
-            && n > 0
-        {
-            debug.1 += 1;
-            debug.2 += n;
-            debug.3.push((f.path.clone(), n));
-        }
+    for f in layer.files.iter().filter(|f| f.strippable > 0) {
+        debug.1 += 1;
+        debug.2 += f.strippable;
+        debug.3.push((f.path.clone(), f.strippable));
     }
     cats.push(debug);
     let trim: Vec<TrimCategory> = cats

@@ -23,7 +23,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use zip::ZipArchive;
 
-use crate::inspect::layer::Layer;
+use crate::layer::Layer;
 use interpreter::{Interpreter, run_with_timeout};
 
 /// A layer unpacked into a read-only temporary directory, made writable again and removed
@@ -292,17 +292,6 @@ fn last_lines(stderr: &str, n: usize) -> String {
     lines[start..].join("\n")
 }
 
-/// Module names the Lambda runtime provides (import names of `domain::RUNTIME_PROVIDED`).
-const RUNTIME_MODULES: &[&str] = &[
-    "boto3",
-    "botocore",
-    "s3transfer",
-    "jmespath",
-    "dateutil",
-    "six",
-    "urllib3",
-];
-
 fn missing_runtime_module(stderr: &str) -> Option<String> {
     let line = stderr
         .lines()
@@ -312,7 +301,7 @@ fn missing_runtime_module(stderr: &str) -> Option<String> {
         .trim_start_matches("ModuleNotFoundError: No module named '")
         .trim_end_matches('\'');
     let top = name.split('.').next()?;
-    RUNTIME_MODULES.contains(&top).then(|| top.to_string())
+    crate::domain::runtime_provided_module(top).map(|r| r.module.to_string())
 }
 
 const SCRIPT: &str = r#"import sys
