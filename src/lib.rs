@@ -6,6 +6,7 @@ pub mod assemble;
 pub mod aws;
 pub mod cache;
 pub mod check;
+pub mod cleanup;
 pub mod config;
 pub mod diff;
 pub mod domain;

@@ -205,6 +205,41 @@ pub fn check(
     out
 }
 
+/// An empty layer — no installed distribution and no Python module under `python/` — is an
+/// error: whatever the zip holds (nothing, or only `lib/` or `bin/` files), no function can
+/// import anything from it. Not reported for a zip that could not be read at all.
+pub fn empty(entries: &[Entry], container: &[Finding]) -> Option<Finding> {
+    if container.iter().any(|f| f.code == "zip-corrupt") {
+        return None;
+    }
+    let roots = crate::layer::dists::roots_present(entries);
+    if !crate::layer::dists::collect(entries, &roots).is_empty() {
+        return None;
+    }
+    let module = entries.iter().any(|e| {
+        e.kind == EntryKind::File
+            && roots.iter().any(|r| e.path.starts_with(r.as_str()))
+            && [".py", ".pyc", ".so", ".pyd"]
+                .iter()
+                .any(|x| e.path.ends_with(x))
+    });
+    if module {
+        return None;
+    }
+    let files = entries.iter().filter(|e| e.kind == EntryKind::File).count();
+    Some(Finding::error(
+        "empty-layer",
+        if files == 0 {
+            "the layer holds no file at all: no distribution, no module".to_string()
+        } else {
+            format!(
+                "the layer holds {files} file(s) but no installed distribution and no Python module under python/: nothing in it can be imported"
+            )
+        },
+        "build it from requirements that name at least one package (`pylayer build -r requirements.txt`), or put your modules under python/ (python/lib/python3.X/site-packages/ works too)",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

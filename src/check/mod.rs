@@ -43,6 +43,7 @@ pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::
     let owner = |p: &str| owners.owner(p);
 
     let mut findings = inv.findings.clone();
+    findings.extend(layout::empty(&inv.entries, &inv.findings));
     findings.extend(layout::check(&inv.entries, target, &owner));
     findings.extend(binary::check(&inv.entries, target, &owner));
     findings.extend(deps::check(&dists, target));

@@ -8,8 +8,8 @@ use clap::Args;
 
 use super::Failure;
 use pylayer::check::{self, CheckOptions, LayerSource, Report};
-use pylayer::manifest;
-use pylayer::target::{Arch, Target, parse_python};
+use pylayer::layer::target_hint;
+use pylayer::target::Target;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -34,24 +34,15 @@ pub struct CheckArgs {
 
 /// The target from the flags, completed from a pylayer manifest (`X.json` beside `X.zip`).
 fn target(args: &CheckArgs) -> Result<Target, Failure> {
-    let (mut python, mut arch) = (args.python.clone(), args.arch.clone());
-    if python.is_none() || arch.is_none() {
-        let m = manifest::manifest_path(&args.layer);
-        if args.layer.extension().is_some_and(|x| x == "zip") && m.is_file() {
-            let man = manifest::read(&m).map_err(|e| Failure::usage(format!("{e:#}")))?;
-            python = python.or(Some(man.python));
-            arch = arch.or(Some(man.architecture));
-        }
-    }
-    let (Some(python), Some(arch)) = (python, arch) else {
+    let hint = target_hint::resolve(&args.layer, args.python.as_deref(), args.arch.as_deref())
+        .map_err(Failure::usage)?;
+    let (Some(minor), Some(arch)) = (hint.minor, hint.arch) else {
         return Err(Failure::usage(format!(
             "which runtime is {} for? Give --python 3.X and --arch x86_64|arm64 (pylayer reads them from a manifest {} beside the zip when there is one)",
             args.layer.display(),
-            manifest::manifest_path(&args.layer).display()
+            target_hint::manifest_beside(&args.layer).display()
         )));
     };
-    let minor = parse_python(&python).map_err(Failure::usage)?;
-    let arch: Arch = arch.parse().map_err(Failure::usage)?;
     Target::new(minor, arch).map_err(Failure::usage)
 }
 

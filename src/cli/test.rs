@@ -14,8 +14,8 @@ use pylayer::layer::Layer;
 use pylayer::layer_test::interpreter::{self, host_arch};
 use pylayer::layer_test::{self, ImportResult, ModuleToTest, RunOptions, Status};
 use pylayer::format::human_micros;
-use pylayer::manifest;
-use pylayer::target::{Arch, parse_python};
+use pylayer::layer::target_hint;
+use pylayer::target::Arch;
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
@@ -57,17 +57,10 @@ pub struct TestArgs {
 /// The layer's Python minor and architecture: the flags, else the manifest beside the zip,
 /// else what the file names say.
 fn target(args: &TestArgs, layer: &Layer) -> Result<(u8, Option<Arch>), Failure> {
-    let mut python = args.python.clone();
-    let mut arch = args.arch.clone();
-    let mpath = manifest::manifest_path(&args.layer);
-    if mpath.is_file() && args.layer.extension().is_some_and(|x| x == "zip") {
-        let m = manifest::read(&mpath).map_err(|e| Failure::usage(format!("{e:#}")))?;
-        python = python.or(Some(m.python));
-        arch = arch.or(Some(m.architecture));
-    }
-    let minor = match (python, layer.python_hint) {
-        (Some(p), hint) => {
-            let m = parse_python(&p).map_err(Failure::usage)?;
+    let hint = target_hint::resolve(&args.layer, args.python.as_deref(), args.arch.as_deref())
+        .map_err(Failure::usage)?;
+    let minor = match (hint.minor, layer.python_hint) {
+        (Some(m), hint) => {
             if let Some(h) = hint
                 && h != m
             {
@@ -82,15 +75,11 @@ fn target(args: &TestArgs, layer: &Layer) -> Result<(u8, Option<Arch>), Failure>
             return Err(Failure::usage(format!(
                 "which Python is {} for? Nothing in it names a version (no manifest {} beside it, no python3.X/ directory, no .cpython-3X extension modules): give --python 3.X",
                 args.layer.display(),
-                mpath.display()
+                target_hint::manifest_beside(&args.layer).display()
             )));
         }
     };
-    let arch = match arch {
-        Some(a) => Some(a.parse::<Arch>().map_err(Failure::usage)?),
-        None => layer.arch_hint,
-    };
-    Ok((minor, arch))
+    Ok((minor, hint.arch.or(layer.arch_hint)))
 }
 
 fn print_table(results: &[ImportResult]) -> String {
@@ -181,6 +170,8 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         )));
     }
 
+    // Ctrl-C from here on removes the unpacked tree before exiting.
+    pylayer::cleanup::install_interrupt_handler();
     let (unpacked, notes) =
         layer_test::unpack(&args.layer).map_err(|e| Failure::failed(format!("{e:#}")))?;
     for n in &notes {

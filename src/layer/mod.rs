@@ -17,6 +17,7 @@ pub mod binfile;
 pub mod dists;
 pub mod inventory;
 pub mod read;
+pub mod target_hint;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

@@ -342,9 +342,22 @@ fn read_zip_entry(
             content: Content::None,
         });
     }
-    if declared > MAX_UNZIPPED_BYTES
-        || (declared >= BOMB_MIN_BYTES && declared / compressed.max(1) >= BOMB_RATIO)
-    {
+    if declared > MAX_UNZIPPED_BYTES {
+        findings.push(
+            Finding::error(
+                "zip-bomb",
+                format!(
+                    "the entry claims an impossible size: {} bytes unzipped, more than Lambda's limit of {} bytes for a function and all its layers together (a forged zip64 size or a zip bomb)",
+                    crate::format::thousands(declared),
+                    crate::format::thousands(MAX_UNZIPPED_BYTES)
+                ),
+                "do not upload this zip; rebuild the layer from its packages",
+            )
+            .at(name),
+        );
+        return None;
+    }
+    if declared >= BOMB_MIN_BYTES && declared / compressed.max(1) >= BOMB_RATIO {
         findings.push(
             Finding::error(
                 "zip-bomb",
