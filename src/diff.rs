@@ -8,8 +8,8 @@ use std::str::FromStr;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::layer::Layer;
 use crate::format::human_bytes;
+use crate::layer::Layer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]

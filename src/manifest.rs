@@ -394,5 +394,4 @@ mod tests {
         assert!(t.contains("needs S3 upload"), "{t}");
         assert!(t.contains("OVER the limit by 50.0 MB"), "{t}");
     }
-
 }

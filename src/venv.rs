@@ -146,8 +146,7 @@ pub fn installed(sites: &[PathBuf]) -> anyhow::Result<Vec<Installed>> {
                 continue;
             };
             let headers = Headers::parse(&text);
-            let (Some(name), Some(version)) = (headers.get("Name"), headers.get("Version"))
-            else {
+            let (Some(name), Some(version)) = (headers.get("Name"), headers.get("Version")) else {
                 anyhow::bail!(
                     "{}: no Name or Version; the venv is damaged — reinstall that package",
                     meta_file.display()

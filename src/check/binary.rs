@@ -8,9 +8,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use object::elf;
 
 use super::report::Finding;
+use crate::domain::{self, RuntimeLibraries};
 use crate::layer::binfile::{BinaryInfo, ElfInfo};
 use crate::layer::inventory::{Content, Entry, EntryKind};
-use crate::domain::{self, RuntimeLibraries};
 use crate::target::{Arch, Target};
 
 // ---------------------------------------------------------------------------------------------

@@ -11,9 +11,9 @@ use uv_normalize::ExtraName;
 use uv_pep440::Version;
 use uv_pep508::{Requirement, VersionOrUrl};
 
-use crate::layer::dists::Dist;
 use super::report::Finding;
 use crate::domain::{INSTALLER_TOOLING, runtime_provides_distribution};
+use crate::layer::dists::Dist;
 use crate::target::Target;
 use crate::wheel_name::normalize_name;
 

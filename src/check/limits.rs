@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use super::report::Finding;
-use crate::layer::inventory::{Entry, EntryKind};
 use crate::domain::{MAX_DIRECT_UPLOAD_BYTES, MAX_UNZIPPED_BYTES};
 use crate::format::human_bytes;
+use crate::layer::inventory::{Entry, EntryKind};
 
 pub fn check(
     entries: &[Entry],

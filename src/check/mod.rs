@@ -19,8 +19,8 @@ pub mod report;
 
 use std::io;
 
-pub use report::{Report, Summary};
 pub use crate::layer::LayerSource;
+pub use report::{Report, Summary};
 
 use crate::layer::dists;
 use crate::layer::inventory::{Content, EntryKind};
@@ -54,10 +54,7 @@ pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::
         &owner,
     ));
 
-    let files = inv
-        .entries
-        .iter()
-        .filter(|e| e.kind == EntryKind::File);
+    let files = inv.entries.iter().filter(|e| e.kind == EntryKind::File);
     let summary = Summary {
         entries: inv.entries.len(),
         files: files.clone().count(),

@@ -10,11 +10,11 @@ use std::time::Duration;
 use clap::Args;
 
 use super::Failure;
+use pylayer::format::human_micros;
 use pylayer::layer::Layer;
+use pylayer::layer::target_hint;
 use pylayer::layer_test::interpreter::{self, host_arch};
 use pylayer::layer_test::{self, ImportResult, ModuleToTest, RunOptions, Status};
-use pylayer::format::human_micros;
-use pylayer::layer::target_hint;
 use pylayer::target::Arch;
 
 #[derive(Debug, Args)]

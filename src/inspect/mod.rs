@@ -318,7 +318,11 @@ pub fn render(i: &Inspection) -> String {
             ]
         })
         .collect();
-    out.push_str(&crate::format::table(&["unzipped", "distribution", "path"], &rows, &[0]));
+    out.push_str(&crate::format::table(
+        &["unzipped", "distribution", "path"],
+        &rows,
+        &[0],
+    ));
     out.push_str("\nwhat trimming would save\n");
     let rows: Vec<Vec<String>> = i
         .trim
@@ -378,5 +382,4 @@ mod tests {
         assert_eq!(trim_category("pkg/README.md").map(|c| c.0), Some("docs"));
         assert_eq!(trim_category("numpy/random/LICENSE.md"), None);
     }
-
 }

@@ -76,4 +76,3 @@ pub struct Inventory {
     /// Problems with the container itself (hostile or damaged zip entries).
     pub findings: Vec<Finding>,
 }
-

@@ -79,10 +79,7 @@ pub fn name_clashes(entries: &[Entry]) -> Vec<Finding> {
         let mut at = 0;
         while let Some(i) = e.path[at..].find('/') {
             let parent = &e.path[..at + i];
-            if kinds
-                .get(parent)
-                .is_some_and(|k| *k != EntryKind::Dir)
-            {
+            if kinds.get(parent).is_some_and(|k| *k != EntryKind::Dir) {
                 clashes.push(parent.to_string());
             }
             at += i + 1;

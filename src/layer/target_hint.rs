@@ -19,7 +19,11 @@ pub struct TargetHint {
 /// Combines `--python` / `--arch` with the manifest beside a layer zip: a flag always wins;
 /// the manifest is read only when a flag is missing. `Err` (a message for the user) when a
 /// flag is not a valid value or the manifest cannot be read.
-pub fn resolve(layer: &Path, python: Option<&str>, arch: Option<&str>) -> Result<TargetHint, String> {
+pub fn resolve(
+    layer: &Path,
+    python: Option<&str>,
+    arch: Option<&str>,
+) -> Result<TargetHint, String> {
     let (mut python, mut arch) = (python.map(str::to_string), arch.map(str::to_string));
     let mut from = None;
     if python.is_none() || arch.is_none() {
