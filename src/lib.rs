@@ -22,6 +22,7 @@ pub mod layer_test;
 pub mod lock;
 pub mod manifest;
 pub mod metadata;
+pub mod progress;
 pub mod project_files;
 pub mod record;
 #[cfg(feature = "aws")]

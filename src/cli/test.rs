@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::Failure;
+use super::{Failure, output, shared, values};
 use pylayer::format::human_micros;
 use pylayer::layer::Layer;
 use pylayer::layer::target_hint;
@@ -19,7 +19,7 @@ use pylayer::target::Arch;
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// The layer zip.
+    /// The layer: a zip file, or a directory laid out like one (`python/…`).
     pub layer: PathBuf,
     /// Import these modules instead of every top-level module (repeatable; dotted names work).
     #[arg(long = "import", value_name = "MOD")]
@@ -34,39 +34,37 @@ pub struct TestArgs {
     pub sysroot: Option<PathBuf>,
     /// Lambda Python runtime of the layer (3.9 … 3.14) [default: from the manifest beside
     /// the zip, else from the layer's file names]
-    #[arg(long = "python", value_name = "3.X")]
-    pub python: Option<String>,
-    /// Architecture of the layer: x86_64 or arm64 [default: from the manifest, else from the
-    /// layer's compiled modules]
-    #[arg(long = "arch", value_name = "ARCH")]
-    pub arch: Option<String>,
+    #[arg(long = "python", value_name = "3.X", value_parser = values::python_minor)]
+    pub python: Option<u8>,
+    /// Architecture of the layer [default: from the manifest, else from the layer's compiled
+    /// modules]
+    #[arg(long = "arch", value_name = "ARCH", value_parser = values::arch_parser())]
+    pub arch: Option<Arch>,
     /// Also import private (`_name`) and test packages.
     #[arg(long)]
     pub include_private: bool,
     /// Imports to run at once [default: 1, so the times are not disturbed by each other].
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1)]
     pub jobs: usize,
     /// Seconds one import may take before it counts as failed.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub timeout: u64,
-    /// Print the results as JSON.
-    #[arg(long)]
+    #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
 }
 
 /// The layer's Python minor and architecture: the flags, else the manifest beside the zip,
 /// else what the file names say.
 fn target(args: &TestArgs, layer: &Layer) -> Result<(u8, Option<Arch>), Failure> {
-    let hint = target_hint::resolve(&args.layer, args.python.as_deref(), args.arch.as_deref())
-        .map_err(Failure::usage)?;
+    let hint = target_hint::resolve(&args.layer, args.python, args.arch).map_err(Failure::usage)?;
     let minor = match (hint.minor, layer.python_hint) {
         (Some(m), hint) => {
             if let Some(h) = hint
                 && h != m
             {
-                eprintln!(
-                    "warning: the layer's compiled modules or paths are for python3.{h}, testing it as python3.{m} as told"
-                );
+                output::warn(&format!(
+                    "the layer's compiled modules or paths are for python3.{h}, testing it as python3.{m} as told"
+                ));
             }
             m
         }
@@ -126,13 +124,20 @@ fn print_table(results: &[ImportResult]) -> String {
 }
 
 pub fn run(args: TestArgs) -> Result<(), Failure> {
-    if !args.layer.is_file() {
-        return Err(Failure::usage(format!(
-            "{} is not a file: give the path of a layer zip (pylayer build writes them to dist/)",
-            args.layer.display()
-        )));
-    }
-    let layer = Layer::read(&args.layer).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    shared::require_layer(&args.layer)?;
+    // Ctrl-C from here on removes the temporaries registered below before exiting.
+    pylayer::cleanup::install_interrupt_handler();
+    // A directory is packed into a temporary zip, so one reader serves both.
+    let packed = if args.layer.is_dir() {
+        Some(pylayer::fsutil::zip_directory(&args.layer)?)
+    } else {
+        None
+    };
+    let _packed_registered = packed
+        .as_ref()
+        .map(|t| pylayer::cleanup::register(t.path()));
+    let zip_path = packed.as_ref().map_or(args.layer.as_path(), |t| t.path());
+    let layer = Layer::read(zip_path).map_err(|e| Failure::usage(format!("{e:#}")))?;
     let (minor, arch) = target(&args, &layer)?;
     // The machine only matters when the layer has compiled code.
     let needed_arch = if layer.has_native { arch } else { None };
@@ -142,10 +147,10 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     }
     .map_err(|e| Failure::usage(e.0))?;
     if layer.has_native && arch.is_none() {
-        eprintln!(
-            "note: cannot tell the architecture of the layer's compiled modules; testing on {}",
+        output::note(&format!(
+            "cannot tell the architecture of the layer's compiled modules; testing on {}",
             host_arch().map(Arch::machine).unwrap_or("this machine")
-        );
+        ));
     }
 
     let modules: Vec<ModuleToTest> = if args.import.is_empty() {
@@ -170,12 +175,10 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         )));
     }
 
-    // Ctrl-C from here on removes the unpacked tree before exiting.
-    pylayer::cleanup::install_interrupt_handler();
     let (unpacked, notes) =
-        layer_test::unpack(&args.layer).map_err(|e| Failure::failed(format!("{e:#}")))?;
+        layer_test::unpack(zip_path).map_err(|e| Failure::failed(format!("{e:#}")))?;
     for n in &notes {
-        eprintln!("note: {n}");
+        output::note(n);
     }
     let base = unpacked.path().to_path_buf();
     // Lambda's order: python/lib/python3.X/site-packages, then python.
@@ -202,13 +205,13 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         jobs: args.jobs.max(1),
         layer_dir: base.clone(),
     };
-    eprintln!(
+    output::status(&format!(
         "importing {} module{} from {} with {}",
         modules.len(),
         if modules.len() == 1 { "" } else { "s" },
         args.layer.display(),
         interp.describe()
-    );
+    ));
     let results = layer_test::run_imports(&modules, &opts);
     drop(unpacked);
 
@@ -228,7 +231,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             serde_json::to_string_pretty(&v).map_err(|e| Failure::failed(e.to_string()))?
         );
     } else {
-        print!("{}", print_table(&results));
+        output::print(&print_table(&results));
         let total: u64 = results
             .iter()
             .filter(|r| r.status == Status::Ok)

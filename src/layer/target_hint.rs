@@ -17,31 +17,33 @@ pub struct TargetHint {
 }
 
 /// Combines `--python` / `--arch` with the manifest beside a layer zip: a flag always wins;
-/// the manifest is read only when a flag is missing. `Err` (a message for the user) when a
-/// flag is not a valid value or the manifest cannot be read.
-pub fn resolve(
-    layer: &Path,
-    python: Option<&str>,
-    arch: Option<&str>,
-) -> Result<TargetHint, String> {
-    let (mut python, mut arch) = (python.map(str::to_string), arch.map(str::to_string));
-    let mut from = None;
-    if python.is_none() || arch.is_none() {
-        let m = manifest_beside(layer);
-        if m.is_file() && layer.extension().is_some_and(|x| x == "zip") {
-            let man = manifest::read(&m).map_err(|e| format!("{e:#}"))?;
-            python = python.or(Some(man.python));
-            arch = arch.or(Some(man.architecture));
-            from = Some(m);
-        }
-    }
-    let minor = python.as_deref().map(parse_python).transpose()?;
-    let arch = arch.as_deref().map(str::parse::<Arch>).transpose()?;
-    Ok(TargetHint {
-        minor,
+/// the manifest is read only when a flag is missing. `Err` (a message for the user naming
+/// the file) when the manifest cannot be read or holds an invalid value.
+pub fn resolve(layer: &Path, python: Option<u8>, arch: Option<Arch>) -> Result<TargetHint, String> {
+    let mut hint = TargetHint {
+        minor: python,
         arch,
-        manifest: from,
-    })
+        manifest: None,
+    };
+    if python.is_some() && arch.is_some() {
+        return Ok(hint);
+    }
+    let m = manifest_beside(layer);
+    if !(m.is_file() && layer.extension().is_some_and(|x| x == "zip")) {
+        return Ok(hint);
+    }
+    let man = manifest::read(&m).map_err(|e| format!("{e:#}"))?;
+    let bad = |e: String| format!("{}: {e}", m.display());
+    hint.minor = Some(match python {
+        Some(p) => p,
+        None => parse_python(&man.python).map_err(bad)?,
+    });
+    hint.arch = Some(match arch {
+        Some(a) => a,
+        None => man.architecture.parse::<Arch>().map_err(bad)?,
+    });
+    hint.manifest = Some(m);
+    Ok(hint)
 }
 
 /// Where a layer zip's manifest would be.
@@ -59,9 +61,8 @@ mod tests {
         let zip = dir.path().join("x.zip");
         std::fs::write(&zip, b"").unwrap();
         // No manifest: only the flags.
-        let h = resolve(&zip, Some("3.12"), None).unwrap();
+        let h = resolve(&zip, Some(12), None).unwrap();
         assert_eq!((h.minor, h.arch, h.manifest), (Some(12), None, None));
-        assert!(resolve(&zip, Some("banana"), None).is_err());
         // A manifest fills in what the flags leave out; a flag still wins.
         let m = manifest::Manifest {
             pylayer_version: "0".into(),
@@ -80,16 +81,16 @@ mod tests {
             notes: Vec::new(),
         };
         manifest::write(&m, &manifest_beside(&zip)).unwrap();
-        let h = resolve(&zip, Some("3.13"), None).unwrap();
+        let h = resolve(&zip, Some(13), None).unwrap();
         assert_eq!(h.minor, Some(13));
         assert_eq!(h.arch, Some(Arch::Arm64));
         assert_eq!(h.manifest, Some(manifest_beside(&zip)));
-        let h = resolve(&zip, None, Some("x86_64")).unwrap();
+        let h = resolve(&zip, None, Some(Arch::X86_64)).unwrap();
         assert_eq!((h.minor, h.arch), (Some(11), Some(Arch::X86_64)));
         // Both flags given: the manifest is not read at all.
         std::fs::write(manifest_beside(&zip), "garbage").unwrap();
-        assert!(resolve(&zip, Some("3.12"), Some("arm64")).is_ok());
-        let e = resolve(&zip, Some("3.12"), None).unwrap_err();
+        assert!(resolve(&zip, Some(12), Some(Arch::Arm64)).is_ok());
+        let e = resolve(&zip, Some(12), None).unwrap_err();
         assert!(e.contains("x.json"), "{e}");
     }
 }
