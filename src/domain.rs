@@ -93,18 +93,59 @@ pub const MAX_DIRECT_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
 #[allow(dead_code)]
 pub const MAX_LAYERS_PER_FUNCTION: usize = 5;
 
-/// Distributions the Python runtimes already ship; a copy in a layer takes precedence
-/// (used by `--no-runtime-provided` and `check`).
-#[allow(dead_code)]
-pub const RUNTIME_PROVIDED: &[&str] = &[
-    "boto3",
-    "botocore",
-    "s3transfer",
-    "jmespath",
-    "python-dateutil",
-    "six",
-    "urllib3",
+/// A distribution the Python runtimes already ship, and the module it is imported as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeProvided {
+    /// PEP 503-normalized distribution name.
+    pub distribution: &'static str,
+    /// Top-level import name.
+    pub module: &'static str,
+}
+
+/// Distributions the Python runtimes already ship (in `/var/runtime`, after the layers on
+/// `sys.path`, so a copy in a layer takes precedence); used by `--no-runtime-provided`,
+/// `check` (dependencies the runtime satisfies) and `test` (imports only the runtime can
+/// satisfy). Source: the AWS Lambda Python runtime images (`/var/runtime`).
+pub const RUNTIME_PROVIDED: &[RuntimeProvided] = &[
+    RuntimeProvided {
+        distribution: "boto3",
+        module: "boto3",
+    },
+    RuntimeProvided {
+        distribution: "botocore",
+        module: "botocore",
+    },
+    RuntimeProvided {
+        distribution: "s3transfer",
+        module: "s3transfer",
+    },
+    RuntimeProvided {
+        distribution: "jmespath",
+        module: "jmespath",
+    },
+    RuntimeProvided {
+        distribution: "python-dateutil",
+        module: "dateutil",
+    },
+    RuntimeProvided {
+        distribution: "six",
+        module: "six",
+    },
+    RuntimeProvided {
+        distribution: "urllib3",
+        module: "urllib3",
+    },
 ];
+
+/// Whether the runtime ships this (normalized) distribution.
+pub fn runtime_provides_distribution(key: &str) -> bool {
+    RUNTIME_PROVIDED.iter().any(|r| r.distribution == key)
+}
+
+/// The runtime-provided distribution a top-level module belongs to.
+pub fn runtime_provided_module(module: &str) -> Option<&'static RuntimeProvided> {
+    RUNTIME_PROVIDED.iter().find(|r| r.module == module)
+}
 
 /// The AWS SDK family `--no-runtime-provided` leaves out (their other dependencies go too
 /// when nothing else needs them).

@@ -179,34 +179,8 @@ pub fn read(path: &Path) -> anyhow::Result<Manifest> {
     })
 }
 
-/// Sizes as AWS writes its limits: 1 MB = 1,048,576 bytes, so "250 MB" is the unzipped
-/// limit and "50 MB" the direct-upload limit.
-pub fn human_bytes(n: u64) -> String {
-    const K: f64 = 1024.0;
-    let f = n as f64;
-    if n < 1024 {
-        format!("{n} B")
-    } else if f < K * K {
-        format!("{:.1} KB", f / K)
-    } else if f < K * K * K {
-        format!("{:.1} MB", f / (K * K))
-    } else {
-        format!("{:.2} GB", f / (K * K * K))
-    }
-}
-
-/// `262144000` → `262,144,000`.
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+use crate::format::human_bytes;
+use crate::format::thousands;
 
 /// The table printed after a build: one line per package (name, version, wheel tag,
 /// unzipped size), then totals against Lambda's limits, the hashes and the notes.
@@ -450,16 +424,5 @@ mod tests {
         let t = render_table(&m);
         assert!(t.contains("needs S3 upload"), "{t}");
         assert!(t.contains("OVER the limit by 50.0 MB"), "{t}");
-    }
-
-    #[test]
-    fn units() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(12_897_485), "12.3 MB");
-        assert_eq!(human_bytes(262_144_000), "250.0 MB");
-        assert_eq!(thousands(262_144_000), "262,144,000");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
     }
 }

@@ -165,14 +165,14 @@ impl State {
             let files: usize = self.downloads.iter().map(|d| d.0).sum();
             let bytes: u64 = self.downloads.iter().map(|d| d.1).sum();
             let of = if bytes > 0 {
-                format!(" of {}", crate::manifest::human_bytes(bytes))
+                format!(" of {}", crate::format::human_bytes(bytes))
             } else {
                 String::new()
             };
             return Some(format!(
                 "downloading wheels: {} of {files} done, {}{of} so far{latest} ({secs}s)",
                 self.files_done,
-                crate::manifest::human_bytes(self.bytes_done),
+                crate::format::human_bytes(self.bytes_done),
             ));
         }
         Some(format!(

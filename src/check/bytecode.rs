@@ -10,9 +10,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::report::Finding;
-use super::source::{Content, Entry, EntryKind};
 use crate::bytecode::pyc::{Invalidation, PycHeader, source_of};
-use crate::manifest::human_bytes;
+use crate::format::human_bytes;
+use crate::layer::inventory::{Content, Entry, EntryKind};
 use crate::target::Target;
 
 /// Files of one group of findings: count, bytes, an example path.
@@ -127,6 +127,7 @@ mod tests {
             path: path.into(),
             kind: EntryKind::File,
             size: 100,
+            compressed: 50,
             content: head.map_or(Content::None, |h| Content::Head(h.to_vec())),
         }
     }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::report::Finding;
-use super::source::{Entry, EntryKind};
+use crate::layer::inventory::{Entry, EntryKind};
 use crate::target::Target;
 
 /// Top-level directories of a layer that Lambda uses.
@@ -74,7 +74,7 @@ pub fn check(
                 "outside-lambda-paths",
                 format!(
                     "{count} file(s), {} under `{top}` are outside the directories Lambda uses (python/, lib/, bin/, extensions/); they only take space unless your code opens /opt/{top} itself",
-                    crate::manifest::human_bytes(*bytes)
+                    crate::format::human_bytes(*bytes)
                 ),
                 "remove them, or move them under python/ (importable) or lib/ (shared libraries)",
             )
@@ -179,10 +179,45 @@ pub fn check(
     out
 }
 
+/// An empty layer — no installed distribution and no Python module under `python/` — is an
+/// error: whatever the zip holds (nothing, or only `lib/` or `bin/` files), no function can
+/// import anything from it. Not reported for a zip that could not be read at all.
+pub fn empty(entries: &[Entry], container: &[Finding]) -> Option<Finding> {
+    if container.iter().any(|f| f.code == "zip-corrupt") {
+        return None;
+    }
+    let roots = crate::layer::dists::roots_present(entries);
+    if !crate::layer::dists::collect(entries, &roots).is_empty() {
+        return None;
+    }
+    let module = entries.iter().any(|e| {
+        e.kind == EntryKind::File
+            && roots.iter().any(|r| e.path.starts_with(r.as_str()))
+            && [".py", ".pyc", ".so", ".pyd"]
+                .iter()
+                .any(|x| e.path.ends_with(x))
+    });
+    if module {
+        return None;
+    }
+    let files = entries.iter().filter(|e| e.kind == EntryKind::File).count();
+    Some(Finding::error(
+        "empty-layer",
+        if files == 0 {
+            "the layer holds no file at all: no distribution, no module".to_string()
+        } else {
+            format!(
+                "the layer holds {files} file(s) but no installed distribution and no Python module under python/: nothing in it can be imported"
+            )
+        },
+        "build it from requirements that name at least one package (`pylayer build -r requirements.txt`), or put your modules under python/ (python/lib/python3.X/site-packages/ works too)",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::source::Content;
+    use crate::layer::inventory::Content;
     use crate::target::Arch;
 
     fn file(p: &str) -> Entry {
@@ -190,6 +225,7 @@ mod tests {
             path: p.into(),
             kind: EntryKind::File,
             size: 10,
+            compressed: 10,
             content: Content::None,
         }
     }

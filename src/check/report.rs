@@ -157,7 +157,7 @@ pub fn render(r: &Report) -> String {
     let zip = r
         .summary
         .zip_bytes
-        .map(|b| format!(", zip {}", crate::manifest::human_bytes(b)))
+        .map(|b| format!(", zip {}", crate::format::human_bytes(b)))
         .unwrap_or_default();
     out.push_str(&format!(
         "check {} for {}/{}: {} files, {} unzipped{zip}, {} binaries, {} distributions\n",
@@ -165,7 +165,7 @@ pub fn render(r: &Report) -> String {
         r.runtime,
         r.architecture,
         r.summary.files,
-        crate::manifest::human_bytes(r.summary.unzipped_bytes),
+        crate::format::human_bytes(r.summary.unzipped_bytes),
         r.summary.binaries,
         r.summary.distributions,
     ));

@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::layer::Layer;
 use super::{Inspection, pct};
-use crate::manifest::human_bytes;
+use crate::format::human_bytes;
+use crate::layer::Layer;
 
 const WIDTH: f64 = 1160.0;
 const HEIGHT: f64 = 620.0;

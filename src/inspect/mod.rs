@@ -3,27 +3,19 @@
 //! type stubs, docs and examples, debug symbols in shared objects), as a table, JSON or a
 //! self-contained HTML page with a treemap.
 
-pub mod elf;
 pub mod html;
-pub mod layer;
 
-use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
-use zip::ZipArchive;
 
 use crate::domain::MAX_UNZIPPED_BYTES;
-use crate::manifest::human_bytes;
-use layer::{Layer, is_shared_object};
+use crate::format::human_bytes;
+use crate::layer::{Layer, LayerFile};
 
 /// How many of the largest files the report lists.
 pub const LARGEST_FILES: usize = 20;
-
-/// Shared objects larger than this are not decompressed to look for debug symbols.
-const ELF_READ_LIMIT: u64 = 1024 * 1024 * 1024;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {
@@ -190,7 +182,7 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
             .collect(),
     };
 
-    let mut by_size: Vec<&layer::LayerFile> = layer.files.iter().collect();
+    let mut by_size: Vec<&LayerFile> = layer.files.iter().collect();
     by_size.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
     let largest_files = by_size
         .iter()
@@ -226,30 +218,12 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
         }
     }
 
-    // Debug symbols: parse the section headers of each shared object.
+    // Debug symbols: what the reader found in each ELF file's section headers.
     let mut debug = ("debug-symbols", 0usize, 0u64, Vec::new());
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut zip = ZipArchive::new(BufReader::new(file))
-        .with_context(|| format!("{} is not a readable zip file", path.display()))?;
-    for f in layer.files.iter().filter(|f| is_shared_object(&f.path)) {
-        if f.size > ELF_READ_LIMIT {
-            continue;
-        }
-        let mut entry = zip
-            .by_name(&f.path)
-            .with_context(|| format!("{}: cannot read {}", path.display(), f.path))?;
-        let mut data = Vec::with_capacity(f.size as usize);
-        (&mut entry)
-            .take(f.size)
-            .read_to_end(&mut data)
-            .with_context(|| format!("{}: cannot decompress {}", path.display(), f.path))?;
-        if let Some(n) = elf::strippable_bytes(&data)
-            && n > 0
-        {
-            debug.1 += 1;
-            debug.2 += n;
-            debug.3.push((f.path.clone(), n));
-        }
+    for f in layer.files.iter().filter(|f| f.strippable > 0) {
+        debug.1 += 1;
+        debug.2 += f.strippable;
+        debug.3.push((f.path.clone(), f.strippable));
     }
     cats.push(debug);
     let trim: Vec<TrimCategory> = cats
@@ -344,43 +318,6 @@ pub fn render_bytecode(i: &Inspection) -> String {
     s
 }
 
-/// Left-aligned columns, except those listed in `right`, two spaces apart.
-pub fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let w = widths[i];
-            if i > 0 {
-                s.push_str("  ");
-            }
-            if right.contains(&i) {
-                s.push_str(&format!("{c:>w$}"));
-            } else if i + 1 == cells.len() {
-                s.push_str(c);
-            } else {
-                s.push_str(&format!("{c:<w$}"));
-            }
-        }
-        let mut s = s.trim_end().to_string();
-        s.push('\n');
-        s
-    };
-    let mut out = line(header.to_vec());
-    for r in rows {
-        out.push_str(&line(r.iter().map(String::as_str).collect()));
-    }
-    out
-}
-
 /// The human report.
 pub fn render(i: &Inspection) -> String {
     let mut out = format!(
@@ -416,7 +353,7 @@ pub fn render(i: &Inspection) -> String {
             format!("{:.1}%", pct(i.unattributed.unzipped_bytes)),
         ]);
     }
-    out.push_str(&table(
+    out.push_str(&crate::format::table(
         &[
             "distribution",
             "version",
@@ -457,7 +394,11 @@ pub fn render(i: &Inspection) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(&["unzipped", "distribution", "path"], &rows, &[0]));
+    out.push_str(&crate::format::table(
+        &["unzipped", "distribution", "path"],
+        &rows,
+        &[0],
+    ));
     out.push_str("\nwhat trimming would save\n");
     let rows: Vec<Vec<String>> = i
         .trim
@@ -476,7 +417,7 @@ pub fn render(i: &Inspection) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(
+    out.push_str(&crate::format::table(
         &["category", "files", "saves", "largest"],
         &rows,
         &[1, 2],
@@ -520,11 +461,12 @@ mod tests {
 
     #[test]
     fn bytecode_is_counted_apart_with_the_sources_it_misses() {
-        let file = |path: &str, size: u64| layer::LayerFile {
+        let file = |path: &str, size: u64| LayerFile {
             path: path.into(),
             size,
             compressed: size / 2,
             dist: None,
+            strippable: 0,
         };
         let mut l = Layer {
             path: "x.zip".into(),
@@ -547,20 +489,5 @@ mod tests {
         l.files.remove(1);
         let b = bytecode_of(&l);
         assert_eq!((b.files, b.sources_without_bytecode), (0, 2));
-    }
-
-    #[test]
-    fn tables_align() {
-        let t = table(
-            &["a", "n"],
-            &[
-                vec!["xx".into(), "1".into()],
-                vec!["y".into(), "100".into()],
-            ],
-            &[1],
-        );
-        let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[1], "xx    1");
-        assert_eq!(lines[2], "y   100");
     }
 }
