@@ -158,7 +158,9 @@ pub fn ensure_lock(
         let target = *target;
         jobs.push((
             target,
-            rt.spawn_blocking(move || resolve::resolve(client, handle, target, &input)),
+            rt.spawn_blocking(move || {
+                resolve::resolve(client, handle, target, &input, Some(progress_line()))
+            }),
         ));
     }
     let mut failures = Vec::new();
@@ -167,8 +169,20 @@ pub fn ensure_lock(
             .block_on(job)
             .map_err(|e| Failure::failed(format!("resolution for {target} crashed: {e}")))?;
         match result {
-            Ok(pins) => {
-                let packages = rt.block_on(locked_packages(&client, pins))?;
+            Ok(resolution) => {
+                if verbose() {
+                    for u in &resolution.unusable {
+                        eprintln!(
+                            "note: {} {} left out for {}: {} ({})",
+                            u.name,
+                            u.version,
+                            target.label(),
+                            u.reason,
+                            u.filename
+                        );
+                    }
+                }
+                let packages = rt.block_on(locked_packages(&client, resolution.pins))?;
                 new_targets.push(LockedTarget {
                     python: target.python_version(),
                     arch: target.arch.lambda_name().to_string(),
@@ -208,6 +222,25 @@ pub fn ensure_lock(
         lock.write(&args.lock_path)?;
     }
     Ok(LockOutcome { lock, changed })
+}
+
+/// `--verbose` output is on (`PYLAYER_VERBOSE=1`).
+fn verbose() -> bool {
+    std::env::var_os("PYLAYER_VERBOSE").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Prints "resolving: 412 versions of botocore tried" on stderr during a long resolution.
+fn progress_line() -> resolve::ProgressFn {
+    Arc::new(|p: &resolve::Progress| {
+        eprintln!(
+            "resolving for {}: {} versions of {} tried ({} in all, {:.0} s)",
+            p.target.label(),
+            p.versions_tried,
+            p.package,
+            p.total_tried,
+            p.elapsed.as_secs_f64()
+        );
+    })
 }
 
 /// Completes each pin with the sha256 and size the lock records, in parallel.

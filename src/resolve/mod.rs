@@ -4,9 +4,11 @@
 mod candidates;
 mod explain;
 mod provider;
+mod solver;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use uv_normalize::PackageName;
 use uv_pep440::Version;
@@ -36,6 +38,40 @@ pub struct Pin {
     pub dependencies: Vec<PackageName>,
 }
 
+/// A release left out of a resolution because its metadata cannot be used (an unparseable
+/// Requires-Dist, a METADATA that names another project…). One broken old release must not
+/// end a resolution; it is reported instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unusable {
+    pub name: PackageName,
+    pub version: Version,
+    pub filename: String,
+    pub reason: String,
+}
+
+/// A successful resolution for one target.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub pins: Vec<Pin>,
+    /// Releases the search looked at and had to leave out.
+    pub unusable: Vec<Unusable>,
+}
+
+/// How far a long resolution has got, for a progress line.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub target: Target,
+    /// The package with the most versions tried so far (the one being backtracked through).
+    pub package: PackageName,
+    pub versions_tried: usize,
+    /// Versions tried over all packages.
+    pub total_tried: usize,
+    pub elapsed: Duration,
+}
+
+/// Called now and then during a resolution that takes more than a couple of seconds.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
 /// Why no set of wheels satisfies the requirements, in words.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -52,24 +88,17 @@ pub fn resolve(
     handle: tokio::runtime::Handle,
     target: Target,
     input: &ResolveInput,
-) -> Result<Vec<Pin>, ResolveError> {
-    let provider = provider::Provider::new(client, handle, target, input)?;
-    let result = pubgrub::resolve(&provider, Pkg::Root, Version::new([0]));
-    match result {
-        Ok(selected) => {
-            let selected: BTreeMap<Pkg, Version> = selected
-                .iter()
-                .map(|(p, v)| (p.clone(), v.clone()))
-                .collect();
-            provider.pins(&selected)
-        }
-        Err(pubgrub::PubGrubError::NoSolution(tree)) => {
+    progress: Option<ProgressFn>,
+) -> Result<Resolution, ResolveError> {
+    let provider = provider::Provider::new(client, handle, target, input, progress)?;
+    match solver::solve(&provider) {
+        Ok(selected) => Ok(Resolution {
+            pins: provider.pins(&selected)?,
+            unusable: provider.unusable.borrow().values().cloned().collect(),
+        }),
+        Err(solver::SolveError::NoSolution(tree)) => {
             Err(ResolveError::NoSolution(explain::explain(&tree, &provider)))
         }
-        Err(pubgrub::PubGrubError::ErrorChoosingVersion { source, .. })
-        | Err(pubgrub::PubGrubError::ErrorRetrievingDependencies { source, .. }) => {
-            Err(ResolveError::Other(source.to_string()))
-        }
-        Err(e) => Err(ResolveError::Other(e.to_string())),
+        Err(solver::SolveError::Provider(e)) => Err(ResolveError::Other(e.0)),
     }
 }

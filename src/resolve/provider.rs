@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ranges};
 use uv_normalize::{ExtraName, PackageName};
@@ -14,8 +15,8 @@ use uv_pep440::Version;
 use uv_pep508::{MarkerEnvironment, Requirement, VersionOrUrl};
 
 use super::candidates::Candidates;
-use super::{Pin, ResolveError, ResolveInput};
-use crate::index::{DistFile, IndexClient};
+use super::{Pin, Progress, ProgressFn, ResolveError, ResolveInput, Unusable};
+use crate::index::{DistFile, IndexClient, MetadataError};
 use crate::target::{TagRanking, Target};
 use crate::wheel_name::WheelName;
 
@@ -72,7 +73,24 @@ pub struct Provider {
     candidates: RefCell<HashMap<PackageName, Rc<Candidates>>>,
     discovered: RefCell<HashMap<PackageName, usize>>,
     deps_of: RefCell<HashMap<(Pkg, Version), Vec<PackageName>>>,
+    /// How many versions of each package the search has tried, for batch prefetching and
+    /// progress.
+    tried: RefCell<HashMap<PackageName, usize>>,
+    /// Metadata files whose download has been started in the background.
+    prefetched: RefCell<HashSet<String>>,
+    /// Caps background metadata downloads, so a long backtrack cannot open hundreds at once.
+    prefetch_slots: Arc<tokio::sync::Semaphore>,
+    /// Versions left out because their metadata cannot be used, with the reason.
+    pub unusable: RefCell<BTreeMap<(PackageName, Version), Unusable>>,
+    progress: Option<ProgressFn>,
+    started: Instant,
+    last_report: RefCell<Option<Instant>>,
 }
+
+/// Background metadata downloads at once.
+const PREFETCH_CONCURRENCY: usize = 32;
+/// Nothing is reported for resolutions quicker than this.
+const PROGRESS_AFTER: Duration = Duration::from_secs(2);
 
 fn ranges_of(req: &Requirement) -> Ranges<Version> {
     match &req.version_or_url {
@@ -109,6 +127,7 @@ impl Provider {
         handle: tokio::runtime::Handle,
         target: Target,
         input: &ResolveInput,
+        progress: Option<ProgressFn>,
     ) -> Result<Self, ResolveError> {
         let env = target.marker_environment();
         let mut root = Vec::new();
@@ -211,6 +230,13 @@ impl Provider {
             candidates: RefCell::default(),
             discovered: RefCell::default(),
             deps_of: RefCell::default(),
+            tried: RefCell::default(),
+            prefetched: RefCell::default(),
+            prefetch_slots: Arc::new(tokio::sync::Semaphore::new(PREFETCH_CONCURRENCY)),
+            unusable: RefCell::default(),
+            progress,
+            started: Instant::now(),
+            last_report: RefCell::new(None),
         })
     }
 
@@ -277,20 +303,134 @@ impl Provider {
         cand.file.clone().or_else(|| cand.yanked.clone())
     }
 
+    /// Core metadata of one version; `Ok(Err(reason))` when the file was read but cannot be
+    /// used, which makes that version unusable rather than ending the resolution.
     fn metadata(
         &self,
         name: &PackageName,
         version: &Version,
-    ) -> Result<Arc<crate::index::CoreMetadata>, ProviderError> {
+    ) -> Result<Result<Arc<crate::index::CoreMetadata>, String>, ProviderError> {
         let file = self.file_for(name, version).ok_or_else(|| {
             ProviderError(format!("internal: no file chosen for {name} {version}"))
         })?;
         let client = self.client.clone();
-        let meta = self
+        let f = file.clone();
+        match self
             .handle
-            .block_on(async move { client.metadata(&file).await })
-            .map_err(ProviderError)?;
-        Ok(meta)
+            .block_on(async move { client.metadata(&f).await })
+        {
+            Ok(meta) => Ok(Ok(meta)),
+            Err(MetadataError::Malformed(why)) => Ok(Err(why)),
+            Err(MetadataError::Fetch(why)) => Err(ProviderError(why)),
+        }
+    }
+
+    /// Records that a version is unusable and returns the reason PubGrub keeps.
+    fn unusable(&self, name: &PackageName, version: &Version, reason: String) -> String {
+        let filename = self
+            .file_for(name, version)
+            .map(|f| f.filename)
+            .unwrap_or_default();
+        let short = format!("its metadata ({filename}) cannot be used: {reason}");
+        self.unusable.borrow_mut().insert(
+            (name.clone(), version.clone()),
+            Unusable {
+                name: name.clone(),
+                version: version.clone(),
+                filename,
+                reason,
+            },
+        );
+        short
+    }
+
+    /// Starts downloading, in the background, the metadata of the next `count` versions of
+    /// `name` the search would try after `after` within `range`: when a package is being
+    /// backtracked through, its older releases are read many at a time instead of one by one.
+    fn prefetch_versions(
+        &self,
+        name: &PackageName,
+        range: &Ranges<Version>,
+        after: &Version,
+        count: usize,
+        beyond_range: bool,
+    ) {
+        let Some(cands) = self.candidates.borrow().get(name).cloned() else {
+            return;
+        };
+        let mut prefetched = self.prefetched.borrow_mut();
+        // Older releases inside the range first; when the search has already walked through
+        // many releases of this package, the next older ones are likely wanted too (the range
+        // often shrinks to a few releases at a time, as with boto3 → botocore).
+        let older = cands.versions.iter().filter(|c| &c.version < after);
+        let in_range = older.clone().filter(|c| range.contains(&c.version));
+        let beyond: Box<dyn Iterator<Item = &super::candidates::Candidate>> = if beyond_range {
+            Box::new(older.filter(|c| !range.contains(&c.version)))
+        } else {
+            Box::new(std::iter::empty())
+        };
+        for c in in_range.chain(beyond).take(count) {
+            let Some(file) = c.file.clone() else { continue };
+            if !prefetched.insert(file.url.clone()) {
+                continue;
+            }
+            let client = self.client.clone();
+            let slots = self.prefetch_slots.clone();
+            self.handle.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                let _ = client.metadata(&file).await;
+            });
+        }
+    }
+
+    /// The versions that share the dependencies of `version`: the gap between its nearest
+    /// existing neighbours (no other existing version lies inside it).
+    pub fn gap_around(&self, package: &Pkg, version: &Version) -> Ranges<Version> {
+        let single = Ranges::singleton(version.clone());
+        match package
+            .name()
+            .and_then(|n| self.candidates.borrow().get(n).cloned())
+        {
+            Some(c) => single.widen_versions(&c.ascending),
+            None => single,
+        }
+    }
+
+    /// The existing versions of a package, oldest first, for narrowing ranges in messages.
+    pub fn existing_versions(&self, name: &PackageName) -> Option<Vec<Version>> {
+        self.candidates
+            .borrow()
+            .get(name)
+            .map(|c| c.ascending.clone())
+    }
+
+    /// Calls the progress callback at most every couple of seconds once resolution has taken
+    /// longer than [`PROGRESS_AFTER`].
+    pub fn report_progress(&self, _package: &Pkg) {
+        let Some(progress) = &self.progress else {
+            return;
+        };
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.started);
+        if elapsed < PROGRESS_AFTER {
+            return;
+        }
+        let mut last = self.last_report.borrow_mut();
+        if last.is_some_and(|l| now.duration_since(l) < PROGRESS_AFTER) {
+            return;
+        }
+        *last = Some(now);
+        let tried = self.tried.borrow();
+        let Some((name, count)) = tried.iter().max_by_key(|(n, c)| (**c, Reverse(*n))) else {
+            return;
+        };
+        progress(&Progress {
+            target: self.target,
+            package: name.clone(),
+            versions_tried: *count,
+            total_tried: tried.values().sum(),
+            elapsed,
+        });
     }
 
     fn constrain(&self, name: &PackageName, range: Ranges<Version>) -> Ranges<Version> {
@@ -371,29 +511,25 @@ impl Provider {
     }
 }
 
-impl DependencyProvider for Provider {
-    type P = Pkg;
-    type V = Version;
-    type VS = Ranges<Version>;
-    type Priority = (u32, u8, Reverse<usize>);
-    type M = String;
-    type Err = ProviderError;
-
-    fn prioritize(
+impl Provider {
+    /// PubGrub's order: packages that conflicted most first, then pinned ones, then in the
+    /// order they were discovered.
+    pub fn priority(
         &self,
         package: &Pkg,
         range: &Ranges<Version>,
-        stats: &PackageResolutionStatistics,
-    ) -> Self::Priority {
+        conflicts: u32,
+    ) -> (u32, u8, Reverse<usize>) {
         let pinned = u8::from(range.as_singleton().is_some() || matches!(package, Pkg::Extra(..)));
         let order = package
             .name()
             .and_then(|n| self.discovered.borrow().get(n).copied())
             .unwrap_or(usize::MAX);
-        (stats.conflict_count(), pinned, Reverse(order))
+        (conflicts, pinned, Reverse(order))
     }
 
-    fn choose_version(
+    /// The version to try next: the preferred (locked) one when it fits, else the newest.
+    pub fn choose(
         &self,
         package: &Pkg,
         range: &Ranges<Version>,
@@ -425,11 +561,27 @@ impl DependencyProvider for Provider {
             .iter()
             .find(|c| usable(c) && (pre_ok || !c.version.any_prerelease()));
         // PEP 440: pre-releases are acceptable when nothing else satisfies the specifier.
-        let chosen = first.or_else(|| cands.versions.iter().find(|c| usable(c)));
-        Ok(chosen.map(|c| c.version.clone()))
+        let chosen = first
+            .or_else(|| cands.versions.iter().find(|c| usable(c)))
+            .map(|c| c.version.clone());
+        if let Some(v) = &chosen {
+            let n = {
+                let mut tried = self.tried.borrow_mut();
+                let n = tried.entry(name.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            // From the second version of a package on, the search is walking down its
+            // releases: read the next ones' metadata many at a time.
+            if n >= 2 {
+                self.prefetch_versions(name, range, v, n.clamp(16, 64), n >= 4);
+            }
+        }
+        Ok(chosen)
     }
 
-    fn get_dependencies(
+    /// The dependencies of one version, or why that version cannot be used.
+    pub fn dependencies(
         &self,
         package: &Pkg,
         version: &Version,
@@ -446,12 +598,18 @@ impl DependencyProvider for Provider {
                 return Ok(Dependencies::Available(out.into_iter().collect()));
             }
             Pkg::Dist(name) | Pkg::Extra(name, _) => {
-                let meta = self.metadata(name, version)?;
+                let meta = match self.metadata(name, version)? {
+                    Ok(m) => m,
+                    Err(why) => {
+                        return Ok(Dependencies::Unavailable(self.unusable(name, version, why)));
+                    }
+                };
                 if &meta.name != name || &meta.version != version {
-                    return Err(ProviderError(format!(
-                        "the metadata of {name} {version} says it is {} {}; the index is serving a wrong file",
+                    let why = format!(
+                        "it says it is {} {}, not {name} {version}",
                         meta.name, meta.version
-                    )));
+                    );
+                    return Ok(Dependencies::Unavailable(self.unusable(name, version, why)));
                 }
                 if let Some(rp) = &meta.requires_python
                     && let Ok(py) = self.target.python_full_version().parse::<Version>()
@@ -500,5 +658,41 @@ impl DependencyProvider for Provider {
             .borrow_mut()
             .insert((package.clone(), version.clone()), names);
         Ok(Dependencies::Available(out.into_iter().collect()))
+    }
+}
+
+/// PubGrub's state API needs the provider's types; the loop in `solver` calls the inherent
+/// methods above directly.
+impl DependencyProvider for Provider {
+    type P = Pkg;
+    type V = Version;
+    type VS = Ranges<Version>;
+    type Priority = (u32, u8, Reverse<usize>);
+    type M = String;
+    type Err = ProviderError;
+
+    fn prioritize(
+        &self,
+        package: &Pkg,
+        range: &Ranges<Version>,
+        stats: &PackageResolutionStatistics,
+    ) -> Self::Priority {
+        self.priority(package, range, stats.conflict_count())
+    }
+
+    fn choose_version(
+        &self,
+        package: &Pkg,
+        range: &Ranges<Version>,
+    ) -> Result<Option<Version>, ProviderError> {
+        self.choose(package, range)
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &Pkg,
+        version: &Version,
+    ) -> Result<Dependencies<Pkg, Ranges<Version>, String>, ProviderError> {
+        self.dependencies(package, version)
     }
 }
