@@ -2,7 +2,7 @@
 //! the chain of conflicting requirements, then for every package whose newer releases were
 //! turned down, why (source only, wrong platform, glibc, Python version, yanked, hash…).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use pubgrub::{DefaultStringReporter, DerivationTree, Derived, External, Ranges, Reporter, Term};
@@ -15,9 +15,26 @@ use crate::target::Target;
 
 type Tree = DerivationTree<Pkg, Ranges<Version>, String>;
 
+/// Visits every node of the derivation once, without recursion: after a long backtrack it
+/// is thousands of levels deep, and it shares subtrees.
+fn walk<'a>(tree: &'a Tree, mut visit: impl FnMut(&'a Tree)) {
+    let mut seen: HashSet<*const Tree> = HashSet::new();
+    let mut stack: Vec<&Tree> = vec![tree];
+    while let Some(t) = stack.pop() {
+        visit(t);
+        if let DerivationTree::Derived(d) = t {
+            for c in [&d.cause1, &d.cause2] {
+                if seen.insert(Arc::as_ptr(c)) {
+                    stack.push(c);
+                }
+            }
+        }
+    }
+}
+
 /// Every package the derivation mentions.
 fn collect(tree: &Tree, out: &mut BTreeSet<PackageName>) {
-    match tree {
+    walk(tree, |t| match t {
         DerivationTree::External(e) => {
             let pkgs: Vec<&Pkg> = match e {
                 External::NotRoot(p, _)
@@ -29,10 +46,8 @@ fn collect(tree: &Tree, out: &mut BTreeSet<PackageName>) {
         }
         DerivationTree::Derived(d) => {
             out.extend(d.terms.keys().filter_map(|p| p.name().cloned()));
-            collect(&d.cause1, out);
-            collect(&d.cause2, out);
         }
-    }
+    });
 }
 
 /// Rewrites PubGrub's range notation into what Python users write: the local-version
@@ -75,12 +90,31 @@ pub fn tidy(text: &str) -> String {
 /// Shrinks every range of the tree to the releases it holds. The solver records a release's
 /// dependencies for the whole gap around it (`>1.2, <1.4` for 1.3); people want `1.3`.
 fn narrow(tree: &Tree, provider: &Provider) -> Tree {
+    narrow_shared(tree, provider, &mut HashMap::new())
+}
+
+/// `narrow`, rewriting each shared subtree once (the derivation is a DAG; walking it as a tree
+/// can take exponential time).
+fn narrow_shared(
+    tree: &Tree,
+    provider: &Provider,
+    done: &mut HashMap<*const Tree, Arc<Tree>>,
+) -> Tree {
     let r = |p: &Pkg, vs: &Ranges<Version>| match p
         .name()
         .and_then(|n| provider.existing_versions(n))
     {
         Some(existing) => vs.narrow_versions(&existing),
         None => vs.clone(),
+    };
+    let child = |c: &Arc<Tree>, done: &mut HashMap<*const Tree, Arc<Tree>>| {
+        let key = Arc::as_ptr(c);
+        if let Some(n) = done.get(&key) {
+            return n.clone();
+        }
+        let n = Arc::new(narrow_shared(c, provider, done));
+        done.insert(key, n.clone());
+        n
     };
     match tree {
         DerivationTree::External(e) => DerivationTree::External(match e {
@@ -91,22 +125,26 @@ fn narrow(tree: &Tree, provider: &Provider) -> Tree {
             }
             External::Custom(p, vs, m) => External::Custom(p.clone(), r(p, vs), m.clone()),
         }),
-        DerivationTree::Derived(d) => DerivationTree::Derived(Derived {
-            terms: d
-                .terms
-                .iter()
-                .map(|(p, t)| {
-                    let t = match t {
-                        Term::Positive(vs) => Term::Positive(r(p, vs)),
-                        Term::Negative(vs) => Term::Negative(r(p, vs)),
-                    };
-                    (p.clone(), t)
-                })
-                .collect(),
-            shared_id: d.shared_id,
-            cause1: Arc::new(narrow(&d.cause1, provider)),
-            cause2: Arc::new(narrow(&d.cause2, provider)),
-        }),
+        DerivationTree::Derived(d) => {
+            let cause1 = child(&d.cause1, done);
+            let cause2 = child(&d.cause2, done);
+            DerivationTree::Derived(Derived {
+                terms: d
+                    .terms
+                    .iter()
+                    .map(|(p, t)| {
+                        let t = match t {
+                            Term::Positive(vs) => Term::Positive(r(p, vs)),
+                            Term::Negative(vs) => Term::Negative(r(p, vs)),
+                        };
+                        (p.clone(), t)
+                    })
+                    .collect(),
+                shared_id: d.shared_id,
+                cause1,
+                cause2,
+            })
+        }
     }
 }
 
@@ -120,7 +158,7 @@ struct Facts {
 }
 
 fn facts(tree: &Tree, out: &mut Facts) {
-    match tree {
+    walk(tree, |t| match t {
         DerivationTree::External(External::FromDependencyOf(p, vs, d, dvs)) => {
             out.deps
                 .push((p.clone(), vs.clone(), d.clone(), dvs.clone()))
@@ -128,12 +166,8 @@ fn facts(tree: &Tree, out: &mut Facts) {
         DerivationTree::External(External::Custom(p, vs, m)) => {
             out.custom.push((p.clone(), vs.clone(), m.clone()))
         }
-        DerivationTree::External(_) => {}
-        DerivationTree::Derived(d) => {
-            facts(&d.cause1, out);
-            facts(&d.cause2, out);
-        }
-    }
+        _ => {}
+    });
 }
 
 /// The versions of a dependent concerned, and the union of what they need of a dependency.
@@ -277,7 +311,7 @@ pub fn explain(tree: &Tree, provider: &Provider) -> String {
         Some(h) => msg.push_str(&format!(": {h}.\n\nin detail:\n  ")),
         None => msg.push_str(":\n  "),
     }
-    msg.push_str(&tidy(&DefaultStringReporter::report(tree)).replace('\n', "\n  "));
+    msg.push_str(&shorten(&tidy(&DefaultStringReporter::report(tree))).replace('\n', "\n  "));
     let mut names = BTreeSet::new();
     collect(tree, &mut names);
     let mut pins = std::collections::HashMap::new();
@@ -296,6 +330,24 @@ pub fn explain(tree: &Tree, provider: &Provider) -> String {
         }
     }
     msg
+}
+
+/// Lines of PubGrub's derivation kept at each end of a long one.
+const DETAIL_LINES: usize = 12;
+
+/// Keeps the first and last lines of a derivation that a long backtrack made hundreds of
+/// lines long (one per boto3 release): the end says how it closes, the start how it opens.
+fn shorten(report: &str) -> String {
+    let lines: Vec<&str> = report.lines().collect();
+    if lines.len() <= 2 * DETAIL_LINES + 1 {
+        return report.to_string();
+    }
+    let skipped = lines.len() - 2 * DETAIL_LINES;
+    format!(
+        "{}\n… ({skipped} more steps of the same kind) …\n{}",
+        lines[..DETAIL_LINES].join("\n"),
+        lines[lines.len() - DETAIL_LINES..].join("\n")
+    )
 }
 
 /// Releases left out for unusable metadata that the derivation relies on.
@@ -323,30 +375,25 @@ fn unusable_notes(tree: &Tree, provider: &Provider) -> Vec<String> {
 /// Versions pinned exactly (`==V`, a range from V to V's local versions) that had no
 /// usable release: these deserve a suggestion of the nearest usable one.
 fn pinned(tree: &Tree, out: &mut std::collections::HashMap<PackageName, Version>) {
-    match tree {
-        DerivationTree::External(External::NoVersions(p, range)) => {
-            if let (Some(n), Some((lo, hi))) = (p.name(), range.bounding_range()) {
-                let lo = match lo {
-                    std::ops::Bound::Included(v) => Some(v),
-                    _ => None,
-                };
-                let hi = match hi {
-                    std::ops::Bound::Included(v) | std::ops::Bound::Excluded(v) => Some(v),
-                    _ => None,
-                };
-                if let (Some(lo), Some(hi)) = (lo, hi)
-                    && hi.clone().without_local() == *lo
-                {
-                    out.insert(n.clone(), lo.clone());
-                }
+    walk(tree, |t| {
+        if let DerivationTree::External(External::NoVersions(p, range)) = t
+            && let (Some(n), Some((lo, hi))) = (p.name(), range.bounding_range())
+        {
+            let lo = match lo {
+                std::ops::Bound::Included(v) => Some(v),
+                _ => None,
+            };
+            let hi = match hi {
+                std::ops::Bound::Included(v) | std::ops::Bound::Excluded(v) => Some(v),
+                _ => None,
+            };
+            if let (Some(lo), Some(hi)) = (lo, hi)
+                && hi.clone().without_local() == *lo
+            {
+                out.insert(n.clone(), lo.clone());
             }
         }
-        DerivationTree::External(_) => {}
-        DerivationTree::Derived(d) => {
-            pinned(&d.cause1, out);
-            pinned(&d.cause2, out);
-        }
-    }
+    });
 }
 
 /// The glibc minor a manylinux platform tag needs.
@@ -608,6 +655,17 @@ mod tests {
             tidy("your requirements 0 depends on a"),
             "your requirements depend on a"
         );
+    }
+
+    #[test]
+    fn long_derivations_keep_both_ends() {
+        let long: Vec<String> = (0..100).map(|i| format!("step {i}")).collect();
+        let short = shorten(&long.join("\n"));
+        assert!(short.starts_with("step 0\n"));
+        assert!(short.ends_with("step 99"));
+        assert!(short.contains("76 more steps"));
+        assert_eq!(short.lines().count(), 2 * DETAIL_LINES + 1);
+        assert_eq!(shorten("a\nb"), "a\nb");
     }
 
     #[test]

@@ -81,9 +81,32 @@ pub enum ResolveError {
     Other(String),
 }
 
+/// Stack for the resolution thread: PubGrub's derivation of a conflict that needed a long
+/// backtrack (every boto3 release against a python-dateutil pin) is thousands of levels deep,
+/// and reporting it recurses through every level.
+const RESOLVER_STACK: usize = 256 << 20;
+
 /// Resolves for one target. Blocks the calling thread (run it under `spawn_blocking`);
-/// index requests run on the tokio runtime behind `handle`, many at once.
+/// index requests run on the tokio runtime behind `handle`, many at once. The search itself
+/// runs on a thread of its own with a large stack (see [`RESOLVER_STACK`]).
 pub fn resolve(
+    client: Arc<IndexClient>,
+    handle: tokio::runtime::Handle,
+    target: Target,
+    input: &ResolveInput,
+    progress: Option<ProgressFn>,
+) -> Result<Resolution, ResolveError> {
+    let input = input.clone();
+    std::thread::Builder::new()
+        .name(format!("resolve-{target}"))
+        .stack_size(RESOLVER_STACK)
+        .spawn(move || resolve_here(client, handle, target, &input, progress))
+        .map_err(|e| ResolveError::Other(format!("cannot start the resolver thread: {e}")))?
+        .join()
+        .map_err(|_| ResolveError::Other(format!("the resolver for {target} crashed")))?
+}
+
+fn resolve_here(
     client: Arc<IndexClient>,
     handle: tokio::runtime::Handle,
     target: Target,
