@@ -307,11 +307,22 @@ pub fn explain(tree: &Tree, provider: &Provider) -> String {
         "no set of wheels satisfies the requirements for {}",
         provider.target.label()
     );
+    let mut steps = 0usize;
+    walk(tree, |_| steps += 1);
     match headline(tree, provider) {
+        // PubGrub's report of a derivation this long repeats ever-growing version sets on
+        // every line (megabytes of text, seconds to build); the sentence sums it up.
+        Some(h) if steps > MAX_REPORTED_STEPS => msg.push_str(&format!(
+            ": {h}.\n  (PubGrub's derivation has {steps} steps; not shown)"
+        )),
         Some(h) => msg.push_str(&format!(": {h}.\n\nin detail:\n  ")),
         None => msg.push_str(":\n  "),
     }
-    msg.push_str(&shorten(&tidy(&DefaultStringReporter::report(tree))).replace('\n', "\n  "));
+    if !msg.ends_with("not shown)") {
+        msg.push_str(
+            &shorten(&tidy(&DefaultStringReporter::report(tree))).replace('\n', "\n  "),
+        );
+    }
     let mut names = BTreeSet::new();
     collect(tree, &mut names);
     let mut pins = std::collections::HashMap::new();
@@ -331,6 +342,10 @@ pub fn explain(tree: &Tree, provider: &Provider) -> String {
     }
     msg
 }
+
+/// Above this many nodes, PubGrub's derivation is not printed when a one-sentence summary
+/// exists.
+const MAX_REPORTED_STEPS: usize = 2000;
 
 /// Lines of PubGrub's derivation kept at each end of a long one.
 const DETAIL_LINES: usize = 12;

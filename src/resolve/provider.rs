@@ -362,7 +362,8 @@ impl Provider {
         // Older releases inside the range first; when the search has already walked through
         // many releases of this package, the next older ones are likely wanted too (the range
         // often shrinks to a few releases at a time, as with boto3 → botocore).
-        let older = cands.versions.iter().filter(|c| &c.version < after);
+        let below = cands.versions.partition_point(|c| &c.version >= after);
+        let older = cands.versions[below..].iter();
         let in_range = older.clone().filter(|c| range.contains(&c.version));
         let beyond: Box<dyn Iterator<Item = &super::candidates::Candidate>> = if beyond_range {
             Box::new(older.filter(|c| !range.contains(&c.version)))
@@ -556,13 +557,24 @@ impl Provider {
             return Ok(Some(c.version.clone()));
         }
         let pre_ok = self.pre || self.explicit_pre.borrow().contains(name);
-        let first = cands
-            .versions
+        // Skip the releases above the range at once: while the search walks down thousands
+        // of releases, scanning them from the newest each time would be quadratic.
+        let start = match range.bounding_range().map(|(_, hi)| hi) {
+            Some(std::ops::Bound::Included(hi)) => {
+                cands.versions.partition_point(|c| &c.version > hi)
+            }
+            Some(std::ops::Bound::Excluded(hi)) => {
+                cands.versions.partition_point(|c| &c.version >= hi)
+            }
+            _ => 0,
+        };
+        let in_scope = &cands.versions[start..];
+        let first = in_scope
             .iter()
             .find(|c| usable(c) && (pre_ok || !c.version.any_prerelease()));
         // PEP 440: pre-releases are acceptable when nothing else satisfies the specifier.
         let chosen = first
-            .or_else(|| cands.versions.iter().find(|c| usable(c)))
+            .or_else(|| in_scope.iter().find(|c| usable(c)))
             .map(|c| c.version.clone());
         if let Some(v) = &chosen {
             let n = {
