@@ -229,3 +229,56 @@ fn serve_boto_shape_for_manual_runs() {
         .unwrap_or(60);
     std::thread::sleep(std::time::Duration::from_secs(secs));
 }
+
+#[test]
+fn packages_not_at_their_newest_release_are_named_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = vec![
+        WheelSpec::new("app", "1.0")
+            .requires("lib<2")
+            .requires("pure")
+            .requires("native")
+            .build(d),
+        WheelSpec::new("lib", "1.0").build(d),
+        WheelSpec::new("lib", "2.0").build(d),
+        WheelSpec::new("pure", "1.0").build(d),
+        WheelSpec::new("pure", "2.0")
+            .requires_python(">=3.12")
+            .build(d),
+        WheelSpec::new("native", "1.0")
+            .tag("cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64")
+            .build(d),
+        WheelSpec::new("native", "2.0")
+            .tag("cp311-cp311-manylinux_2_28_x86_64")
+            .build(d),
+    ];
+    let index = TestIndex::start(&files, IndexOptions::default());
+    let env = TestEnv::new();
+    let out = lock(&env, &index, &["app", "--python", "3.11", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
+    let err = stderr(&out);
+    let line = |name: &str| {
+        err.lines()
+            .find(|l| l.starts_with("held back") && l.contains(&format!(": {name} ")))
+            .unwrap_or_else(|| panic!("no held-back line for {name}:\n{err}"))
+            .to_string()
+    };
+    assert!(
+        line("lib").ends_with("lib 1.0 (not 2.0: app 1.0 needs lib <2)"),
+        "{err}"
+    );
+    assert!(
+        line("pure").contains("pure 1.0 (not 2.0: requires Python >=3.12"),
+        "{err}"
+    );
+    assert!(
+        line("native").contains("native 1.0 (not 2.0: its cp311 wheels need glibc 2.28"),
+        "{err}"
+    );
+    assert!(
+        !err.lines()
+            .any(|l| l.starts_with("held back") && l.contains("x86_64: app ")),
+        "app is at its newest release:\n{err}"
+    );
+}

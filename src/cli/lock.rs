@@ -182,6 +182,16 @@ pub fn ensure_lock(
                         );
                     }
                 }
+                for h in &resolution.held_back {
+                    eprintln!(
+                        "held back on {}: {} {} (not {}: {})",
+                        target.label(),
+                        h.name,
+                        h.version,
+                        h.newest,
+                        h.reason
+                    );
+                }
                 let packages = rt.block_on(locked_packages(&client, resolution.pins))?;
                 new_targets.push(LockedTarget {
                     python: target.python_version(),

@@ -319,9 +319,7 @@ pub fn explain(tree: &Tree, provider: &Provider) -> String {
         None => msg.push_str(":\n  "),
     }
     if !msg.ends_with("not shown)") {
-        msg.push_str(
-            &shorten(&tidy(&DefaultStringReporter::report(tree))).replace('\n', "\n  "),
-        );
+        msg.push_str(&shorten(&tidy(&DefaultStringReporter::report(tree))).replace('\n', "\n  "));
     }
     let mut names = BTreeSet::new();
     collect(tree, &mut names);
@@ -423,7 +421,7 @@ fn manylinux_glibc(tag: &str) -> Option<u16> {
 }
 
 /// One reason a version is unusable, the most telling first.
-fn reason(
+pub(super) fn reason(
     r: &Rejections,
     usable_yanked: bool,
     t: &Target,

@@ -49,12 +49,26 @@ pub struct Unusable {
     pub reason: String,
 }
 
+/// A package whose newest release was not taken, and why (a glibc ceiling, the Python
+/// version, no wheel for the architecture, a requirement or constraint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBack {
+    pub name: PackageName,
+    /// The version chosen.
+    pub version: Version,
+    /// The newest release on the index.
+    pub newest: Version,
+    pub reason: String,
+}
+
 /// A successful resolution for one target.
 #[derive(Debug, Clone)]
 pub struct Resolution {
     pub pins: Vec<Pin>,
     /// Releases the search looked at and had to leave out.
     pub unusable: Vec<Unusable>,
+    /// Packages not at their newest release.
+    pub held_back: Vec<HeldBack>,
 }
 
 /// How far a long resolution has got, for a progress line.
@@ -118,6 +132,7 @@ fn resolve_here(
         Ok(selected) => Ok(Resolution {
             pins: provider.pins(&selected)?,
             unusable: provider.unusable.borrow().values().cloned().collect(),
+            held_back: provider.held_back(&selected),
         }),
         Err(solver::SolveError::NoSolution(tree)) => {
             Err(ResolveError::NoSolution(explain::explain(&tree, &provider)))

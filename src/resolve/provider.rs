@@ -73,6 +73,8 @@ pub struct Provider {
     candidates: RefCell<HashMap<PackageName, Rc<Candidates>>>,
     discovered: RefCell<HashMap<PackageName, usize>>,
     deps_of: RefCell<HashMap<(Pkg, Version), Vec<PackageName>>>,
+    /// What each version tried asks of each dependency, for saying who held a package back.
+    dep_ranges: RefCell<HashMap<(Pkg, Version), Vec<(PackageName, Ranges<Version>)>>>,
     /// How many versions of each package the search has tried, for batch prefetching and
     /// progress.
     tried: RefCell<HashMap<PackageName, usize>>,
@@ -230,6 +232,7 @@ impl Provider {
             candidates: RefCell::default(),
             discovered: RefCell::default(),
             deps_of: RefCell::default(),
+            dep_ranges: RefCell::default(),
             tried: RefCell::default(),
             prefetched: RefCell::default(),
             prefetch_slots: Arc::new(tokio::sync::Semaphore::new(PREFETCH_CONCURRENCY)),
@@ -507,6 +510,86 @@ impl Provider {
         Ok(pins)
     }
 
+    /// For every chosen package whose newest release was not taken: that release and why.
+    pub fn held_back(&self, selected: &BTreeMap<Pkg, Version>) -> Vec<super::HeldBack> {
+        let mut out = Vec::new();
+        for (pkg, chosen) in selected {
+            let Pkg::Dist(name) = pkg else { continue };
+            let Some(cands) = self.rejections(name) else {
+                continue;
+            };
+            let newest = cands
+                .versions
+                .iter()
+                .map(|c| &c.version)
+                .chain(cands.rejected.keys())
+                .filter(|v| chosen.any_prerelease() || !v.any_prerelease())
+                .max();
+            let Some(newest) = newest.filter(|n| *n > chosen).cloned() else {
+                continue;
+            };
+            let usable = cands
+                .versions
+                .iter()
+                .any(|c| c.version == newest && c.file.is_some());
+            let rejected = (!usable)
+                .then(|| cands.rejected.get(&newest))
+                .flatten()
+                .and_then(|r| {
+                    super::explain::reason(
+                        r,
+                        false,
+                        &self.target,
+                        self.hash_origins.get(name).map(String::as_str),
+                    )
+                });
+            let reason = match rejected {
+                Some(r) => r,
+                None => self.who_excludes(name, &newest, selected),
+            };
+            out.push(super::HeldBack {
+                name: name.clone(),
+                version: chosen.clone(),
+                newest,
+                reason,
+            });
+        }
+        out
+    }
+
+    /// Which requirement keeps `version` of `name` out of a selection.
+    fn who_excludes(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        selected: &BTreeMap<Pkg, Version>,
+    ) -> String {
+        let tidy = super::explain::tidy;
+        if self.preferences.contains_key(name) {
+            return "kept at the version of the existing lock (--upgrade-package to move it)"
+                .to_string();
+        }
+        for (p, r) in &self.root {
+            if p == &Pkg::Dist(name.clone()) && !r.contains(version) {
+                return tidy(&format!("your requirements ask for {name} {r}"));
+            }
+        }
+        if let Some(c) = self.constraints.get(name)
+            && !c.contains(version)
+        {
+            return tidy(&format!("a constraint limits {name} to {c}"));
+        }
+        let ranges = self.dep_ranges.borrow();
+        for (p, v) in selected {
+            if let Some(deps) = ranges.get(&(p.clone(), v.clone()))
+                && let Some((_, r)) = deps.iter().find(|(n, r)| n == name && !r.contains(version))
+            {
+                return tidy(&format!("{p} {v} needs {name} {r}"));
+            }
+        }
+        "the other requirements rule it out".to_string()
+    }
+
     pub fn rejections(&self, name: &PackageName) -> Option<Rc<Candidates>> {
         self.candidates.borrow().get(name).cloned()
     }
@@ -669,6 +752,16 @@ impl Provider {
         self.deps_of
             .borrow_mut()
             .insert((package.clone(), version.clone()), names);
+        let ranges = out
+            .iter()
+            .filter_map(|(p, r)| match p {
+                Pkg::Dist(n) => Some((n.clone(), r.clone())),
+                _ => None,
+            })
+            .collect();
+        self.dep_ranges
+            .borrow_mut()
+            .insert((package.clone(), version.clone()), ranges);
         Ok(Dependencies::Available(out.into_iter().collect()))
     }
 }
