@@ -74,7 +74,7 @@ pub struct Provider {
     discovered: RefCell<HashMap<PackageName, usize>>,
     deps_of: RefCell<HashMap<(Pkg, Version), Vec<PackageName>>>,
     /// What each version tried asks of each dependency, for saying who held a package back.
-    dep_ranges: RefCell<HashMap<(Pkg, Version), Vec<(PackageName, Ranges<Version>)>>>,
+    dep_ranges: RefCell<HashMap<(Pkg, Version), DepRanges>>,
     /// How many versions of each package the search has tried, for batch prefetching and
     /// progress.
     tried: RefCell<HashMap<PackageName, usize>>,
@@ -88,6 +88,9 @@ pub struct Provider {
     started: Instant,
     last_report: RefCell<Option<Instant>>,
 }
+
+/// The range a version asks of each of its dependencies.
+type DepRanges = Vec<(PackageName, Ranges<Version>)>;
 
 /// Background metadata downloads at once.
 const PREFETCH_CONCURRENCY: usize = 32;
