@@ -18,6 +18,7 @@ pub mod inspect;
 pub mod layer_test;
 pub mod lock;
 pub mod manifest;
+pub mod progress;
 pub mod project_files;
 pub mod record;
 #[cfg(feature = "aws")]

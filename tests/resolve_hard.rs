@@ -193,14 +193,21 @@ fn malformed_release_is_skipped_and_named_with_verbose() {
         "--python",
         "3.12",
         "--dry-run",
+        "--verbose",
         "--index-url",
     ])
-    .arg(&index.url)
-    .env("PYLAYER_VERBOSE", "1");
+    .arg(&index.url);
     let out = run(&mut cmd);
     assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("tool==1.0"), "{stdout}");
+    assert!(
+        stderr(&out).contains(
+            "tool 1.0 (not 2.0: its metadata (tool-2.0-py3-none-any.whl) cannot be used)"
+        ),
+        "{}",
+        stderr(&out)
+    );
     let err = stderr(&out);
     assert!(
         err.contains("tool 2.0 left out")

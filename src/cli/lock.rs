@@ -9,7 +9,7 @@ use futures::StreamExt;
 use uv_normalize::PackageName;
 
 use super::inputs::{InputArgs, Inputs};
-use super::{Failure, runtime};
+use super::{Failure, output, runtime, shared};
 use pylayer::cache::CacheDir;
 use pylayer::index::IndexClient;
 use pylayer::lock::{LOCK_VERSION, Lock, LockedPackage, LockedTarget};
@@ -23,8 +23,8 @@ pub struct LockArgs {
     /// Print the pins without writing the lock.
     #[arg(long)]
     pub dry_run: bool,
-    /// Print the lock as JSON on stdout.
-    #[arg(long)]
+    // JSON shape: the lock itself (`{"version", "inputs_digest", "targets": [...]}`).
+    #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
 }
 
@@ -54,11 +54,11 @@ pub fn run(args: LockArgs) -> Result<(), Failure> {
         (false, true) => format!("wrote {path}"),
         (false, false) => format!("{path} is up to date"),
     };
-    eprintln!(
+    output::status(&format!(
         "{count} pins for {} target(s) in {:.2}s: {verb}",
         inputs.targets.len(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     Ok(())
 }
 
@@ -158,9 +158,7 @@ pub fn ensure_lock(
         let target = *target;
         jobs.push((
             target,
-            rt.spawn_blocking(move || {
-                resolve::resolve(client, handle, target, &input, Some(progress_line()))
-            }),
+            rt.spawn_blocking(move || resolve::resolve(client, handle, target, &input)),
         ));
     }
     let mut failures = Vec::new();
@@ -170,27 +168,25 @@ pub fn ensure_lock(
             .map_err(|e| Failure::failed(format!("resolution for {target} crashed: {e}")))?;
         match result {
             Ok(resolution) => {
-                if verbose() {
-                    for u in &resolution.unusable {
-                        eprintln!(
-                            "note: {} {} left out for {}: {} ({})",
-                            u.name,
-                            u.version,
-                            target.label(),
-                            u.reason,
-                            u.filename
-                        );
-                    }
+                for u in &resolution.unusable {
+                    output::detail(&format!(
+                        "note: {} {} left out for {}: {} ({})",
+                        u.name,
+                        u.version,
+                        target.label(),
+                        u.reason,
+                        u.filename
+                    ));
                 }
                 for h in &resolution.held_back {
-                    eprintln!(
+                    output::status(&format!(
                         "held back on {}: {} {} (not {}: {})",
                         target.label(),
                         h.name,
                         h.version,
                         h.newest,
                         h.reason
-                    );
+                    ));
                 }
                 let packages = rt.block_on(locked_packages(&client, resolution.pins))?;
                 new_targets.push(LockedTarget {
@@ -232,25 +228,6 @@ pub fn ensure_lock(
         lock.write(&args.lock_path)?;
     }
     Ok(LockOutcome { lock, changed })
-}
-
-/// `--verbose` output is on (`PYLAYER_VERBOSE=1`).
-fn verbose() -> bool {
-    std::env::var_os("PYLAYER_VERBOSE").is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-/// Prints "resolving: 412 versions of botocore tried" on stderr during a long resolution.
-fn progress_line() -> resolve::ProgressFn {
-    Arc::new(|p: &resolve::Progress| {
-        eprintln!(
-            "resolving for {}: {} versions of {} tried ({} in all, {:.0} s)",
-            p.target.label(),
-            p.versions_tried,
-            p.package,
-            p.total_tried,
-            p.elapsed.as_secs_f64()
-        );
-    })
 }
 
 /// Completes each pin with the sha256 and size the lock records, in parallel.

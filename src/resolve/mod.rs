@@ -8,7 +8,6 @@ mod solver;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use uv_normalize::PackageName;
 use uv_pep440::Version;
@@ -71,21 +70,6 @@ pub struct Resolution {
     pub held_back: Vec<HeldBack>,
 }
 
-/// How far a long resolution has got, for a progress line.
-#[derive(Debug, Clone)]
-pub struct Progress {
-    pub target: Target,
-    /// The package with the most versions tried so far (the one being backtracked through).
-    pub package: PackageName,
-    pub versions_tried: usize,
-    /// Versions tried over all packages.
-    pub total_tried: usize,
-    pub elapsed: Duration,
-}
-
-/// Called now and then during a resolution that takes more than a couple of seconds.
-pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
-
 /// Why no set of wheels satisfies the requirements, in words.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -108,13 +92,12 @@ pub fn resolve(
     handle: tokio::runtime::Handle,
     target: Target,
     input: &ResolveInput,
-    progress: Option<ProgressFn>,
 ) -> Result<Resolution, ResolveError> {
     let input = input.clone();
     std::thread::Builder::new()
         .name(format!("resolve-{target}"))
         .stack_size(RESOLVER_STACK)
-        .spawn(move || resolve_here(client, handle, target, &input, progress))
+        .spawn(move || resolve_here(client, handle, target, &input))
         .map_err(|e| ResolveError::Other(format!("cannot start the resolver thread: {e}")))?
         .join()
         .map_err(|_| ResolveError::Other(format!("the resolver for {target} crashed")))?
@@ -125,9 +108,9 @@ fn resolve_here(
     handle: tokio::runtime::Handle,
     target: Target,
     input: &ResolveInput,
-    progress: Option<ProgressFn>,
 ) -> Result<Resolution, ResolveError> {
-    let provider = provider::Provider::new(client, handle, target, input, progress)?;
+    let _task = crate::progress::begin(crate::progress::Task::Resolve(target.label()));
+    let provider = provider::Provider::new(client, handle, target, input)?;
     match solver::solve(&provider) {
         Ok(selected) => Ok(Resolution {
             pins: provider.pins(&selected)?,

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ranges};
 use uv_normalize::{ExtraName, PackageName};
@@ -15,7 +14,7 @@ use uv_pep440::Version;
 use uv_pep508::{MarkerEnvironment, Requirement, VersionOrUrl};
 
 use super::candidates::Candidates;
-use super::{Pin, Progress, ProgressFn, ResolveError, ResolveInput, Unusable};
+use super::{Pin, ResolveError, ResolveInput, Unusable};
 use crate::index::{DistFile, IndexClient, MetadataError};
 use crate::target::{TagRanking, Target};
 use crate::wheel_name::WheelName;
@@ -84,9 +83,6 @@ pub struct Provider {
     prefetch_slots: Arc<tokio::sync::Semaphore>,
     /// Versions left out because their metadata cannot be used, with the reason.
     pub unusable: RefCell<BTreeMap<(PackageName, Version), Unusable>>,
-    progress: Option<ProgressFn>,
-    started: Instant,
-    last_report: RefCell<Option<Instant>>,
 }
 
 /// The range a version asks of each of its dependencies.
@@ -94,8 +90,6 @@ type DepRanges = Vec<(PackageName, Ranges<Version>)>;
 
 /// Background metadata downloads at once.
 const PREFETCH_CONCURRENCY: usize = 32;
-/// Nothing is reported for resolutions quicker than this.
-const PROGRESS_AFTER: Duration = Duration::from_secs(2);
 
 fn ranges_of(req: &Requirement) -> Ranges<Version> {
     match &req.version_or_url {
@@ -132,7 +126,6 @@ impl Provider {
         handle: tokio::runtime::Handle,
         target: Target,
         input: &ResolveInput,
-        progress: Option<ProgressFn>,
     ) -> Result<Self, ResolveError> {
         let env = target.marker_environment();
         let mut root = Vec::new();
@@ -240,9 +233,6 @@ impl Provider {
             prefetched: RefCell::default(),
             prefetch_slots: Arc::new(tokio::sync::Semaphore::new(PREFETCH_CONCURRENCY)),
             unusable: RefCell::default(),
-            progress,
-            started: Instant::now(),
-            last_report: RefCell::new(None),
         })
     }
 
@@ -411,35 +401,6 @@ impl Provider {
             .map(|c| c.ascending.clone())
     }
 
-    /// Calls the progress callback at most every couple of seconds once resolution has taken
-    /// longer than [`PROGRESS_AFTER`].
-    pub fn report_progress(&self, _package: &Pkg) {
-        let Some(progress) = &self.progress else {
-            return;
-        };
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.started);
-        if elapsed < PROGRESS_AFTER {
-            return;
-        }
-        let mut last = self.last_report.borrow_mut();
-        if last.is_some_and(|l| now.duration_since(l) < PROGRESS_AFTER) {
-            return;
-        }
-        *last = Some(now);
-        let tried = self.tried.borrow();
-        let Some((name, count)) = tried.iter().max_by_key(|(n, c)| (**c, Reverse(*n))) else {
-            return;
-        };
-        progress(&Progress {
-            target: self.target,
-            package: name.clone(),
-            versions_tried: *count,
-            total_tried: tried.values().sum(),
-            elapsed,
-        });
-    }
-
     fn constrain(&self, name: &PackageName, range: Ranges<Version>) -> Ranges<Version> {
         match self.constraints.get(name) {
             Some(c) => range.intersection(c),
@@ -546,7 +507,12 @@ impl Provider {
                         self.hash_origins.get(name).map(String::as_str),
                     )
                 });
-            let reason = match rejected {
+            let unusable = self
+                .unusable
+                .borrow()
+                .get(&(name.clone(), newest.clone()))
+                .map(|u| format!("its metadata ({}) cannot be used", u.filename));
+            let reason = match rejected.or(unusable) {
                 Some(r) => r,
                 None => self.who_excludes(name, &newest, selected),
             };
@@ -669,6 +635,10 @@ impl Provider {
                 *n += 1;
                 *n
             };
+            crate::progress::event(crate::progress::Event::Tried {
+                package: name.to_string(),
+                versions: n,
+            });
             // From the second version of a package on, the search is walking down its
             // releases: read the next ones' metadata many at a time.
             if n >= 2 {

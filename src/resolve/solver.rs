@@ -64,7 +64,6 @@ pub fn solve(provider: &Provider) -> Result<BTreeMap<Pkg, Version>, SolveError> 
             state.add_no_versions(next, range);
             continue;
         };
-        provider.report_progress(&pkg);
         if !added.insert((next, version.clone())) {
             // Its dependencies are already incompatibilities: decide it directly.
             state.partial_solution.add_decision(next, version);

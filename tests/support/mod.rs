@@ -355,6 +355,8 @@ pub struct IndexOptions {
     pub wrong_hash: Vec<String>,
     /// Advertise Requires-Python from the wheel metadata.
     pub requires_python_attr: bool,
+    /// Wait this long before answering each request: a slow index, for progress output.
+    pub delay: Duration,
 }
 
 impl Default for IndexOptions {
@@ -367,6 +369,7 @@ impl Default for IndexOptions {
             fail_first: 0,
             wrong_hash: Vec::new(),
             requires_python_attr: true,
+            delay: Duration::ZERO,
         }
     }
 }
@@ -702,6 +705,9 @@ fn handle_connection(shared: &Shared, stream: TcpStream) {
             Ok(Some(r)) => r,
             Ok(None) | Err(_) => return,
         };
+        if !shared.opts.delay.is_zero() {
+            std::thread::sleep(shared.opts.delay);
+        }
         let resp = shared.respond(&req);
         let close = req.close || shared.stop.load(Ordering::SeqCst);
         if write_response(&mut writer, &req, &resp, close).is_err() || close {
