@@ -61,6 +61,10 @@ pub enum Event {
     Warning(String),
     /// A decision taken for the user (a distribution left out or kept).
     Note(String),
+    /// A release not taken although it is newer, and why (glibc, Python, a constraint…).
+    HeldBack(String),
+    /// Only worth printing with `--verbose` (a release left out for unusable metadata).
+    Detail(String),
     /// The lock changed and was written.
     Locked { path: PathBuf },
     /// Wheels are being fetched: `total_bytes` to verify or download.

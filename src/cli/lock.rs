@@ -91,6 +91,8 @@ pub fn print_event(e: Event) {
     match e {
         Event::Warning(m) => output::warn(&m),
         Event::Note(m) => output::note(&m),
+        Event::HeldBack(m) => output::status(&m),
+        Event::Detail(m) => output::detail(&format!("note: {m}")),
         Event::Locked { path } => output::status(&format!("locked: wrote {}", path.display())),
         Event::FetchStarted { .. } | Event::FetchProgress { .. } | Event::FetchFinished => {}
     }

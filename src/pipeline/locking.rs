@@ -124,8 +124,28 @@ pub fn ensure_lock(
             .block_on(job)
             .map_err(|e| Error::Failed(format!("resolution for {target} crashed: {e}")))?;
         match result {
-            Ok(pins) => {
-                let packages = rt.block_on(locked_packages(&client, pins))?;
+            Ok(resolution) => {
+                for u in &resolution.unusable {
+                    on_event(Event::Detail(format!(
+                        "{} {} left out for {}: {} ({})",
+                        u.name,
+                        u.version,
+                        target.label(),
+                        u.reason,
+                        u.filename
+                    )));
+                }
+                for h in &resolution.held_back {
+                    on_event(Event::HeldBack(format!(
+                        "held back on {}: {} {} (not {}: {})",
+                        target.label(),
+                        h.name,
+                        h.version,
+                        h.newest,
+                        h.reason
+                    )));
+                }
+                let packages = rt.block_on(locked_packages(&client, resolution.pins))?;
                 new_targets.push(LockedTarget {
                     python: target.python_version(),
                     arch: target.arch.lambda_name().to_string(),
