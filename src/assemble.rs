@@ -320,10 +320,12 @@ fn write_zip(
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create directory {}", dir.display()))?;
     let tmp = tempfile::Builder::new()
-        .prefix(".pylayer-")
+        .prefix(&crate::outlock::temp_prefix())
         .suffix(".zip.tmp")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    // Removed by the interrupt handler if the run is stopped while writing.
+    let _registered = crate::cleanup::register(tmp.path());
     let file = tmp
         .as_file()
         .try_clone()

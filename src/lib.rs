@@ -25,6 +25,7 @@ pub mod layer_test;
 pub mod lock;
 pub mod manifest;
 pub mod metadata;
+pub mod outlock;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;

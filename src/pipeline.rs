@@ -364,6 +364,9 @@ fn build_target(
             skipped: r.skipped,
         });
     }
+    // The zip and its manifest are written as a pair: another build into the same path
+    // waits here until both are in place.
+    let _out_lock = crate::outlock::OutputLock::acquire(&b.zip).map_err(failed)?;
     let report = assemble::write(plan, b.source_date_epoch, &b.zip).map_err(failed)?;
     let check = check_zip(&b.zip, b.target)?;
     let mut manifest =

@@ -54,6 +54,7 @@ pub struct BuildArgs {
 
 pub fn run(args: BuildArgs) -> Result<(), Failure> {
     let started = Instant::now();
+    pylayer::cleanup::install_interrupt_handler();
     let inputs = args.inputs.load()?;
     let compile_bytecode = args
         .compile_bytecode

@@ -23,6 +23,7 @@ pub struct LockArgs {
 }
 
 pub fn run(args: LockArgs) -> Result<(), Failure> {
+    pylayer::cleanup::install_interrupt_handler();
     let inputs = args.inputs.load()?;
     let rt = runtime()?;
     let started = Instant::now();
