@@ -18,7 +18,7 @@ mod zipwrite;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Cursor, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -613,25 +613,16 @@ fn read_record(
 
 /// Deflates a small generated file; returns (method, crc32, compressed bytes). Stored when
 /// deflate does not help.
-///
-/// The zip crate's writer has the only deflate encoder among our dependencies, so the file
-/// is written into an in-memory zip and its raw compressed bytes are read back.
 fn compress(content: &[u8]) -> anyhow::Result<(u16, u32, Vec<u8>)> {
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .compression_level(Some(9));
-    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    w.start_file("f", options)?;
-    w.write_all(content)?;
-    let mut archive = ZipArchive::new(w.finish()?)?;
-    let mut f = archive.by_index_raw(0)?;
-    let crc32 = f.crc32();
-    let mut raw = Vec::new();
-    f.read_to_end(&mut raw)?;
-    if raw.len() >= content.len() || f.compression() != CompressionMethod::Deflated {
-        return Ok((METHOD_STORED, crc32, content.to_vec()));
+    let mut crc = flate2::Crc::new();
+    crc.update(content);
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(content)?;
+    let raw = enc.finish()?;
+    if raw.len() >= content.len() {
+        return Ok((METHOD_STORED, crc.sum(), content.to_vec()));
     }
-    Ok((METHOD_DEFLATE, crc32, raw))
+    Ok((METHOD_DEFLATE, crc.sum(), raw))
 }
 
 /// Whether two planned entries from different wheels hold the same bytes (a shared file of

@@ -25,6 +25,7 @@ pub mod remote_zip;
 pub mod requirements;
 pub mod resolve;
 pub mod target;
+pub mod text;
 pub mod venv;
 pub mod wheel_name;
 pub mod zipfmt;

@@ -73,6 +73,7 @@ fn wheel(
         sha256: hex::encode(Sha256::digest(&bytes)),
         size: bytes.len() as u64,
         dependencies: vec![],
+        metadata_sha256: None,
     };
     (pkg, path)
 }
@@ -733,6 +734,7 @@ fn real_bundled_wheels_assemble_and_import() {
                 sha256: hex::encode(Sha256::digest(&bytes)),
                 size: bytes.len() as u64,
                 dependencies: vec![],
+                metadata_sha256: None,
             },
             e.path(),
         ));

@@ -181,7 +181,7 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
     };
     let opts = FetchOptions {
         offline: args.inputs.offline,
-        credential_urls: inputs.index.indexes.clone(),
+        credential_urls: inputs.index.all_credential_urls(),
         ..FetchOptions::default()
     };
     let paths = rt.block_on(fetch::fetch_wheels(&http, &cache, &all, &opts, &on_event));

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::Failure;
 use pylayer::config::Config;
+use pylayer::http::{strip_userinfo, strip_userinfo_in_text};
 use pylayer::index::{DEFAULT_INDEX_URL, IndexConfig, IndexStrategy};
 use pylayer::project_files;
 use pylayer::requirements::{self, RequirementsInput};
@@ -133,7 +134,7 @@ impl InputArgs {
             .into_iter()
             .partition(|p| project_files::kind_of(p).is_some());
         let mut reqs = requirements::read_files(&plain, &con_files)
-            .map_err(|e| Failure::usage(e.to_string()))?;
+            .map_err(|e| Failure::usage(pylayer::text::shown(&e.to_string())))?;
         let opts = project_files::ProjectOptions {
             extras: self.extra.clone(),
             groups: self.group.clone(),
@@ -142,7 +143,7 @@ impl InputArgs {
         for p in &project {
             if let Some(kind) = project_files::kind_of(p) {
                 project_files::read_into(p, kind, &opts, &mut reqs)
-                    .map_err(|e| Failure::usage(e.to_string()))?;
+                    .map_err(|e| Failure::usage(pylayer::text::shown(&e.to_string())))?;
             }
         }
         if project.is_empty()
@@ -153,13 +154,13 @@ impl InputArgs {
             ));
         }
         requirements::add_cli_requirements(&mut reqs, &self.requirements)
-            .map_err(|e| Failure::usage(e.to_string()))?;
+            .map_err(|e| Failure::usage(pylayer::text::shown(&e.to_string())))?;
         let mut venv_python = None;
         if let Some(dir) = &self.from_venv {
             venv_python = venv::python_version(dir);
             let pins = venv_requirements(dir)?;
             requirements::add_cli_requirements(&mut reqs, &pins)
-                .map_err(|e| Failure::usage(e.to_string()))?;
+                .map_err(|e| Failure::usage(pylayer::text::shown(&e.to_string())))?;
         }
         if reqs.requirements.is_empty() {
             return Err(Failure::usage(
@@ -247,6 +248,7 @@ impl InputArgs {
                 indexes,
                 find_links,
                 strategy: self.index_strategy,
+                credential_urls: direct_reference_credentials(&reqs),
             },
             reqs,
             pre,
@@ -291,8 +293,25 @@ fn venv_requirements(dir: &Path) -> Result<Vec<String>, Failure> {
     Ok(pins)
 }
 
+/// Direct-reference URLs that carry credentials (`name @ https://user:token@host/x.whl`): their
+/// user-info authenticates requests to that origin, and is never written anywhere.
+fn direct_reference_credentials(reqs: &RequirementsInput) -> Vec<String> {
+    reqs.requirements
+        .iter()
+        .chain(&reqs.constraints)
+        .filter_map(|r| match &r.requirement.version_or_url {
+            Some(uv_pep508::VersionOrUrl::Url(u)) if !u.username().is_empty() => {
+                Some(u.to_url().displayable_with_credentials().to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 impl Inputs {
-    /// A digest of everything that decides a resolution. Requirement order, file names and
+    /// A digest of everything that decides a resolution. Credentials are not part of it (all
+    /// URLs are taken without user-info): a committed lock must not let anyone test password
+    /// guesses offline, and rotating a password must not force a new resolution. Requirement order, file names and
     /// line numbers do not count; what is asked for does.
     pub fn digest(&self) -> String {
         let mut lines = Vec::new();
@@ -300,7 +319,9 @@ impl Inputs {
             .reqs
             .requirements
             .iter()
-            .map(|r| format!("req {} {}", r.requirement, r.hashes.join(",")))
+            .map(|r| {
+                strip_userinfo_in_text(&format!("req {} {}", r.requirement, r.hashes.join(",")))
+            })
             .collect();
         reqs.sort();
         lines.extend(reqs);
@@ -308,15 +329,15 @@ impl Inputs {
             .reqs
             .constraints
             .iter()
-            .map(|r| format!("con {}", r.requirement))
+            .map(|r| strip_userinfo_in_text(&format!("con {}", r.requirement)))
             .collect();
         cons.sort();
         lines.extend(cons);
         for i in &self.index.indexes {
-            lines.push(format!("index {i}"));
+            lines.push(format!("index {}", strip_userinfo(i)));
         }
         for f in &self.index.find_links {
-            lines.push(format!("find-links {f}"));
+            lines.push(format!("find-links {}", strip_userinfo(f)));
             if let Ok(rd) = std::fs::read_dir(f) {
                 let mut names: Vec<String> = rd
                     .flatten()
