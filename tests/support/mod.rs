@@ -1036,6 +1036,10 @@ impl Shared {
     /// The fault to apply to `req`, if one matches and has applications left (logged).
     fn take_fault(&self, req: &Request) -> Option<FaultKind> {
         let mut st = self.state.lock().unwrap();
+        st.auth_log.push((
+            req.path.clone(),
+            req.header("authorization").map(str::to_string),
+        ));
         for (i, f) in self.opts.faults.iter().enumerate() {
             if !req.path.contains(&f.path_contains) {
                 continue;
@@ -1053,10 +1057,6 @@ impl Shared {
 
     fn respond(&self, req: &Request) -> Response {
         let mut st = self.state.lock().unwrap();
-        st.auth_log.push((
-            req.path.clone(),
-            req.header("authorization").map(str::to_string),
-        ));
         if !self.opts.basic_auth.is_empty() {
             let ok = req
                 .header("authorization")
