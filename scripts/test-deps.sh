@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 sysroot="${PYLAYER_TEST_ARM64_SYSROOT:-target/test-deps/sysroot-arm64}"
 
 if [ "$(uname -m)" != "x86_64" ] || ! command -v apt-get >/dev/null; then
-    echo "test-deps: not an x86_64 Debian machine; the chromium and qemu tests will say they are skipped" >&2
+    echo "test-deps: not an x86_64 Debian machine; the chromium and qemu tests fail under CI=true and are skipped otherwise" >&2
     exit 0
 fi
 

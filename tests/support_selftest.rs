@@ -614,7 +614,7 @@ print("ok", len(data))
     {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("python3 not available ({e}); skipping");
+            support::missing_tool(&format!("python3 not available ({e})"));
             return;
         }
     };

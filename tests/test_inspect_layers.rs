@@ -365,22 +365,22 @@ fn arm64_sysroot() -> PathBuf {
 #[test]
 fn test_runs_an_arm64_layer_under_qemu() {
     if std::env::consts::ARCH != "x86_64" {
-        println!("skipped: this test emulates aarch64 on an x86_64 machine");
+        support::missing_tool("this test emulates aarch64 on an x86_64 machine");
         return;
     }
     let Some(_qemu) = which("qemu-aarch64") else {
-        println!(
-            "skipped: qemu-aarch64 is not installed (apt-get install qemu-user; scripts/test-deps.sh does it)"
+        support::missing_tool(
+            "qemu-aarch64 is not installed (apt-get install qemu-user; scripts/test-deps.sh does it)",
         );
         return;
     };
     let sysroot = arm64_sysroot();
     let python = sysroot.join("usr/bin/python3.11");
     if !python.is_file() {
-        println!(
-            "skipped: no aarch64 python3.11 at {} (scripts/test-deps.sh unpacks Debian's there)",
+        support::missing_tool(&format!(
+            "no aarch64 python3.11 at {} (scripts/test-deps.sh unpacks Debian's there)",
             python.display()
-        );
+        ));
         return;
     }
     let zip = build_layer("arm64");
@@ -713,8 +713,8 @@ fn inspect_html_draws_one_block_per_distribution_in_chromium() {
     }
 
     if which("chromium").is_none() {
-        println!(
-            "skipped the browser half: chromium is not installed (apt-get install chromium; scripts/test-deps.sh does it)"
+        support::missing_tool(
+            "the browser half needs chromium (apt-get install chromium; scripts/test-deps.sh does it)",
         );
         return;
     }

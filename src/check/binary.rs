@@ -779,6 +779,9 @@ mod tests {
     fn parses_the_hosts_own_libraries() {
         // This machine's python3 and libc: real ELF files with DT_NEEDED and versions.
         let Ok(bytes) = std::fs::read("/usr/lib/x86_64-linux-gnu/libstdc++.so.6") else {
+            crate::testutil::missing_tool(
+                "no /usr/lib/x86_64-linux-gnu/libstdc++.so.6 (apt-get install libstdc++6)",
+            );
             return;
         };
         let Some(BinaryInfo::Elf(info)) = parse(&bytes) else {
