@@ -45,7 +45,7 @@ mod tests {
         let s = shown(&long);
         assert!(s.len() < 400, "{}", s.len());
         assert!(s.starts_with("req: nnn") && s.ends_with("nnx end"), "{s}");
-        assert!(s.contains("(99841 characters)"), "{s}");
+        assert!(s.contains("(99842 characters)"), "{s}");
         assert_eq!(shown("short line"), "short line");
     }
 }
