@@ -109,9 +109,9 @@ fn dev_zero_as_a_requirements_file_is_refused_at_once() {
 #[test]
 fn an_oversized_index_page_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let foo = WheelSpec::new("foo", "1.0").build(dir.path());
+    let foo_whl = WheelSpec::new("foo", "1.0").build(dir.path());
     let index = TestIndex::start(
-        &[foo],
+        &[foo_whl],
         IndexOptions {
             faults: vec![Fault::new(
                 "/simple/foo/",
@@ -135,10 +135,10 @@ fn an_oversized_index_page_is_refused() {
 }
 
 fn auth_index(dir: &Path, passwords: &[&str]) -> TestIndex {
-    let foo = WheelSpec::new("foo", "1.0").requires("bar").build(dir);
+    let foo_whl = WheelSpec::new("foo", "1.0").requires("bar").build(dir);
     let bar = WheelSpec::new("bar", "2.0").build(dir);
     TestIndex::start(
-        &[foo, bar],
+        &[foo_whl, bar],
         IndexOptions {
             basic_auth: passwords
                 .iter()
@@ -248,10 +248,10 @@ fn changing_only_the_password_keeps_the_inputs_digest() {
 #[test]
 fn no_authorization_is_sent_to_another_port() {
     let dir = tempfile::tempdir().unwrap();
-    let foo = WheelSpec::new("foo", "1.0").build(dir.path());
-    let other = TestIndex::start(std::slice::from_ref(&foo), IndexOptions::default());
+    let foo_whl = WheelSpec::new("foo", "1.0").build(dir.path());
+    let other = TestIndex::start(std::slice::from_ref(&foo_whl), IndexOptions::default());
     let index = TestIndex::start(
-        &[foo],
+        &[foo_whl],
         IndexOptions {
             faults: vec![Fault::new(
                 "/simple/foo/",
@@ -286,11 +286,11 @@ fn no_authorization_is_sent_to_another_port() {
 #[test]
 fn lock_survives_one_fault_of_each_kind() {
     let dir = tempfile::tempdir().unwrap();
-    let foo = WheelSpec::new("foo", "1.0")
+    let foo_whl = WheelSpec::new("foo", "1.0")
         .requires("bar")
         .build(dir.path());
     let bar = WheelSpec::new("bar", "2.0").build(dir.path());
-    let files = [foo, bar];
+    let files = [foo_whl, bar];
     let cases: Vec<(&str, IndexOptions, &str)> = vec![
         // Index pages.
         ("page reset", IndexOptions::default(), "/simple/foo/"),
@@ -339,13 +339,13 @@ fn lock_survives_one_fault_of_each_kind() {
 fn pep658_metadata_that_disagrees_with_the_wheel_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let spec = WheelSpec::new("foo", "1.0").requires("bar");
-    let foo = spec.build(dir.path());
+    let foo_whl = spec.build(dir.path());
     let bar = WheelSpec::new("bar", "2.0").build(dir.path());
     // The index's metadata file drops the dependency on bar (with a matching hash).
     let lying = spec.metadata_text().replace("Requires-Dist: bar\n", "");
     assert_ne!(lying, spec.metadata_text());
     let index = TestIndex::start(
-        &[foo, bar],
+        &[foo_whl, bar],
         IndexOptions {
             metadata_override: vec![(spec.filename(), lying.into_bytes())],
             ..IndexOptions::default()
@@ -378,11 +378,11 @@ fn pep658_metadata_that_disagrees_with_the_wheel_is_refused() {
 #[test]
 fn edited_cached_metadata_is_not_trusted() {
     let dir = tempfile::tempdir().unwrap();
-    let foo = WheelSpec::new("foo", "1.0")
+    let foo_whl = WheelSpec::new("foo", "1.0")
         .requires("bar")
         .build(dir.path());
     let bar = WheelSpec::new("bar", "2.0").build(dir.path());
-    let index = TestIndex::start(&[foo, bar], IndexOptions::default());
+    let index = TestIndex::start(&[foo_whl, bar], IndexOptions::default());
     let env = TestEnv::new();
     let out = run(env.cmd().args(lock_args(&index.url, &["foo", "--dry-run"])));
     assert!(out.status.success(), "{}", describe_output(&out));
@@ -406,7 +406,7 @@ fn edited_cached_metadata_is_not_trusted() {
 #[test]
 fn a_trickling_body_ends_in_a_timeout_naming_the_url() {
     let dir = tempfile::tempdir().unwrap();
-    let foo = WheelSpec::new("foo", "1.0").build(dir.path());
+    let foo_whl = WheelSpec::new("foo", "1.0").build(dir.path());
     for kind in [
         FaultKind::Trickle {
             interval: Duration::from_millis(300),
@@ -415,7 +415,7 @@ fn a_trickling_body_ends_in_a_timeout_naming_the_url() {
         FaultKind::StallHeaders(Duration::from_secs(50)),
     ] {
         let index = TestIndex::start(
-            std::slice::from_ref(&foo),
+            std::slice::from_ref(&foo_whl),
             IndexOptions {
                 faults: vec![Fault::new("/simple/foo/", kind.clone(), usize::MAX)],
                 ..IndexOptions::default()
