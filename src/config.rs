@@ -1,91 +1,365 @@
 //! `pylayer.toml`: the project's saved flags. Every command reads it when present; a flag
 //! given on the command line wins over the file.
+//!
+//! The file is read key by key from the TOML parser's spanned values (not through serde), so
+//! a value of the wrong type is reported at its line and column with the type the key takes
+//! and a corrected line, e.g. `pylayer.toml:3:10: python must be a string like "3.12" or a
+//! list of them; found a float (3.12)` / `quote it: python = "3.12"`.
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use crate::project_files::toml_access::{self, DeTable, DeValue, Item, WrongType};
+use crate::textpos::TextPos;
 
 /// The file name looked for in the working directory.
 pub const CONFIG_FILE: &str = "pylayer.toml";
 
 /// Settings of one project. Relative paths are relative to the file's directory.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "one_or_many")]
     pub python: Vec<String>,
-    #[serde(default, deserialize_with = "one_or_many")]
     pub arch: Vec<String>,
-    #[serde(default, deserialize_with = "one_or_many")]
     pub requirements: Vec<PathBuf>,
-    #[serde(default, deserialize_with = "one_or_many")]
     pub constraints: Vec<PathBuf>,
-    #[serde(default)]
     pub exclude: Vec<String>,
     pub layout: Option<String>,
     /// False leaves out what the Lambda runtime already ships (boto3 & co).
     pub runtime_provided: Option<bool>,
     pub index_url: Option<String>,
-    #[serde(default)]
     pub extra_index_urls: Vec<String>,
-    #[serde(default)]
     pub find_links: Vec<String>,
     pub out_dir: Option<PathBuf>,
     /// Read by `publish` and `attach`.
-    #[serde(default)]
-    #[allow(dead_code)]
     pub publish: PublishConfig,
     /// Where the file was read from (not part of the file).
-    #[serde(skip)]
     pub dir: PathBuf,
 }
 
-/// Settings for `pylayer publish` and `attach`.
-#[allow(dead_code)]
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+/// Settings for `pylayer publish` and `attach` (the `[publish]` table).
+#[derive(Debug, Clone, Default)]
 pub struct PublishConfig {
-    #[serde(default)]
     pub regions: Vec<String>,
     pub profile: Option<String>,
     pub s3_bucket: Option<String>,
     pub description: Option<String>,
     pub license: Option<String>,
-    #[serde(default)]
     pub functions: Vec<String>,
 }
 
-fn one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany<T> {
-        One(T),
-        Many(Vec<T>),
+/// What a key's value is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Text,
+    /// A string, or an array of strings.
+    OneOrMany,
+    List,
+    Bool,
+    Table,
+}
+
+/// One key of a table of pylayer.toml: its shape, the type it takes as said in messages, a
+/// correct line to suggest, and where its value goes in `T`.
+struct Key<T: 'static> {
+    name: &'static str,
+    shape: Shape,
+    expected: &'static str,
+    example: &'static str,
+    set: fn(&mut T, Read<'_, '_>),
+}
+
+const fn key<T>(
+    name: &'static str,
+    shape: Shape,
+    expected: &'static str,
+    example: &'static str,
+    set: fn(&mut T, Read<'_, '_>),
+) -> Key<T> {
+    Key {
+        name,
+        shape,
+        expected,
+        example,
+        set,
     }
-    Ok(match OneOrMany::<T>::deserialize(d)? {
-        OneOrMany::One(v) => vec![v],
-        OneOrMany::Many(v) => v,
-    })
+}
+
+/// Every top-level key, in the order `pylayer init` writes them.
+const KEYS: &[Key<Config>] = &[
+    key(
+        "name",
+        Shape::Text,
+        "a string",
+        "name = \"my-layer\"",
+        |c, v| c.name = Some(v.text()),
+    ),
+    key(
+        "python",
+        Shape::OneOrMany,
+        "a string like \"3.12\" or a list of them",
+        "python = [\"3.12\"]",
+        |c, v| c.python = v.strings(),
+    ),
+    key(
+        "arch",
+        Shape::OneOrMany,
+        "a string (\"x86_64\" or \"arm64\") or a list of them",
+        "arch = [\"x86_64\", \"arm64\"]",
+        |c, v| c.arch = v.strings(),
+    ),
+    key(
+        "requirements",
+        Shape::OneOrMany,
+        "a path string or a list of them",
+        "requirements = [\"requirements.txt\"]",
+        |c, v| c.requirements = paths(v.strings()),
+    ),
+    key(
+        "constraints",
+        Shape::OneOrMany,
+        "a path string or a list of them",
+        "constraints = [\"constraints.txt\"]",
+        |c, v| c.constraints = paths(v.strings()),
+    ),
+    key(
+        "exclude",
+        Shape::List,
+        "a list of distribution name strings",
+        "exclude = [\"boto3\"]",
+        |c, v| c.exclude = v.strings(),
+    ),
+    key(
+        "runtime-provided",
+        Shape::Bool,
+        "true or false",
+        "runtime-provided = true",
+        |c, v| c.runtime_provided = Some(matches!(v, Read::Bool(true))),
+    ),
+    key(
+        "layout",
+        Shape::Text,
+        "a string, \"python\" or \"site-packages\"",
+        "layout = \"python\"",
+        |c, v| c.layout = Some(v.text()),
+    ),
+    key(
+        "index-url",
+        Shape::Text,
+        "a URL string",
+        "index-url = \"https://example.internal/simple/\"",
+        |c, v| c.index_url = Some(v.text()),
+    ),
+    key(
+        "extra-index-urls",
+        Shape::List,
+        "a list of URL strings",
+        "extra-index-urls = [\"https://example.internal/simple/\"]",
+        |c, v| c.extra_index_urls = v.strings(),
+    ),
+    key(
+        "find-links",
+        Shape::List,
+        "a list of directory or URL strings",
+        "find-links = [\"wheels/\"]",
+        |c, v| c.find_links = v.strings(),
+    ),
+    key(
+        "out-dir",
+        Shape::Text,
+        "a path string",
+        "out-dir = \"dist\"",
+        |c, v| c.out_dir = Some(PathBuf::from(v.text())),
+    ),
+    key(
+        "publish",
+        Shape::Table,
+        "a table",
+        "a `[publish]` line followed by its keys, at the end of the file",
+        // Read by `read_publish`: a table needs the reader for its own keys.
+        |_, _| {},
+    ),
+];
+
+/// Every key of the `[publish]` table.
+const PUBLISH_KEYS: &[Key<PublishConfig>] = &[
+    key(
+        "regions",
+        Shape::List,
+        "a list of region name strings",
+        "regions = [\"eu-west-1\"]",
+        |p, v| p.regions = v.strings(),
+    ),
+    key(
+        "profile",
+        Shape::Text,
+        "a string",
+        "profile = \"default\"",
+        |p, v| p.profile = Some(v.text()),
+    ),
+    key(
+        "s3-bucket",
+        Shape::Text,
+        "a bucket name string",
+        "s3-bucket = \"my-artifacts\"",
+        |p, v| p.s3_bucket = Some(v.text()),
+    ),
+    key(
+        "description",
+        Shape::Text,
+        "a string",
+        "description = \"my-layer dependencies\"",
+        |p, v| p.description = Some(v.text()),
+    ),
+    key(
+        "license",
+        Shape::Text,
+        "a string",
+        "license = \"MIT\"",
+        |p, v| p.license = Some(v.text()),
+    ),
+    key(
+        "functions",
+        Shape::List,
+        "a list of function name strings",
+        "functions = [\"my-function\"]",
+        |p, v| p.functions = v.strings(),
+    ),
+];
+
+/// A value read for a key, in the key's shape.
+enum Read<'v, 'i> {
+    Text(String),
+    Strings(Vec<String>),
+    Bool(bool),
+    Table(&'v DeTable<'i>),
+}
+
+impl Read<'_, '_> {
+    fn text(self) -> String {
+        match self {
+            Read::Text(s) => s,
+            _ => String::new(),
+        }
+    }
+
+    fn strings(self) -> Vec<String> {
+        match self {
+            Read::Strings(v) => v,
+            Read::Text(s) => vec![s],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Reads the values of one file, turning spans into `path:line:column` messages.
+struct Reader<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Reader<'_> {
+    fn at(&self, offset: usize) -> String {
+        format!("{}:{}", self.path.display(), TextPos::at(self.text, offset))
+    }
+
+    /// Each known key of `table` with its value read in the key's shape; an unknown key or a
+    /// value of another type is an error at its position that says what to write instead.
+    fn entries<'v, 'i, T>(
+        &self,
+        table: &'v DeTable<'i>,
+        keys: &'static [Key<T>],
+        prefix: &str,
+    ) -> anyhow::Result<Vec<(&'static Key<T>, Read<'v, 'i>)>> {
+        let mut out = Vec::new();
+        for (name, item) in table {
+            let name_str = name.get_ref().as_ref();
+            let Some(key) = keys.iter().find(|k| k.name == name_str) else {
+                let known: Vec<&str> = keys.iter().map(|k| k.name).collect();
+                let spelled = name_str.replace('_', "-").to_ascii_lowercase();
+                let hint = match keys.iter().find(|k| k.name == spelled) {
+                    Some(k) => format!("did you mean `{}`? ", k.name),
+                    None => String::new(),
+                };
+                anyhow::bail!(
+                    "{}: unknown key `{prefix}{}`\n  {hint}known keys: {}",
+                    self.at(name.span().start),
+                    toml_access::quote_short(name_str).trim_matches('"'),
+                    known.join(", ")
+                );
+            };
+            let read = match key.shape {
+                Shape::Text => toml_access::string(item).map(|s| Read::Text(s.to_string())),
+                Shape::OneOrMany => toml_access::one_or_many(item).map(owned),
+                Shape::List => toml_access::strings(item).map(owned),
+                Shape::Bool => toml_access::boolean(item).map(Read::Bool),
+                Shape::Table => toml_access::table(item).map(Read::Table),
+            }
+            .map_err(|wrong| self.wrong_type(wrong, item, prefix, key))?;
+            out.push((key, read));
+        }
+        Ok(out)
+    }
+
+    /// "KEY must be …; found …" and the fix: the same value quoted when a bare number or
+    /// boolean was written where a string goes, else a correct example line.
+    fn wrong_type<T>(
+        &self,
+        wrong: WrongType,
+        item: &Item<'_>,
+        prefix: &str,
+        key: &Key<T>,
+    ) -> anyhow::Error {
+        let bare = matches!(
+            item.get_ref(),
+            DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_)
+        );
+        let raw = self.text.get(item.span()).unwrap_or_default();
+        let fix = match key.shape {
+            Shape::Text | Shape::OneOrMany if bare => {
+                format!("quote it: {} = \"{raw}\"", key.name)
+            }
+            Shape::List if bare => format!("write it as a list: {} = [\"{raw}\"]", key.name),
+            _ => format!("write it as {}", key.example),
+        };
+        anyhow::anyhow!(
+            "{}: {prefix}{} must be {}; found {}\n  {fix}",
+            self.at(wrong.span.start),
+            key.name,
+            key.expected,
+            wrong.found,
+        )
+    }
+}
+
+fn owned(list: Vec<(&str, std::ops::Range<usize>)>) -> Read<'static, 'static> {
+    Read::Strings(list.into_iter().map(|(s, _)| s.to_string()).collect())
+}
+
+fn paths(list: Vec<String>) -> Vec<PathBuf> {
+    list.into_iter().map(PathBuf::from).collect()
 }
 
 impl Config {
-    /// Reads `path`, naming the line and column of anything malformed.
+    /// Reads `path`, naming the line and column of anything malformed and, for a value of
+    /// the wrong type, the type its key takes.
     pub fn read(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let mut config: Config = toml::from_str(&text).map_err(|e| {
-            let (line, col) = e.span().map(|s| crate::lock::line_col(&text, s.start)).unwrap_or((1, 1));
+        let reader = Reader { path, text: &text };
+        let root = toml_access::parse(&text).map_err(|e| {
             anyhow::anyhow!(
-                "{}:{line}:{col}: {}\n  fix the file, or see `pylayer init` for a commented example",
-                path.display(),
+                "{}: {}\n  fix the file, or see `pylayer init` for a commented example",
+                reader.at(e.span().map_or(0, |s| s.start)),
                 e.message().trim()
             )
         })?;
+        let mut config = Config::default();
+        for (key, value) in reader.entries(&root, KEYS, "")? {
+            match value {
+                Read::Table(table) => config.publish = read_publish(&reader, table)?,
+                value => (key.set)(&mut config, value),
+            }
+        }
         config.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(config)
     }
@@ -110,6 +384,15 @@ impl Config {
             self.dir.join(p)
         }
     }
+}
+
+/// The `[publish]` table.
+fn read_publish(reader: &Reader<'_>, table: &DeTable<'_>) -> anyhow::Result<PublishConfig> {
+    let mut publish = PublishConfig::default();
+    for (key, value) in reader.entries(table, PUBLISH_KEYS, "publish.")? {
+        (key.set)(&mut publish, value);
+    }
+    Ok(publish)
 }
 
 /// The commented `pylayer.toml` that `pylayer init` writes.
@@ -197,6 +480,163 @@ mod tests {
             e.contains("pylayer.toml:2:1") && e.contains("pyhton"),
             "{e}"
         );
+    }
+
+    fn read_err(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(CONFIG_FILE);
+        std::fs::write(&p, text).unwrap();
+        let e = Config::read(&p).unwrap_err().to_string();
+        // Messages name the file relative to nothing but its own name, for comparing.
+        e.replace(&format!("{}", dir.path().display()), "DIR")
+    }
+
+    #[test]
+    fn python_of_the_wrong_type_says_what_to_write() {
+        let e = read_err("name = \"x\"\narch = \"arm64\"\npython = 3.12\n");
+        assert_eq!(
+            e,
+            "DIR/pylayer.toml:3:10: python must be a string like \"3.12\" or a list of them; \
+             found a float (3.12)\n  quote it: python = \"3.12\""
+        );
+        // In a list, the entry is pointed at.
+        let e = read_err("python = [\"3.11\",\n  3.12,\n]\n");
+        assert!(
+            e.starts_with("DIR/pylayer.toml:2:3: python must be a string like \"3.12\" or a list of them; found an array holding a float (3.12)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_key_has_a_typed_error() {
+        for (text, expected) in [
+            (
+                "name = 1\n",
+                "1:8: name must be a string; found an integer (1)\n  quote it: name = \"1\"",
+            ),
+            (
+                "arch = {x = 1}\n",
+                "1:8: arch must be a string (\"x86_64\" or \"arm64\") or a list of them; found a table\n  write it as arch = [\"x86_64\", \"arm64\"]",
+            ),
+            (
+                "requirements = true\n",
+                "1:16: requirements must be a path string or a list of them; found a boolean (true)",
+            ),
+            (
+                "constraints = [1]\n",
+                "1:16: constraints must be a path string or a list of them; found an array holding an integer (1)",
+            ),
+            (
+                "exclude = \"boto3\"\n",
+                "1:11: exclude must be a list of distribution name strings; found a string (\"boto3\")\n  write it as exclude = [\"boto3\"]",
+            ),
+            (
+                "runtime-provided = \"no\"\n",
+                "1:20: runtime-provided must be true or false; found a string (\"no\")\n  write it as runtime-provided = true",
+            ),
+            (
+                "layout = [\"python\"]\n",
+                "1:10: layout must be a string, \"python\" or \"site-packages\"; found an array",
+            ),
+            (
+                "index-url = 5\n",
+                "1:13: index-url must be a URL string; found an integer (5)",
+            ),
+            (
+                "extra-index-urls = \"https://x/simple\"\n",
+                "1:20: extra-index-urls must be a list of URL strings; found a string",
+            ),
+            (
+                "find-links = 7\n",
+                "1:14: find-links must be a list of directory or URL strings; found an integer (7)\n  write it as a list: find-links = [\"7\"]",
+            ),
+            (
+                "out-dir = false\n",
+                "1:11: out-dir must be a path string; found a boolean (false)",
+            ),
+            (
+                "publish = \"yes\"\n",
+                "1:11: publish must be a table; found a string (\"yes\")",
+            ),
+            (
+                "[publish]\nregions = \"eu-west-1\"\n",
+                "2:11: publish.regions must be a list of region name strings; found a string (\"eu-west-1\")",
+            ),
+            (
+                "[publish]\nprofile = 1\n",
+                "2:11: publish.profile must be a string; found an integer (1)",
+            ),
+            (
+                "[publish]\ns3-bucket = [\"b\"]\n",
+                "2:13: publish.s3-bucket must be a bucket name string; found an array",
+            ),
+            (
+                "[publish]\ndescription = 2\n",
+                "2:15: publish.description must be a string; found an integer (2)",
+            ),
+            (
+                "[publish]\nlicense = 2.0\n",
+                "2:11: publish.license must be a string; found a float (2.0)",
+            ),
+            (
+                "publish.functions = \"f\"\n",
+                "1:21: publish.functions must be a list of function name strings; found a string (\"f\")",
+            ),
+        ] {
+            let e = read_err(text);
+            let want = format!("DIR/pylayer.toml:{expected}");
+            assert!(
+                e.starts_with(&want),
+                "for {text:?}\nwant: {want}\ngot:  {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_the_known_ones() {
+        let e = read_err("name = \"x\"\nruntime_provided = true\n");
+        assert!(
+            e.starts_with("DIR/pylayer.toml:2:1: unknown key `runtime_provided`\n  did you mean `runtime-provided`? known keys: name, python,"),
+            "{e}"
+        );
+        let e = read_err("[publish]\nregion = [\"eu-west-1\"]\n");
+        assert!(
+            e.starts_with(
+                "DIR/pylayer.toml:2:1: unknown key `publish.region`\n  known keys: regions, profile"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_key_is_read_into_its_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(CONFIG_FILE);
+        std::fs::write(
+            &p,
+            "name = \"n\"\npython = [\"3.11\", \"3.12\"]\narch = \"arm64\"\nrequirements = \"r.txt\"\nconstraints = [\"c.txt\"]\nexclude = [\"boto3\"]\nruntime-provided = false\nlayout = \"site-packages\"\nindex-url = \"https://i/simple/\"\nextra-index-urls = [\"https://e/simple/\"]\nfind-links = [\"wheels/\"]\nout-dir = \"out\"\n\n[publish]\nregions = [\"eu-west-1\"]\nprofile = \"p\"\ns3-bucket = \"b\"\ndescription = \"d\"\nlicense = \"MIT\"\nfunctions = [\"f\"]\n",
+        )
+        .unwrap();
+        let c = Config::read(&p).unwrap();
+        assert_eq!(c.name.as_deref(), Some("n"));
+        assert_eq!(c.python, ["3.11", "3.12"]);
+        assert_eq!(c.arch, ["arm64"]);
+        assert_eq!(c.requirements, [PathBuf::from("r.txt")]);
+        assert_eq!(c.constraints, [PathBuf::from("c.txt")]);
+        assert_eq!(c.exclude, ["boto3"]);
+        assert_eq!(c.runtime_provided, Some(false));
+        assert_eq!(c.layout.as_deref(), Some("site-packages"));
+        assert_eq!(c.index_url.as_deref(), Some("https://i/simple/"));
+        assert_eq!(c.extra_index_urls, ["https://e/simple/"]);
+        assert_eq!(c.find_links, ["wheels/"]);
+        assert_eq!(c.out_dir, Some(PathBuf::from("out")));
+        assert_eq!(c.publish.regions, ["eu-west-1"]);
+        assert_eq!(c.publish.profile.as_deref(), Some("p"));
+        assert_eq!(c.publish.s3_bucket.as_deref(), Some("b"));
+        assert_eq!(c.publish.description.as_deref(), Some("d"));
+        assert_eq!(c.publish.license.as_deref(), Some("MIT"));
+        assert_eq!(c.publish.functions, ["f"]);
+        assert_eq!(c.dir, dir.path());
     }
 
     #[test]

@@ -161,6 +161,27 @@ pub async fn fetch_wheels(
     }
 
     // Pass 2: download (or copy, for local wheels) what is missing.
+    let _task = (!missing.is_empty()).then(|| {
+        crate::progress::begin(crate::progress::Task::Download {
+            files: missing.len(),
+            bytes: missing.iter().map(|&i| packages[i].size).sum(),
+        })
+    });
+    let progress = &|e: FetchEvent| {
+        match &e {
+            FetchEvent::Progress { name, bytes } => {
+                crate::progress::event(crate::progress::Event::Bytes {
+                    name: name.clone(),
+                    bytes: *bytes,
+                })
+            }
+            FetchEvent::Downloaded { name, .. } => {
+                crate::progress::event(crate::progress::Event::Downloaded(name.clone()))
+            }
+            _ => {}
+        }
+        progress(e)
+    };
     let creds = if missing.is_empty() {
         Credentials::default()
     } else {

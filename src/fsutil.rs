@@ -105,3 +105,85 @@ pub fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     }
     Ok(out)
 }
+
+/// Packs a layer directory (laid out like the zip: `python/…`, `lib/…`) into a temporary
+/// zip, so the commands that read layer zips (`inspect`, `test`) take a directory as `check`
+/// does. Symbolic links are followed; the zip is deleted when the handle drops.
+pub fn zip_directory(dir: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    use anyhow::Context;
+    let tmp = tempfile::Builder::new()
+        .prefix("pylayer-dir-")
+        .suffix(".zip")
+        .tempfile()
+        .context("cannot create a temporary file to pack the layer directory in")?;
+    let mut files = Vec::new();
+    collect_files(dir, dir, &mut files)?;
+    files.sort();
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(tmp.as_file()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .large_file(true);
+    for rel in files {
+        let src = dir.join(&rel);
+        let name = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        zip.start_file(name, opts)
+            .with_context(|| format!("cannot pack {}", src.display()))?;
+        let mut f =
+            std::fs::File::open(&src).with_context(|| format!("cannot read {}", src.display()))?;
+        std::io::copy(&mut f, &mut zip)
+            .with_context(|| format!("cannot pack {}", src.display()))?;
+    }
+    zip.finish()
+        .and_then(|mut w| w.flush().map_err(Into::into))
+        .context("cannot finish the temporary layer zip")?;
+    Ok(tmp)
+}
+
+fn collect_files(root: &Path, dir: &Path, out: &mut Vec<std::path::PathBuf>) -> anyhow::Result<()> {
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.display()))?;
+    for entry in rd {
+        let entry = entry.map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.display()))?;
+        let path = entry.path();
+        let meta = std::fs::metadata(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        if meta.is_dir() {
+            collect_files(root, &path, out)?;
+        } else if meta.is_file()
+            && let Ok(rel) = path.strip_prefix(root)
+        {
+            out.push(rel.to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zips_a_directory_with_relative_names() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("python/pkg")).unwrap();
+        std::fs::write(dir.path().join("python/pkg/__init__.py"), b"x = 1\n").unwrap();
+        std::fs::write(dir.path().join("python/top.py"), b"").unwrap();
+        let z = zip_directory(dir.path()).unwrap();
+        let mut a = zip::ZipArchive::new(std::fs::File::open(z.path()).unwrap()).unwrap();
+        let names: Vec<String> = a.file_names().map(|n| n.unwrap().into_owned()).collect();
+        assert_eq!(names.len(), 2);
+        assert!(
+            names.contains(&"python/pkg/__init__.py".to_string()),
+            "{names:?}"
+        );
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut a.by_name("python/pkg/__init__.py").unwrap(), &mut s)
+            .unwrap();
+        assert_eq!(s, "x = 1\n");
+    }
+}

@@ -18,6 +18,7 @@ pub mod inspect;
 pub mod layer_test;
 pub mod lock;
 pub mod manifest;
+pub mod progress;
 pub mod project_files;
 pub mod record;
 #[cfg(feature = "aws")]
@@ -26,6 +27,7 @@ pub mod requirements;
 pub mod resolve;
 pub mod target;
 pub mod text;
+pub mod textpos;
 pub mod venv;
 pub mod wheel_name;
 pub mod zipfmt;

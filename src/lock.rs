@@ -102,12 +102,9 @@ impl Lock {
 
     pub fn parse(text: &str, path: &Path) -> anyhow::Result<Lock> {
         let lock: Lock = toml::from_str(text).map_err(|e| {
-            let (line, col) = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .unwrap_or((0, 0));
+            let pos = crate::textpos::TextPos::at(text, e.span().map_or(0, |s| s.start));
             anyhow::anyhow!(
-                "{}:{line}:{col}: malformed lock file: {}\n  delete it and run `pylayer lock` to write a new one",
+                "{}:{pos}: malformed lock file: {}\n  delete it and run `pylayer lock` to write a new one",
                 path.display(),
                 e.message()
             )
@@ -126,12 +123,4 @@ impl Lock {
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
         crate::fsutil::write_atomic(path, self.to_toml().as_bytes())
     }
-}
-
-/// 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }

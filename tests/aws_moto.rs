@@ -146,11 +146,11 @@ fn publish_is_idempotent_and_new_bytes_make_a_new_version() {
     let zip = layer(&env, "demo", "1.0", b"one", "x86_64");
     let zip = zip.to_str().unwrap();
     let first = json(&pylayer(&env, &moto, &["publish", zip, "--json"]));
-    assert_eq!(first[0]["action"], "published");
-    assert_eq!(first[0]["version"], 1);
+    assert_eq!(first["regions"][0]["action"], "published");
+    assert_eq!(first["regions"][0]["version"], 1);
     let again = json(&pylayer(&env, &moto, &["publish", zip, "--json"]));
-    assert_eq!(again[0]["action"], "unchanged");
-    assert_eq!(again[0]["arn"], first[0]["arn"]);
+    assert_eq!(again["regions"][0]["action"], "unchanged");
+    assert_eq!(again["regions"][0]["arn"], first["regions"][0]["arn"]);
     assert_eq!(
         moto.setup(&["layer-versions", "demo"]),
         serde_json::json!([1])
@@ -162,7 +162,7 @@ fn publish_is_idempotent_and_new_bytes_make_a_new_version() {
         &moto,
         &["publish", zip2.to_str().unwrap(), "--json", "--dry-run"],
     ));
-    assert_eq!(dry[0]["action"], "would-publish");
+    assert_eq!(dry["regions"][0]["action"], "would-publish");
     assert_eq!(
         moto.setup(&["layer-versions", "demo"]),
         serde_json::json!([1]),
@@ -173,8 +173,8 @@ fn publish_is_idempotent_and_new_bytes_make_a_new_version() {
         &moto,
         &["publish", zip2.to_str().unwrap(), "--json"],
     ));
-    assert_eq!(second[0]["action"], "published");
-    assert_eq!(second[0]["version"], 2);
+    assert_eq!(second["regions"][0]["action"], "published");
+    assert_eq!(second["regions"][0]["version"], 2);
 }
 
 #[test]
@@ -208,8 +208,8 @@ fn large_zip_goes_through_s3_and_needs_a_bucket() {
         &moto,
         &["publish", zip, "--s3-bucket", "layers-bucket", "--json"],
     ));
-    assert_eq!(published[0]["action"], "published");
-    assert_eq!(published[0]["via_s3"], true);
+    assert_eq!(published["regions"][0]["action"], "published");
+    assert_eq!(published["regions"][0]["via_s3"], true);
     let objects = moto.setup(&["list-objects", "layers-bucket"]);
     assert_eq!(objects.as_array().unwrap().len(), 1);
     assert_eq!(
@@ -221,7 +221,7 @@ fn large_zip_goes_through_s3_and_needs_a_bucket() {
         &moto,
         &["publish", zip, "--s3-bucket", "layers-bucket", "--json"],
     ));
-    assert_eq!(again[0]["action"], "unchanged");
+    assert_eq!(again["regions"][0]["action"], "unchanged");
 }
 
 #[test]
@@ -245,7 +245,8 @@ fn attach_replaces_in_place_and_enforces_limits() {
         &moto,
         &["attach", "--function", "fn1", "--json", "--dry-run"],
     ));
-    assert_eq!(dry[0]["action"], "would-update");
+    assert_eq!(dry["functions"][0]["action"], "would-update");
+    assert_eq!(dry["functions"][0]["region"], "us-east-1");
     assert_eq!(
         moto.setup(&["layers-of", "fn1"]),
         serde_json::json!([other]),
@@ -256,7 +257,7 @@ fn attach_replaces_in_place_and_enforces_limits() {
         &moto,
         &["attach", "--function", "fn1", "--json"],
     ));
-    assert_eq!(attached[0]["action"], "updated");
+    assert_eq!(attached["functions"][0]["action"], "updated");
     let layers = moto.setup(&["layers-of", "fn1"]);
     assert_eq!(layers.as_array().unwrap().len(), 2);
     assert_eq!(layers[0], serde_json::json!(other));
@@ -318,7 +319,7 @@ fn attach_replaces_in_place_and_enforces_limits() {
         &moto,
         &["publish", arm.to_str().unwrap(), "--json"],
     ));
-    let arm_arn = published[0]["arn"].as_str().unwrap();
+    let arm_arn = published["regions"][0]["arn"].as_str().unwrap();
     let out = pylayer(
         &env,
         &moto,
@@ -377,7 +378,7 @@ fn prune_keeps_what_is_in_use() {
             &moto,
             &["publish", zip.to_str().unwrap(), "--json"],
         ));
-        arns.push(out[0]["arn"].as_str().unwrap().to_string());
+        arns.push(out["regions"][0]["arn"].as_str().unwrap().to_string());
     }
     // Version 1 is in use by a function.
     moto.setup(&["create-function", "user", "python3.12", "x86_64", &arns[0]]);
@@ -386,6 +387,8 @@ fn prune_keeps_what_is_in_use() {
         &moto,
         &["layers", "list", "pr", "--usage", "--json"],
     ));
+    assert_eq!(listed["layer"], "pr");
+    let listed = &listed["versions"];
     let versions: Vec<i64> = listed
         .as_array()
         .unwrap()
@@ -406,6 +409,26 @@ fn prune_keeps_what_is_in_use() {
         moto.setup(&["layer-versions", "pr"]),
         serde_json::json!([1, 2, 3, 4]),
         "a dry run deleted"
+    );
+    let dry = json(&pylayer(
+        &env,
+        &moto,
+        &[
+            "layers",
+            "prune",
+            "pr",
+            "--keep",
+            "1",
+            "--dry-run",
+            "--json",
+        ],
+    ));
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["regions"][0]["deleted"], serde_json::json!([3, 2]));
+    assert_eq!(dry["regions"][0]["kept_in_use"][0]["version"], 1);
+    assert_eq!(
+        dry["regions"][0]["kept_in_use"][0]["used_by"],
+        serde_json::json!(["user"])
     );
 
     let out = pylayer(&env, &moto, &["layers", "prune", "pr", "--keep", "1"]);
@@ -459,12 +482,12 @@ trait TapJson {
 }
 
 impl TapJson for Output {
-    /// `publish` without --json prints a table; turn a success into `[]` for `json()`.
+    /// `publish` without --json prints a table; turn a success into `{}` for `json()`.
     fn tap_json(self) -> Output {
         assert!(self.status.success(), "{}", describe_output(&self));
         Output {
             status: self.status,
-            stdout: b"[]".to_vec(),
+            stdout: b"{}".to_vec(),
             stderr: self.stderr,
         }
     }

@@ -49,7 +49,9 @@ fn several_targets_in_one_call_make_one_zip_each() {
         ]));
     assert!(out.status.success(), "{}", describe_output(&out));
     let manifests: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let manifests = manifests.as_array().expect("one manifest per target");
+    let manifests = manifests["layers"]
+        .as_array()
+        .expect("{\"layers\": [one manifest per target]}");
     assert_eq!(manifests.len(), 4);
     for (python, arch, machine) in [
         ("3.11", "x86_64", "x86_64"),

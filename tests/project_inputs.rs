@@ -191,3 +191,47 @@ fn malformed_pyproject_and_lock_files_name_line_and_column() {
     );
     assert!(!env.work_dir().join("pylayer.lock").exists() && !env.work_dir().join("dist").exists());
 }
+
+#[test]
+fn wrong_value_types_are_usage_errors_at_their_line_and_column() {
+    let env = TestEnv::new();
+    // A Poetry dependency whose version is a bare number was once read as "any version".
+    env.write(
+        "pyproject.toml",
+        "[tool.poetry]\nname = \"x\"\n\n[tool.poetry.dependencies]\npython = \"^3.11\"\nrequests = {version = 5}\n",
+    );
+    let out = run(env
+        .cmd()
+        .args(["lock", "-r", "pyproject.toml", "--python", "3.12"]));
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "pyproject.toml:6:23: `[tool.poetry.dependencies].requests.version` must be a \
+             version constraint string; found an integer (5)"
+        ),
+        "{}",
+        describe_output(&out)
+    );
+    assert!(!env.work_dir().join("pylayer.lock").exists());
+
+    std::fs::remove_file(env.work_dir().join("pyproject.toml")).unwrap();
+    env.write("requirements.txt", "six\n");
+    env.write(
+        "pylayer.toml",
+        "name = \"x\"\narch = \"x86_64\"\npython = 3.12\n",
+    );
+    let out = run(env.cmd().arg("lock"));
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "pylayer.toml:3:10: python must be a string like \"3.12\" or a list of them; found \
+             a float (3.12)"
+        ) && err.contains("quote it: python = \"3.12\""),
+        "{}",
+        describe_output(&out)
+    );
+    assert!(!err.contains("untagged enum"), "{err}");
+    assert!(!env.work_dir().join("pylayer.lock").exists());
+}

@@ -856,7 +856,7 @@ fn diff_reports_added_removed_upgraded_downgraded_with_pep440_order() {
         .arg(&a)
         .arg(dir.path().join("missing.zip")));
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("missing.zip is not a file"));
+    assert!(stderr(&out).contains("missing.zip does not exist"));
 }
 
 #[test]

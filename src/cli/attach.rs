@@ -5,36 +5,38 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::publish::Published;
+use super::shared::{self, AwsArgs};
 use super::{Failure, runtime};
 use pylayer::aws::AwsTarget;
 use pylayer::aws::attach::attach_one;
-use pylayer::config::Config;
 
 #[derive(Debug, Args)]
 pub struct AttachArgs {
     /// Function name or ARN (repeatable) [default: pylayer.toml's publish.functions]
-    #[arg(long)]
+    #[arg(long, value_name = "NAME|ARN")]
     pub function: Vec<String>,
-    /// Layer version ARN [default: the version `pylayer publish` made for this project]
-    #[arg(long)]
+    /// Layer version ARN [default: the version `pylayer publish` made for this project in
+    /// each region]
+    #[arg(long, value_name = "ARN")]
     pub layer: Option<String>,
-    #[arg(long)]
-    pub region: Option<String>,
-    #[arg(long)]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
     /// Show the layer lists before and after, change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    #[arg(long)]
+    #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PYLAYER_CONFIG", help = shared::CONFIG_HELP)]
     pub config: Option<PathBuf>,
 }
 
+/// The region of a Lambda ARN (`arn:aws:lambda:REGION:…`).
+fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
 pub fn run(args: AttachArgs) -> Result<(), Failure> {
-    let config = Config::discover(args.config.as_deref())
-        .map_err(|e| Failure::usage(format!("{e:#}")))?
-        .unwrap_or_default();
+    let config = shared::load_config(args.config.as_deref())?.unwrap_or_default();
     let functions = if args.function.is_empty() {
         config.publish.functions.clone()
     } else {
@@ -46,70 +48,100 @@ pub fn run(args: AttachArgs) -> Result<(), Failure> {
         ));
     }
     let target = AwsTarget {
-        profile: args.profile.clone().or(config.publish.profile.clone()),
-        region: args.region.clone(),
+        profile: args.aws.profile(Some(&config)),
+        region: None,
     };
-    let rt = runtime()?;
-    let region = args
-        .region
-        .clone()
-        .or_else(|| config.publish.regions.first().cloned());
-    let sdk = rt
-        .block_on(pylayer::aws::sdk_config(&target, region.as_deref()))
-        .map_err(Failure::failed)?;
-    let region_name = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-    let published = Published::read();
-    let (layer_arn, own_size) = match &args.layer {
-        Some(arn) => (arn.clone(), None),
+    // A layer version lives in one region, so an explicit ARN decides the region.
+    let regions = match args.layer.as_deref().and_then(arn_region) {
+        Some(r) if args.aws.region.iter().any(|x| x != r) => {
+            return Err(Failure::usage(format!(
+                "--layer {} is in {r}: a function can only use layers of its own region; drop --region or give a layer ARN of that region",
+                args.layer.as_deref().unwrap_or_default()
+            )));
+        }
+        Some(r) => vec![Some(r.to_string())],
         None => {
-            let found = config
-                .name
-                .as_ref()
-                .and_then(|n| published.layers.get(n))
-                .or_else(|| {
-                    published
-                        .last
-                        .as_ref()
-                        .and_then(|n| published.layers.get(n))
-                });
-            let Some(layer) = found else {
-                return Err(Failure::usage(
-                    "no published layer for this project: run `pylayer publish` first, or pass --layer ARN",
-                ));
-            };
-            let Some(arn) = layer.arns.get(&region_name) else {
-                return Err(Failure::usage(format!(
-                    "this project's layer was not published in {region_name}: run `pylayer publish --region {region_name}` or pass --layer ARN"
-                )));
-            };
-            (arn.clone(), layer.unzipped_bytes)
+            // Several regions only when asked for on the command line; from the
+            // environment or pylayer.toml, the first (where `publish` also starts).
+            let mut r = args.aws.regions(Some(&config));
+            if args.aws.region.is_empty() {
+                r.truncate(1);
+            }
+            r
         }
     };
-    let lambda = pylayer::aws::lambda(&sdk);
+    let rt = runtime()?;
+    let published = Published::read();
     let http = pylayer::http::client()?;
     let mut failures = Vec::new();
     let mut outcomes = Vec::new();
-    for f in &functions {
-        match rt.block_on(attach_one(
-            &lambda,
-            &http,
-            f,
-            &layer_arn,
-            own_size,
-            args.dry_run,
-        )) {
-            Ok(o) => outcomes.push(o),
-            Err(e) => failures.push(e),
+    for region in &regions {
+        let sdk = rt
+            .block_on(pylayer::aws::sdk_config(&target, region.as_deref()))
+            .map_err(Failure::failed)?;
+        let region_name = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let (layer_arn, own_size) = match &args.layer {
+            Some(arn) => (arn.clone(), None),
+            None => {
+                let found = config
+                    .name
+                    .as_ref()
+                    .and_then(|n| published.layers.get(n))
+                    .or_else(|| {
+                        published
+                            .last
+                            .as_ref()
+                            .and_then(|n| published.layers.get(n))
+                    });
+                let Some(layer) = found else {
+                    return Err(Failure::usage(
+                        "no published layer for this project: run `pylayer publish` first, or pass --layer ARN",
+                    ));
+                };
+                let Some(arn) = layer.arns.get(&region_name) else {
+                    return Err(Failure::usage(format!(
+                        "this project's layer was not published in {region_name}: run `pylayer publish --region {region_name}` or pass --layer ARN"
+                    )));
+                };
+                (arn.clone(), layer.unzipped_bytes)
+            }
+        };
+        let lambda = pylayer::aws::lambda(&sdk);
+        for f in &functions {
+            match rt.block_on(attach_one(
+                &lambda,
+                &http,
+                f,
+                &layer_arn,
+                own_size,
+                args.dry_run,
+            )) {
+                Ok(o) => outcomes.push((region_name.clone(), o)),
+                Err(e) => failures.push(e),
+            }
         }
     }
     if args.json {
+        let mut items = Vec::new();
+        for (region, o) in &outcomes {
+            let mut v = serde_json::to_value(o).map_err(|e| Failure::failed(e.to_string()))?;
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("region".into(), region.clone().into());
+            }
+            items.push(v);
+        }
+        let v = serde_json::json!({ "functions": items });
         println!(
             "{}",
-            serde_json::to_string_pretty(&outcomes).map_err(|e| Failure::failed(e.to_string()))?
+            serde_json::to_string_pretty(&v).map_err(|e| Failure::failed(e.to_string()))?
         );
     } else {
-        for o in &outcomes {
-            println!("{}: {}", o.function, o.action);
+        for (region, o) in &outcomes {
+            if regions.len() > 1 {
+                println!("{} ({region}): {}", o.function, o.action);
+            } else {
+                println!("{}: {}", o.function, o.action);
+            }
             println!(
                 "  before: {}",
                 if o.before.is_empty() {

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::inputs::InputArgs;
 use super::lock::ensure_lock;
-use super::{Failure, runtime};
+use super::{Failure, output, runtime, shared, values};
 use pylayer::assemble::{self, AssembleOptions, Layout};
 use pylayer::cache::CacheDir;
 use pylayer::domain::INSTALLER_TOOLING;
@@ -20,23 +20,24 @@ use pylayer::manifest::{self, Manifest};
 pub struct BuildArgs {
     #[command(flatten)]
     pub inputs: InputArgs,
-    /// Layer name, used in the zip's file name [default: the requirements file's directory]
-    #[arg(long)]
+    /// Layer name, used in the zip's file name [default: pylayer.toml's name, else the
+    /// requirements file's directory]
+    #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Where the zips and manifests go [default: dist]
+    /// Where the zips and manifests go [default: pylayer.toml's out-dir, else dist]
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-    /// `python` (python/…) or `site-packages` (python/lib/python3.X/site-packages/…) [default: python]
-    #[arg(long)]
-    pub layout: Option<String>,
+    /// Where packages go in the zip [default: pylayer.toml's layout, else python]
+    #[arg(long, value_name = "LAYOUT", value_parser = values::layout_parser())]
+    pub layout: Option<Layout>,
     /// Leave this distribution out, with whatever only it needed (repeatable).
     #[arg(long, value_name = "NAME")]
     pub exclude: Vec<String>,
     /// Leave out boto3, botocore, s3transfer and jmespath, which the runtime already ships.
     #[arg(long)]
     pub no_runtime_provided: bool,
-    /// Print the manifests as JSON on stdout.
-    #[arg(long)]
+    // JSON shape: `{"layers": [manifest, …]}`, one manifest per target.
+    #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
 }
 
@@ -87,13 +88,15 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let inputs = args.inputs.load()?;
     let config = inputs.config.clone().unwrap_or_default();
-    let layout: Layout = args
-        .layout
-        .as_deref()
-        .or(config.layout.as_deref())
-        .unwrap_or("python")
-        .parse()
-        .map_err(Failure::usage)?;
+    let layout: Layout = match args.layout {
+        Some(l) => l,
+        None => config
+            .layout
+            .as_deref()
+            .unwrap_or("python")
+            .parse()
+            .map_err(Failure::usage)?,
+    };
     let out_dir = args
         .out_dir
         .clone()
@@ -232,28 +235,32 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         manifests.push(m);
         checks.push(super::check::check_layer(&zip, t, &Default::default())?);
     }
+    print_result(&args, &out_dir, &manifests)?;
+    output::status(&format!(
+        "built {} layer(s) in {:.2}s",
+        manifests.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    super::check::after_build(&checks)
+}
+
+/// Prints the manifests: `{"layers": [...]}` with `--json` (the same shape for one target
+/// or several), else each zip's path and table.
+fn print_result(args: &BuildArgs, out_dir: &Path, manifests: &[Manifest]) -> Result<(), Failure> {
     if args.json {
-        let json = if manifests.len() == 1 {
-            serde_json::to_string_pretty(&manifests[0])
-        } else {
-            serde_json::to_string_pretty(&manifests)
-        };
-        println!("{}", json.map_err(|e| Failure::failed(e.to_string()))?);
+        let v = serde_json::json!({ "layers": manifests });
+        let json = serde_json::to_string_pretty(&v).map_err(|e| Failure::failed(e.to_string()))?;
+        println!("{json}");
     } else {
         for (i, m) in manifests.iter().enumerate() {
             if i > 0 {
                 println!();
             }
             println!("{}", out_dir.join(&m.zip).display());
-            print!("{}", manifest::render_table(m));
+            output::print(&manifest::render_table(m));
         }
     }
-    eprintln!(
-        "built {} layer(s) in {:.2}s",
-        manifests.len(),
-        started.elapsed().as_secs_f64()
-    );
-    super::check::after_build(&checks)
+    Ok(())
 }
 
 /// The installer tooling that stays in a layer: what the user named, plus what another

@@ -6,26 +6,26 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::Failure;
+use super::{Failure, output, shared, values};
 use pylayer::check::{self, CheckOptions, LayerSource, Report};
 use pylayer::manifest;
-use pylayer::target::{Arch, Target, parse_python};
+use pylayer::target::{Arch, Target};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The layer: a zip file, or a directory laid out like one (`python/…`).
     pub layer: PathBuf,
     /// Lambda Python runtime the layer is for (3.9 … 3.14) [default: from the manifest beside the zip]
-    #[arg(long = "python", value_name = "3.X")]
-    pub python: Option<String>,
-    /// Lambda architecture: x86_64 or arm64 [default: from the manifest beside the zip]
-    #[arg(long = "arch", value_name = "ARCH")]
-    pub arch: Option<String>,
-    /// Unzipped size of the function's own code, counted against the 250 MB limit too.
-    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    #[arg(long = "python", value_name = "3.X", value_parser = values::python_minor)]
+    pub python: Option<u8>,
+    /// Lambda architecture [default: from the manifest beside the zip]
+    #[arg(long = "arch", value_name = "ARCH", value_parser = values::arch_parser())]
+    pub arch: Option<Arch>,
+    /// Unzipped size of the function's own code, counted against the 250 MB limit too
+    /// (bytes, or with a unit: 240MB, 240MiB).
+    #[arg(long, value_name = "SIZE", default_value = "0", value_parser = values::byte_size)]
     pub function_size: u64,
-    /// Print the report as JSON.
-    #[arg(long)]
+    #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
@@ -34,24 +34,20 @@ pub struct CheckArgs {
 
 /// The target from the flags, completed from a pylayer manifest (`X.json` beside `X.zip`).
 fn target(args: &CheckArgs) -> Result<Target, Failure> {
-    let (mut python, mut arch) = (args.python.clone(), args.arch.clone());
-    if python.is_none() || arch.is_none() {
-        let m = manifest::manifest_path(&args.layer);
-        if args.layer.extension().is_some_and(|x| x == "zip") && m.is_file() {
-            let man = manifest::read(&m).map_err(|e| Failure::usage(format!("{e:#}")))?;
-            python = python.or(Some(man.python));
-            arch = arch.or(Some(man.architecture));
-        }
-    }
-    let (Some(python), Some(arch)) = (python, arch) else {
+    let from_manifest = if args.python.is_none() || args.arch.is_none() {
+        shared::manifest_target(&args.layer)?
+    } else {
+        None
+    };
+    let python = args.python.or(from_manifest.map(|t| t.0));
+    let arch = args.arch.or(from_manifest.map(|t| t.1));
+    let (Some(minor), Some(arch)) = (python, arch) else {
         return Err(Failure::usage(format!(
             "which runtime is {} for? Give --python 3.X and --arch x86_64|arm64 (pylayer reads them from a manifest {} beside the zip when there is one)",
             args.layer.display(),
             manifest::manifest_path(&args.layer).display()
         )));
     };
-    let minor = parse_python(&python).map_err(Failure::usage)?;
-    let arch: Arch = arch.parse().map_err(Failure::usage)?;
     Target::new(minor, arch).map_err(Failure::usage)
 }
 
@@ -64,12 +60,7 @@ pub fn check_layer(path: &Path, target: &Target, opts: &CheckOptions) -> Result<
 }
 
 pub fn run(args: CheckArgs) -> Result<(), Failure> {
-    if !args.layer.exists() {
-        return Err(Failure::usage(format!(
-            "{} does not exist: give a layer zip (pylayer build writes them to dist/) or a directory laid out like one",
-            args.layer.display()
-        )));
-    }
+    shared::require_layer(&args.layer)?;
     let target = target(&args)?;
     let opts = CheckOptions {
         function_size: args.function_size,
@@ -80,7 +71,7 @@ pub fn run(args: CheckArgs) -> Result<(), Failure> {
             serde_json::to_string_pretty(&report).map_err(|e| Failure::failed(e.to_string()))?;
         println!("{json}");
     } else {
-        print!("{}", check::report::render(&report));
+        output::print(&check::report::render(&report));
     }
     if report.failed(args.strict) {
         let why = if report.errors() > 0 {
@@ -103,10 +94,13 @@ pub fn after_build(reports: &[Report]) -> Result<(), Failure> {
     let mut failed = Vec::new();
     for r in reports {
         if r.findings.is_empty() {
-            eprintln!("check: {} ok for {}/{}", r.layer, r.runtime, r.architecture);
+            output::status(&format!(
+                "check: {} ok for {}/{}",
+                r.layer, r.runtime, r.architecture
+            ));
             continue;
         }
-        eprint!("{}", check::report::render(r));
+        output::eprint(&check::report::render(r));
         if r.errors() > 0 {
             failed.push(format!("{} ({} error(s))", r.layer, r.errors()));
         }

@@ -1,42 +1,64 @@
 //! `pylayer diff A.zip B.zip`: distributions added, removed, upgraded or downgraded, and the
-//! size change of each.
+//! size change of each. With `--exit-code`, exit 1 when the layers differ.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::Failure;
+use super::{Failure, output, shared};
+use pylayer::diff::{Change, Diff};
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The older layer zip.
+    /// The older layer: a zip file, or a directory laid out like one.
     pub old: PathBuf,
-    /// The newer layer zip.
+    /// The newer layer: a zip file, or a directory laid out like one.
     pub new: PathBuf,
     /// List unchanged distributions too.
     #[arg(long)]
     pub all: bool,
-    /// Print the comparison as JSON.
-    #[arg(long)]
+    #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
+    /// Exit with 1 when the layers differ (as `git diff --exit-code`), 0 when they hold the
+    /// same distributions at the same versions and sizes.
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+/// True when anything the comparison looks at changed.
+fn differs(d: &Diff) -> bool {
+    d.delta_bytes != 0
+        || d.distributions
+            .iter()
+            .any(|c| c.change != Change::Unchanged)
+}
+
+/// A layer path as a zip: the zip itself, or a directory packed into a temporary one.
+fn as_zip(p: &Path) -> Result<(PathBuf, Option<tempfile::NamedTempFile>), Failure> {
+    shared::require_layer(p)?;
+    if p.is_dir() {
+        let t = pylayer::fsutil::zip_directory(p)?;
+        Ok((t.path().to_path_buf(), Some(t)))
+    } else {
+        Ok((p.to_path_buf(), None))
+    }
 }
 
 pub fn run(args: DiffArgs) -> Result<(), Failure> {
-    for p in [&args.old, &args.new] {
-        if !p.is_file() {
-            return Err(Failure::usage(format!(
-                "{} is not a file: give the paths of two layer zips",
-                p.display()
-            )));
-        }
-    }
-    let d =
-        pylayer::diff::diff(&args.old, &args.new).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    let (old, _old_tmp) = as_zip(&args.old)?;
+    let (new, _new_tmp) = as_zip(&args.new)?;
+    let mut d = pylayer::diff::diff(&old, &new).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    d.old = args.old.display().to_string();
+    d.new = args.new.display().to_string();
     if args.json {
         let json = serde_json::to_string_pretty(&d).map_err(|e| Failure::failed(e.to_string()))?;
         println!("{json}");
     } else {
-        print!("{}", pylayer::diff::render(&d, args.all));
+        output::print(&pylayer::diff::render(&d, args.all));
+    }
+    if args.exit_code && differs(&d) {
+        // Like `git diff --exit-code`: the difference was printed; no error message.
+        return Err(Failure::silent(1));
     }
     Ok(())
 }

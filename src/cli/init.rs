@@ -5,22 +5,22 @@ use std::path::Path;
 
 use clap::Args;
 
-use super::Failure;
+use super::{Failure, values};
 use pylayer::config::{CONFIG_FILE, template};
 use pylayer::fsutil::write_atomic;
-use pylayer::target::{Arch, parse_python};
+use pylayer::target::Arch;
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Layer name [default: the directory's name]
-    #[arg(long)]
+    #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Lambda Python runtime(s) to build for.
-    #[arg(long = "python", value_name = "3.X")]
-    pub python: Vec<String>,
-    /// Architecture(s): x86_64, arm64.
-    #[arg(long = "arch", value_name = "ARCH")]
-    pub arch: Vec<String>,
+    /// Lambda Python runtime(s) to build for (repeatable, or comma-separated) [default: 3.12]
+    #[arg(long = "python", value_name = "3.X", value_parser = values::python_minor, value_delimiter = ',')]
+    pub python: Vec<u8>,
+    /// Architecture(s) to build for (repeatable, or comma-separated) [default: x86_64]
+    #[arg(long = "arch", value_name = "ARCH", value_parser = values::arch_parser(), value_delimiter = ',')]
+    pub arch: Vec<Arch>,
 }
 
 /// Lines `init` makes sure `.gitignore` has.
@@ -33,22 +33,20 @@ pub fn run(args: InitArgs) -> Result<(), Failure> {
 }
 
 pub fn run_in(dir: &Path, args: InitArgs) -> Result<(), Failure> {
-    let python: Vec<String> = if args.python.is_empty() {
-        vec!["3.12".into()]
-    } else {
-        args.python.clone()
-    };
-    for p in &python {
-        parse_python(p).map_err(Failure::usage)?;
+    let mut python: Vec<String> = args.python.iter().map(|m| format!("3.{m}")).collect();
+    if python.is_empty() {
+        python.push("3.12".into());
     }
-    let arch: Vec<String> = if args.arch.is_empty() {
-        vec!["x86_64".into()]
-    } else {
-        args.arch.clone()
-    };
-    for a in &arch {
-        a.parse::<Arch>().map_err(Failure::usage)?;
+    python.dedup();
+    let mut arch: Vec<String> = args
+        .arch
+        .iter()
+        .map(|a| a.lambda_name().to_string())
+        .collect();
+    if arch.is_empty() {
+        arch.push("x86_64".into());
     }
+    arch.dedup();
     let name = match args.name {
         Some(n) => n,
         None => super::build::sanitize_name(

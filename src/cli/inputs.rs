@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use sha2::{Digest, Sha256};
 
-use super::Failure;
+use super::shared::{self, env_var};
+use super::{Failure, output, values};
 use pylayer::config::Config;
-use pylayer::http::{strip_userinfo, strip_userinfo_in_text};
+use pylayer::http::{redact, strip_userinfo, strip_userinfo_in_text};
 use pylayer::index::{DEFAULT_INDEX_URL, IndexConfig, IndexStrategy};
 use pylayer::project_files;
 use pylayer::requirements::{self, RequirementsInput};
@@ -24,12 +25,16 @@ pub struct InputArgs {
     /// Constrain versions with a constraints file (repeatable).
     #[arg(short = 'c', long = "constraint", value_name = "FILE")]
     pub constraint_files: Vec<PathBuf>,
-    /// Lambda Python runtime: 3.9 … 3.14 (repeatable) [default: 3.12, or the venv's]
-    #[arg(long = "python", value_name = "3.X")]
-    pub python: Vec<String>,
-    /// Lambda architecture: x86_64 or arm64 (repeatable) [default: x86_64]
-    #[arg(long = "arch", value_name = "ARCH")]
-    pub arch: Vec<String>,
+    /// Lambda Python runtime: 3.9 … 3.14 (repeatable, or comma-separated) [default:
+    /// pylayer.toml's python, else the venv's, else 3.12]
+    #[arg(long = "python", value_name = "3.X", env = "PYLAYER_PYTHON",
+          value_parser = values::python_minor, value_delimiter = ',')]
+    pub python: Vec<u8>,
+    /// Lambda architecture (repeatable, or comma-separated) [default: pylayer.toml's arch,
+    /// else x86_64]
+    #[arg(long = "arch", value_name = "ARCH", env = "PYLAYER_ARCH",
+          value_parser = values::arch_parser(), value_delimiter = ',')]
+    pub arch: Vec<Arch>,
     /// Use the exact versions installed in this virtual environment.
     #[arg(long, value_name = "DIR")]
     pub from_venv: Option<PathBuf>,
@@ -42,13 +47,16 @@ pub struct InputArgs {
     /// Dependency group of a pyproject.toml (or `dev` of a Pipfile.lock) to include (repeatable).
     #[arg(long, value_name = "NAME")]
     pub group: Vec<String>,
-    /// Settings file [default: ./pylayer.toml when present]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PYLAYER_CONFIG", help = shared::CONFIG_HELP)]
     pub config: Option<PathBuf>,
-    /// Base URL of the package index (PEP 503/691), instead of the public index.
+    /// Base URL of the package index (PEP 503/691) [default: a requirements file's
+    /// --index-url, else PYLAYER_INDEX_URL, else PIP_INDEX_URL, else pylayer.toml's
+    /// index-url, else the public index]
     #[arg(short = 'i', long, value_name = "URL")]
     pub index_url: Option<String>,
-    /// More indexes to consult after the first (repeatable).
+    /// More indexes to consult after the first (repeatable) [default:
+    /// PYLAYER_EXTRA_INDEX_URL, else PIP_EXTRA_INDEX_URL, else pylayer.toml's
+    /// extra-index-urls; a requirements file's are added]
     #[arg(long, value_name = "URL")]
     pub extra_index_url: Vec<String>,
     /// A directory or HTML page of wheels to consider too (repeatable).
@@ -94,12 +102,10 @@ pub struct Inputs {
 }
 
 impl InputArgs {
-    fn targets(&self, python: &[String], arch: &[String]) -> Result<Vec<Target>, Failure> {
+    fn targets(python: &[u8], arch: &[Arch]) -> Result<Vec<Target>, Failure> {
         let mut out = Vec::new();
-        for p in python {
-            let minor = parse_python(p).map_err(Failure::usage)?;
-            for a in arch {
-                let arch: Arch = a.parse().map_err(Failure::usage)?;
+        for &minor in python {
+            for &arch in arch {
                 let t = Target::new(minor, arch).map_err(Failure::usage)?;
                 if !out.contains(&t) {
                     out.push(t);
@@ -112,8 +118,7 @@ impl InputArgs {
 
     /// Merges flags (which win), pylayer.toml, the venv and the environment.
     pub fn load(&self) -> Result<Inputs, Failure> {
-        let config = Config::discover(self.config.as_deref())
-            .map_err(|e| Failure::usage(format!("{e:#}")))?;
+        let config = shared::load_config(self.config.as_deref())?;
         let given = !self.requirement_files.is_empty()
             || !self.requirements.is_empty()
             || self.from_venv.is_some();
@@ -169,35 +174,13 @@ impl InputArgs {
             ));
         }
         if reqs.only_binary.iter().any(|v| v == ":none:") {
-            eprintln!("warning: --only-binary :none: is ignored: pylayer installs wheels only");
+            output::warn("--only-binary :none: is ignored: pylayer installs wheels only");
         }
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let mut indexes = Vec::new();
-        if !(self.no_index || reqs.no_index) {
-            let primary = self
-                .index_url
-                .clone()
-                .or_else(|| reqs.index_url.clone())
-                .or_else(|| config.as_ref().and_then(|c| c.index_url.clone()))
-                .or_else(|| env("PYLAYER_INDEX_URL"))
-                .or_else(|| env("PIP_INDEX_URL"))
-                .unwrap_or_else(|| DEFAULT_INDEX_URL.to_string());
-            indexes.push(primary);
-            indexes.extend(self.extra_index_url.iter().cloned());
-            indexes.extend(reqs.extra_index_urls.iter().cloned());
-            if self.extra_index_url.is_empty() {
-                indexes.extend(
-                    config
-                        .iter()
-                        .flat_map(|c| c.extra_index_urls.iter().cloned()),
-                );
-            }
-            if let Some(extra) = env("PIP_EXTRA_INDEX_URL") {
-                indexes.extend(extra.split_whitespace().map(str::to_string));
-            }
-            let mut seen = std::collections::HashSet::new();
-            indexes.retain(|u| seen.insert(u.clone()));
-        }
+        let indexes = if self.no_index || reqs.no_index {
+            Vec::new()
+        } else {
+            self.indexes(&reqs, config.as_ref())
+        };
         let absolute = |f: &str| {
             if f.contains("://") {
                 f.to_string()
@@ -222,28 +205,9 @@ impl InputArgs {
             ));
         }
         let pre = self.pre || reqs.pre;
-        let pick = |flag: &[String],
-                    conf: Option<&Vec<String>>,
-                    fallback: Option<String>,
-                    default: &str| {
-            if !flag.is_empty() {
-                flag.to_vec()
-            } else if let Some(c) = conf.filter(|c| !c.is_empty()) {
-                c.clone()
-            } else {
-                vec![fallback.unwrap_or_else(|| default.to_string())]
-            }
-        };
-        let venv_python = venv_python.filter(|v| parse_python(v).is_ok());
-        let python = pick(
-            &self.python,
-            config.as_ref().map(|c| &c.python),
-            venv_python,
-            "3.12",
-        );
-        let arch = pick(&self.arch, config.as_ref().map(|c| &c.arch), None, "x86_64");
+        let (python, arch) = self.python_and_arch(config.as_ref(), venv_python.as_deref())?;
         Ok(Inputs {
-            targets: self.targets(&python, &arch)?,
+            targets: Self::targets(&python, &arch)?,
             index: IndexConfig {
                 indexes,
                 find_links,
@@ -258,6 +222,94 @@ impl InputArgs {
     }
 }
 
+impl InputArgs {
+    /// The indexes, in order. Primary: `--index-url` > a requirements file's `--index-url`
+    /// (pip reads a requirements file's options as command-line options) >
+    /// `PYLAYER_INDEX_URL` > `PIP_INDEX_URL` > pylayer.toml > the public index. Extra indexes:
+    /// `--extra-index-url` > `PYLAYER_EXTRA_INDEX_URL` > `PIP_EXTRA_INDEX_URL` > pylayer.toml,
+    /// plus a requirements file's.
+    fn indexes(&self, reqs: &RequirementsInput, config: Option<&Config>) -> Vec<String> {
+        let from_config = config.and_then(|c| c.index_url.clone());
+        let (primary, source) = if let Some(u) = &self.index_url {
+            (u.clone(), "--index-url")
+        } else if let Some(u) = &reqs.index_url {
+            (u.clone(), "a requirements file")
+        } else if let Some(u) = env_var("PYLAYER_INDEX_URL") {
+            (u, "PYLAYER_INDEX_URL")
+        } else if let Some(u) = env_var("PIP_INDEX_URL") {
+            (u, "PIP_INDEX_URL")
+        } else if let Some(u) = from_config {
+            (u, "pylayer.toml")
+        } else {
+            (DEFAULT_INDEX_URL.to_string(), "default")
+        };
+        output::detail(&format!("index: {} (from {source})", redact(&primary)));
+        let mut indexes = vec![primary];
+        let (extra, source): (Vec<String>, &str) = if !self.extra_index_url.is_empty() {
+            (self.extra_index_url.clone(), "--extra-index-url")
+        } else if let Some(v) = env_var("PYLAYER_EXTRA_INDEX_URL") {
+            (split_urls(&v), "PYLAYER_EXTRA_INDEX_URL")
+        } else if let Some(v) = env_var("PIP_EXTRA_INDEX_URL") {
+            (split_urls(&v), "PIP_EXTRA_INDEX_URL")
+        } else {
+            (
+                config
+                    .map(|c| c.extra_index_urls.clone())
+                    .unwrap_or_default(),
+                "pylayer.toml",
+            )
+        };
+        for u in &extra {
+            output::detail(&format!("extra index: {} (from {source})", redact(u)));
+        }
+        indexes.extend(extra);
+        indexes.extend(reqs.extra_index_urls.iter().cloned());
+        let mut seen = std::collections::HashSet::new();
+        indexes.retain(|u| seen.insert(u.clone()));
+        indexes
+    }
+
+    /// Runtimes and architectures: flag (or `PYLAYER_PYTHON`/`PYLAYER_ARCH`, which clap reads
+    /// as the flag) > pylayer.toml > the venv's Python > 3.12 / x86_64.
+    fn python_and_arch(
+        &self,
+        config: Option<&Config>,
+        venv_python: Option<&str>,
+    ) -> Result<(Vec<u8>, Vec<Arch>), Failure> {
+        let in_file = |what: &str, v: &str, e: String| {
+            Failure::usage(format!("pylayer.toml: {what} = \"{v}\": {e}"))
+        };
+        let python: Vec<u8> = if !self.python.is_empty() {
+            self.python.clone()
+        } else if let Some(c) = config.filter(|c| !c.python.is_empty()) {
+            c.python
+                .iter()
+                .map(|p| values::python_minor(p).map_err(|e| in_file("python", p, e)))
+                .collect::<Result<_, _>>()?
+        } else if let Some(m) = venv_python.and_then(|v| parse_python(v).ok()) {
+            vec![m]
+        } else {
+            vec![12]
+        };
+        let arch: Vec<Arch> = if !self.arch.is_empty() {
+            self.arch.clone()
+        } else if let Some(c) = config.filter(|c| !c.arch.is_empty()) {
+            c.arch
+                .iter()
+                .map(|a| a.parse::<Arch>().map_err(|e| in_file("arch", a, e)))
+                .collect::<Result<_, _>>()?
+        } else {
+            vec![Arch::X86_64]
+        };
+        Ok((python, arch))
+    }
+}
+
+/// Index URLs from an environment variable: whitespace-separated, as pip reads them.
+fn split_urls(v: &str) -> Vec<String> {
+    v.split_whitespace().map(str::to_string).collect()
+}
+
 /// `name==version` for every distribution a venv holds, except installer tooling; editable
 /// and local installs cannot be packaged and are named in a warning.
 fn venv_requirements(dir: &Path) -> Result<Vec<String>, Failure> {
@@ -269,18 +321,18 @@ fn venv_requirements(dir: &Path) -> Result<Vec<String>, Failure> {
             continue;
         }
         if let Some(path) = &d.editable {
-            eprintln!(
-                "warning: {} {} is an editable install of {path}: it cannot go into a layer; \
+            output::warn(&format!(
+                "{} {} is an editable install of {path}: it cannot go into a layer; \
                  build it as a wheel (pip wheel {path}) and add it with --find-links",
                 d.name, d.version
-            );
+            ));
             continue;
         }
         if let Some(url) = d.direct_url.as_deref().filter(|u| u.starts_with("file:")) {
-            eprintln!(
-                "warning: {} {} was installed from a local path ({url}); using {}=={} from the index instead",
+            output::warn(&format!(
+                "{} {} was installed from a local path ({url}); using {}=={} from the index instead",
                 d.name, d.version, d.name, d.version
-            );
+            ));
         }
         pins.push(format!("{}=={}", d.name, d.version));
     }

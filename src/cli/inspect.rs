@@ -5,15 +5,14 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::Failure;
+use super::{Failure, output, shared};
 use pylayer::inspect;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The layer zip.
+    /// The layer: a zip file, or a directory laid out like one (`python/…`).
     pub layer: PathBuf,
-    /// Print the report as JSON.
-    #[arg(long)]
+    #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
     /// Also write a self-contained HTML page (treemap and tables) to this file.
     #[arg(long, value_name = "FILE")]
@@ -21,14 +20,21 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs) -> Result<(), Failure> {
-    if !args.layer.is_file() {
-        return Err(Failure::usage(format!(
-            "{} is not a file: give the path of a layer zip (pylayer build writes them to dist/)",
-            args.layer.display()
-        )));
+    shared::require_layer(&args.layer)?;
+    // A directory is packed into a temporary zip, so one reader serves both; its zipped
+    // sizes are then what a fast deflate would give.
+    let packed = if args.layer.is_dir() {
+        Some(pylayer::fsutil::zip_directory(&args.layer)?)
+    } else {
+        None
+    };
+    let zip_path = packed.as_ref().map_or(args.layer.as_path(), |t| t.path());
+    let (mut layer, mut report) =
+        inspect::inspect(zip_path).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    if packed.is_some() {
+        layer.path = args.layer.clone();
+        report.zip = args.layer.display().to_string();
     }
-    let (layer, report) =
-        inspect::inspect(&args.layer).map_err(|e| Failure::usage(format!("{e:#}")))?;
     if let Some(html) = &args.html {
         let page = inspect::html::render(&layer, &report);
         pylayer::fsutil::write_atomic(html, page.as_bytes()).map_err(|e| {
@@ -37,14 +43,14 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
                 html.display()
             ))
         })?;
-        eprintln!("wrote {}", html.display());
+        output::status(&format!("wrote {}", html.display()));
     }
     if args.json {
         let json =
             serde_json::to_string_pretty(&report).map_err(|e| Failure::failed(e.to_string()))?;
         println!("{json}");
     } else {
-        print!("{}", inspect::render(&report));
+        output::print(&inspect::render(&report));
     }
     Ok(())
 }

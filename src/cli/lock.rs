@@ -9,7 +9,7 @@ use futures::StreamExt;
 use uv_normalize::PackageName;
 
 use super::inputs::{InputArgs, Inputs};
-use super::{Failure, runtime};
+use super::{Failure, output, runtime, shared};
 use pylayer::cache::CacheDir;
 use pylayer::index::IndexClient;
 use pylayer::lock::{LOCK_VERSION, Lock, LockedPackage, LockedTarget};
@@ -23,8 +23,8 @@ pub struct LockArgs {
     /// Print the pins without writing the lock.
     #[arg(long)]
     pub dry_run: bool,
-    /// Print the lock as JSON on stdout.
-    #[arg(long)]
+    // JSON shape: the lock itself (`{"version", "inputs_digest", "targets": [...]}`).
+    #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
 }
 
@@ -54,11 +54,11 @@ pub fn run(args: LockArgs) -> Result<(), Failure> {
         (false, true) => format!("wrote {path}"),
         (false, false) => format!("{path} is up to date"),
     };
-    eprintln!(
+    output::status(&format!(
         "{count} pins for {} target(s) in {:.2}s: {verb}",
         inputs.targets.len(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     Ok(())
 }
 

@@ -13,9 +13,12 @@ mod inspect;
 #[cfg(feature = "aws")]
 mod layers;
 mod lock;
+pub mod output;
 #[cfg(feature = "aws")]
 mod publish;
+mod shared;
 mod test;
+mod values;
 
 use std::process::ExitCode;
 
@@ -27,6 +30,15 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print only errors, warnings and the result (no progress, notes or timings).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also say where each setting came from (flag, environment, pylayer.toml).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// When to colour output [env: NO_COLOR=1 means never; CLICOLOR_FORCE=1 means always]
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = output::ColorWhen::Auto)]
+    color: output::ColorWhen,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +91,13 @@ impl Failure {
             message: message.into(),
         }
     }
+    /// An exit code that is an answer, not an error (`diff --exit-code`): nothing is printed.
+    pub fn silent(code: u8) -> Self {
+        Failure {
+            code,
+            message: String::new(),
+        }
+    }
 }
 
 impl From<anyhow::Error> for Failure {
@@ -89,6 +108,14 @@ impl From<anyhow::Error> for Failure {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    output::init(
+        cli.color,
+        output::Verbosity {
+            quiet: cli.quiet,
+            verbose: cli.verbose,
+        },
+    );
+    output::install_progress();
     let result = match cli.command {
         Command::Init(args) => init::run(args),
         Command::Freeze(args) => freeze::run(args),
@@ -108,7 +135,9 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            if !f.message.is_empty() {
+                output::error(&f.message);
+            }
             ExitCode::from(f.code)
         }
     }
@@ -120,4 +149,78 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument of every (sub)command, with the command path it belongs to.
+    fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for a in cmd.get_arguments() {
+            out.push((path.to_string(), a.clone()));
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_argument_has_help() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut args = Vec::new();
+        walk(&cmd, "pylayer", &mut args);
+        assert!(
+            args.len() > 50,
+            "the walk found only {} arguments",
+            args.len()
+        );
+        let missing: Vec<String> = args
+            .iter()
+            .filter(|(_, a)| {
+                !matches!(a.get_id().as_str(), "help" | "version")
+                    && a.get_help().is_none()
+                    && a.get_long_help().is_none()
+            })
+            .map(|(p, a)| format!("{p} {}", a.get_id()))
+            .collect();
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+    }
+
+    #[test]
+    fn shared_flags_read_the_same_everywhere() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut args = Vec::new();
+        walk(&cmd, "pylayer", &mut args);
+        for flag in ["json", "config", "profile", "region", "python", "arch"] {
+            let helps: std::collections::BTreeSet<String> = args
+                .iter()
+                .filter(|(_, a)| a.get_id() == flag)
+                .filter_map(|(_, a)| a.get_help().map(|h| h.to_string()))
+                .collect();
+            assert!(!helps.is_empty(), "no command has --{flag}");
+            if matches!(flag, "json" | "config" | "profile" | "region") {
+                assert_eq!(
+                    helps.len(),
+                    1,
+                    "--{flag} is described differently: {helps:?}"
+                );
+            }
+        }
+        // --region is repeatable wherever it is accepted.
+        for (p, a) in args.iter().filter(|(_, a)| a.get_id() == "region") {
+            assert!(
+                matches!(a.get_action(), clap::ArgAction::Append),
+                "{p} --region is not repeatable"
+            );
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

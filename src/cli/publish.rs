@@ -10,49 +10,49 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Failure, runtime};
+use super::shared::{self, AwsArgs};
+use super::{Failure, runtime, values};
 use pylayer::aws::AwsTarget;
 use pylayer::aws::publish::{PublishRequest, publish_region, validate};
-use pylayer::config::Config;
 use pylayer::manifest;
+use pylayer::target::Arch;
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// The layer zip (its manifest beside it supplies runtime and architecture).
     pub zip: PathBuf,
-    /// Layer name [default: the manifest's name]
-    #[arg(long)]
+    /// Layer name [default: the manifest's name, else pylayer.toml's name]
+    #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Region(s) to publish in [default: the AWS profile's region]
-    #[arg(long)]
-    pub region: Vec<String>,
-    /// AWS profile to use.
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Bucket for zips over the 50 MB direct-upload limit.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Bucket for zips over the 50 MB direct-upload limit [default: pylayer.toml's
+    /// publish.s3-bucket]
     #[arg(long, value_name = "BUCKET")]
     pub s3_bucket: Option<String>,
-    #[arg(long)]
+    /// Description of the layer version, at most 256 characters [default: pylayer.toml's
+    /// publish.description]
+    #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
-    #[arg(long)]
+    /// License of the layer's contents (an SPDX identifier or a URL), at most 512 characters
+    /// [default: pylayer.toml's publish.license]
+    #[arg(long, value_name = "LICENSE")]
     pub license: Option<String>,
     /// Let an account ID, an organization (o-…) or everyone (`public`) use the version.
     #[arg(long, value_name = "ACCOUNT|o-ORGID|public")]
     pub grant: Vec<String>,
-    /// Compatible runtime for a zip without a manifest (`3.12` or `python3.12`).
-    #[arg(long = "python", value_name = "3.X")]
-    pub python: Vec<String>,
-    /// Compatible architecture for a zip without a manifest.
-    #[arg(long)]
-    pub arch: Vec<String>,
+    /// Compatible runtime(s) for a zip without a manifest (`3.12`; repeatable, or comma-separated).
+    #[arg(long = "python", value_name = "3.X", value_parser = values::python_minor, value_delimiter = ',')]
+    pub python: Vec<u8>,
+    /// Compatible architecture(s) for a zip without a manifest (repeatable, or comma-separated).
+    #[arg(long, value_name = "ARCH", value_parser = values::arch_parser(), value_delimiter = ',')]
+    pub arch: Vec<Arch>,
     /// Show what would be published, change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Print the outcome as JSON.
-    #[arg(long)]
+    #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
-    /// Settings file [default: ./pylayer.toml when present]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PYLAYER_CONFIG", help = shared::CONFIG_HELP)]
     pub config: Option<PathBuf>,
 }
 
@@ -108,9 +108,14 @@ fn hashes(zip: &Path) -> Result<(String, String, u64), Failure> {
 }
 
 pub fn run(args: PublishArgs) -> Result<(), Failure> {
-    let config = Config::discover(args.config.as_deref())
-        .map_err(|e| Failure::usage(format!("{e:#}")))?
-        .unwrap_or_default();
+    if !args.zip.is_file() {
+        return Err(shared::missing(
+            &args.zip,
+            "a layer zip",
+            "pylayer build writes layer zips to dist/",
+        ));
+    }
+    let config = shared::load_config(args.config.as_deref())?.unwrap_or_default();
     let manifest_path = manifest::manifest_path(&args.zip);
     let manifest = if manifest_path.is_file() {
         Some(manifest::read(&manifest_path)?)
@@ -128,14 +133,7 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
         )));
     }
     let runtimes: Vec<String> = if !args.python.is_empty() {
-        args.python
-            .iter()
-            .map(|p| {
-                pylayer::target::parse_python(p)
-                    .map(|m| format!("python3.{m}"))
-                    .map_err(Failure::usage)
-            })
-            .collect::<Result<_, _>>()?
+        args.python.iter().map(|m| format!("python3.{m}")).collect()
     } else if let Some(m) = &manifest {
         vec![m.runtime.clone()]
     } else {
@@ -147,12 +145,8 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
     let architectures: Vec<String> = if !args.arch.is_empty() {
         args.arch
             .iter()
-            .map(|a| {
-                a.parse::<pylayer::target::Arch>()
-                    .map(|a| a.lambda_name().to_string())
-                    .map_err(Failure::usage)
-            })
-            .collect::<Result<_, _>>()?
+            .map(|a| a.lambda_name().to_string())
+            .collect()
     } else if let Some(m) = &manifest {
         vec![m.architecture.clone()]
     } else {
@@ -185,21 +179,10 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
     };
     validate(&req).map_err(Failure::usage)?;
     let target = AwsTarget {
-        profile: args.profile.clone().or(config.publish.profile.clone()),
+        profile: args.aws.profile(Some(&config)),
         region: None,
     };
-    let regions: Vec<Option<String>> = {
-        let r = if args.region.is_empty() {
-            config.publish.regions.clone()
-        } else {
-            args.region.clone()
-        };
-        if r.is_empty() {
-            vec![None]
-        } else {
-            r.into_iter().map(Some).collect()
-        }
-    };
+    let regions = args.aws.regions(Some(&config));
     let rt = runtime()?;
     // Regions are published concurrently; one region's failure does not hide the others.
     let results = rt.block_on(futures::future::join_all(
@@ -232,9 +215,10 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
         pylayer::fsutil::write_atomic(Path::new(STATE_FILE), &json)?;
     }
     if args.json {
+        let v = serde_json::json!({ "layer": name, "regions": outcomes });
         println!(
             "{}",
-            serde_json::to_string_pretty(&outcomes).map_err(|e| Failure::failed(e.to_string()))?
+            serde_json::to_string_pretty(&v).map_err(|e| Failure::failed(e.to_string()))?
         );
     } else {
         for o in &outcomes {

@@ -9,16 +9,16 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::Failure;
+use super::{Failure, output, shared, values};
 use pylayer::inspect::layer::Layer;
 use pylayer::layer_test::interpreter::{self, host_arch};
 use pylayer::layer_test::{self, ImportResult, ModuleToTest, RunOptions, Status, human_micros};
 use pylayer::manifest;
-use pylayer::target::{Arch, parse_python};
+use pylayer::target::Arch;
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// The layer zip.
+    /// The layer: a zip file, or a directory laid out like one (`python/…`).
     pub layer: PathBuf,
     /// Import these modules instead of every top-level module (repeatable; dotted names work).
     #[arg(long = "import", value_name = "MOD")]
@@ -33,46 +33,40 @@ pub struct TestArgs {
     pub sysroot: Option<PathBuf>,
     /// Lambda Python runtime of the layer (3.9 … 3.14) [default: from the manifest beside
     /// the zip, else from the layer's file names]
-    #[arg(long = "python", value_name = "3.X")]
-    pub python: Option<String>,
-    /// Architecture of the layer: x86_64 or arm64 [default: from the manifest, else from the
-    /// layer's compiled modules]
-    #[arg(long = "arch", value_name = "ARCH")]
-    pub arch: Option<String>,
+    #[arg(long = "python", value_name = "3.X", value_parser = values::python_minor)]
+    pub python: Option<u8>,
+    /// Architecture of the layer [default: from the manifest, else from the layer's compiled
+    /// modules]
+    #[arg(long = "arch", value_name = "ARCH", value_parser = values::arch_parser())]
+    pub arch: Option<Arch>,
     /// Also import private (`_name`) and test packages.
     #[arg(long)]
     pub include_private: bool,
     /// Imports to run at once [default: 1, so the times are not disturbed by each other].
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1)]
     pub jobs: usize,
     /// Seconds one import may take before it counts as failed.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub timeout: u64,
-    /// Print the results as JSON.
-    #[arg(long)]
+    #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
 }
 
 /// The layer's Python minor and architecture: the flags, else the manifest beside the zip,
 /// else what the file names say.
 fn target(args: &TestArgs, layer: &Layer) -> Result<(u8, Option<Arch>), Failure> {
-    let mut python = args.python.clone();
-    let mut arch = args.arch.clone();
+    let from_manifest = shared::manifest_target(&args.layer)?;
+    let python = args.python.or(from_manifest.map(|t| t.0));
+    let arch = args.arch.or(from_manifest.map(|t| t.1));
     let mpath = manifest::manifest_path(&args.layer);
-    if mpath.is_file() && args.layer.extension().is_some_and(|x| x == "zip") {
-        let m = manifest::read(&mpath).map_err(|e| Failure::usage(format!("{e:#}")))?;
-        python = python.or(Some(m.python));
-        arch = arch.or(Some(m.architecture));
-    }
     let minor = match (python, layer.python_hint) {
-        (Some(p), hint) => {
-            let m = parse_python(&p).map_err(Failure::usage)?;
+        (Some(m), hint) => {
             if let Some(h) = hint
                 && h != m
             {
-                eprintln!(
-                    "warning: the layer's compiled modules or paths are for python3.{h}, testing it as python3.{m} as told"
-                );
+                output::warn(&format!(
+                    "the layer's compiled modules or paths are for python3.{h}, testing it as python3.{m} as told"
+                ));
             }
             m
         }
@@ -85,10 +79,7 @@ fn target(args: &TestArgs, layer: &Layer) -> Result<(u8, Option<Arch>), Failure>
             )));
         }
     };
-    let arch = match arch {
-        Some(a) => Some(a.parse::<Arch>().map_err(Failure::usage)?),
-        None => layer.arch_hint,
-    };
+    let arch = arch.or(layer.arch_hint);
     Ok((minor, arch))
 }
 
@@ -136,13 +127,15 @@ fn print_table(results: &[ImportResult]) -> String {
 }
 
 pub fn run(args: TestArgs) -> Result<(), Failure> {
-    if !args.layer.is_file() {
-        return Err(Failure::usage(format!(
-            "{} is not a file: give the path of a layer zip (pylayer build writes them to dist/)",
-            args.layer.display()
-        )));
-    }
-    let layer = Layer::read(&args.layer).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    shared::require_layer(&args.layer)?;
+    // A directory is packed into a temporary zip, so one reader serves both.
+    let packed = if args.layer.is_dir() {
+        Some(pylayer::fsutil::zip_directory(&args.layer)?)
+    } else {
+        None
+    };
+    let zip_path = packed.as_ref().map_or(args.layer.as_path(), |t| t.path());
+    let layer = Layer::read(zip_path).map_err(|e| Failure::usage(format!("{e:#}")))?;
     let (minor, arch) = target(&args, &layer)?;
     // The machine only matters when the layer has compiled code.
     let needed_arch = if layer.has_native { arch } else { None };
@@ -152,10 +145,10 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     }
     .map_err(|e| Failure::usage(e.0))?;
     if layer.has_native && arch.is_none() {
-        eprintln!(
-            "note: cannot tell the architecture of the layer's compiled modules; testing on {}",
+        output::note(&format!(
+            "cannot tell the architecture of the layer's compiled modules; testing on {}",
             host_arch().map(Arch::machine).unwrap_or("this machine")
-        );
+        ));
     }
 
     let modules: Vec<ModuleToTest> = if args.import.is_empty() {
@@ -181,9 +174,9 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     }
 
     let (unpacked, notes) =
-        layer_test::unpack(&args.layer).map_err(|e| Failure::failed(format!("{e:#}")))?;
+        layer_test::unpack(zip_path).map_err(|e| Failure::failed(format!("{e:#}")))?;
     for n in &notes {
-        eprintln!("note: {n}");
+        output::note(n);
     }
     let base = unpacked.path().to_path_buf();
     // Lambda's order: python/lib/python3.X/site-packages, then python.
@@ -210,13 +203,13 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         jobs: args.jobs.max(1),
         layer_dir: base.clone(),
     };
-    eprintln!(
+    output::status(&format!(
         "importing {} module{} from {} with {}",
         modules.len(),
         if modules.len() == 1 { "" } else { "s" },
         args.layer.display(),
         interp.describe()
-    );
+    ));
     let results = layer_test::run_imports(&modules, &opts);
     drop(unpacked);
 
@@ -236,7 +229,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             serde_json::to_string_pretty(&v).map_err(|e| Failure::failed(e.to_string()))?
         );
     } else {
-        print!("{}", print_table(&results));
+        output::print(&print_table(&results));
         let total: u64 = results
             .iter()
             .filter(|r| r.status == Status::Ok)

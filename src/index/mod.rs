@@ -131,10 +131,9 @@ impl IndexClient {
     pub async fn project(&self, name: &PackageName) -> Result<Arc<Vec<DistFile>>, String> {
         let cell = shared(&self.projects, name);
         cell.get_or_init(|| async {
-            self.fetch_project(name)
-                .await
-                .map(Arc::new)
-                .map_err(|e| format!("{e:#}"))
+            let r = self.fetch_project(name).await;
+            crate::progress::event(crate::progress::Event::Project(name.to_string()));
+            r.map(Arc::new).map_err(|e| format!("{e:#}"))
         })
         .await
         .clone()
@@ -228,6 +227,7 @@ impl IndexClient {
                 .metadata_bytes(file)
                 .await
                 .map_err(|e| format!("{e:#}"))?;
+            crate::progress::event(crate::progress::Event::Metadata(file.filename.clone()));
             metadata::parse(&raw, &file.filename)
                 .map(Arc::new)
                 .map_err(|e| format!("{e:#}"))

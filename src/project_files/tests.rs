@@ -1022,7 +1022,7 @@ fn pyproject_group_cycle_is_an_error() {
     assert_starts(
         &message,
         &format!(
-            "{}:7: dependency group `a` includes itself (a → b → a)",
+            "{}:7:6: dependency group `a` includes itself (a → b → a)",
             path.display()
         ),
         &["include-group"],
@@ -1033,7 +1033,7 @@ fn pyproject_group_cycle_is_an_error() {
     assert_starts(
         &message,
         &format!(
-            "{}:7: dependency group `b` includes unknown group `c`",
+            "{}:7:6: dependency group `b` includes unknown group `c`",
             path.display()
         ),
         &["known groups: `a`, `b`"],
@@ -1048,7 +1048,10 @@ fn pyproject_dynamic_dependencies_are_an_error() {
     let message = read_err(&path, &opts(&[], &[]));
     assert_starts(
         &message,
-        &format!("{}:4: `[project].dependencies` is dynamic", path.display()),
+        &format!(
+            "{}:4:12: `[project].dependencies` is dynamic",
+            path.display()
+        ),
         &["pip-compile", "requirements.txt"],
     );
     let text = "[project]\nname = \"x\"\nversion = \"1\"\ndependencies = []\ndynamic = [\"optional-dependencies\"]\n";
@@ -1058,7 +1061,7 @@ fn pyproject_dynamic_dependencies_are_an_error() {
     assert_starts(
         &message,
         &format!(
-            "{}:5: `[project].optional-dependencies` is dynamic",
+            "{}:5:12: `[project].optional-dependencies` is dynamic",
             path.display()
         ),
         &[],
@@ -1105,7 +1108,7 @@ fn pyproject_invalid_requirement_has_its_line() {
     let message = read_err(&path, &opts(&[], &[]));
     assert_starts(
         &message,
-        &format!("{}:6: invalid requirement `numpy >>= 2`", path.display()),
+        &format!("{}:6:3: invalid requirement `numpy >>= 2`", path.display()),
         &[],
     );
 }
@@ -1119,7 +1122,7 @@ fn pyproject_wrong_types_are_reported() {
     assert_starts(
         &message,
         &format!(
-            "{}:4: `[project].dependencies` must be a list",
+            "{}:4:16: `[project].dependencies` must be a list of requirement strings; found a string (\"requests\")",
             path.display()
         ),
         &[],
@@ -1135,7 +1138,7 @@ fn pyproject_direct_references_must_be_wheels() {
     assert_starts(
         &message,
         &format!(
-            "{}:6: `mylib` comes from the version-control URL git+https://github.com/acme/mylib@v1",
+            "{}:6:3: `mylib` comes from the version-control URL git+https://github.com/acme/mylib@v1",
             path.display()
         ),
         &["not from a package index"],
@@ -1149,7 +1152,7 @@ fn pyproject_direct_references_must_be_wheels() {
     assert_starts(
         &message,
         &format!(
-            "{}:6: `mylib` comes from https://example.com/mylib-1.0.tar.gz, which is not a .whl file",
+            "{}:6:3: `mylib` comes from https://example.com/mylib-1.0.tar.gz, which is not a .whl file",
             path.display()
         ),
         &[],
@@ -1259,18 +1262,22 @@ fn poetry_pyproject_groups() {
 #[test]
 fn poetry_pyproject_non_index_sources_are_errors() {
     let dir = tempfile::tempdir().unwrap();
-    for (spec, origin) in [
+    // The column is that of the `git`/`path`/`url` value.
+    for (spec, origin, column) in [
         (
             "{ git = \"https://github.com/acme/mylib.git\", branch = \"main\" }",
             "the git repository https://github.com/acme/mylib.git",
+            17,
         ),
         (
             "{ path = \"../mylib\", develop = true }",
             "the local path ../mylib",
+            18,
         ),
         (
             "{ url = \"https://example.com/mylib-1.0.tar.gz\" }",
             "the URL https://example.com/mylib-1.0.tar.gz",
+            17,
         ),
     ] {
         let text = format!(
@@ -1280,7 +1287,7 @@ fn poetry_pyproject_non_index_sources_are_errors() {
         let message = read_err(&path, &opts(&[], &[]));
         assert_starts(
             &message,
-            &format!("{}:6: `mylib` comes from {origin}", path.display()),
+            &format!("{}:6:{column}: `mylib` comes from {origin}", path.display()),
             &["publish the package"],
         );
     }
@@ -1295,7 +1302,7 @@ fn poetry_pyproject_either_or_constraint_is_an_error() {
     assert_starts(
         &message,
         &format!(
-            "{}:6: cannot use version constraint `^1.0 || ^2.0` of `requests`",
+            "{}:6:12: cannot use version constraint `^1.0 || ^2.0` of `requests`",
             path.display()
         ),
         &["||"],
@@ -1328,55 +1335,6 @@ fn poetry2_dynamic_dependencies_use_tool_poetry() {
         strings(&read(&path, &opts(&[], &[])).requirements),
         ["requests>=2.32,<3.0"]
     );
-}
-
-#[test]
-fn poetry_constraint_conversion() {
-    for (poetry, pep440) in [
-        ("^1.2.3", ">=1.2.3,<2.0.0"),
-        ("^1.2", ">=1.2,<2.0"),
-        ("^1", ">=1,<2"),
-        ("^0.2.3", ">=0.2.3,<0.3.0"),
-        ("^0.0.3", ">=0.0.3,<0.0.4"),
-        ("^0.0", ">=0.0,<0.1"),
-        ("^0", ">=0,<1"),
-        ("~1.2.3", ">=1.2.3,<1.3.0"),
-        ("~1.2", ">=1.2,<1.3"),
-        ("~1", ">=1,<2"),
-        ("~=1.4", "~=1.4"),
-        ("*", ""),
-        ("", ""),
-        ("1.2", "==1.2"),
-        ("=1.2", "==1.2"),
-        ("==1.2", "==1.2"),
-        ("1.2.*", "==1.2.*"),
-        (">=1.2 <2", ">=1.2,<2"),
-        (">= 1.2,< 1.5", ">=1.2,<1.5"),
-        ("!=1.5.1,>=1.4", "!=1.5.1,>=1.4"),
-        ("^2.0.0b1", ">=2.0.0b1,<3.0.0"),
-    ] {
-        assert_eq!(poetry_specifiers(poetry).as_deref(), Ok(pep440), "{poetry}");
-    }
-    assert!(poetry_specifiers(">=1 || <0.5").is_err());
-    assert!(poetry_specifiers("^abc").is_err());
-    assert!(poetry_specifiers(">=").is_err());
-}
-
-#[test]
-fn poetry_python_constraint_becomes_a_marker() {
-    assert_eq!(
-        python_marker("^3.8").unwrap().as_deref(),
-        Some("python_version >= '3.8' and python_version < '4.0'")
-    );
-    assert_eq!(
-        python_marker(">=3.8,<3.8.5").unwrap().as_deref(),
-        Some("python_version >= '3.8' and python_full_version < '3.8.5'")
-    );
-    assert_eq!(
-        python_marker("<3.9 || >=3.11").unwrap().as_deref(),
-        Some("(python_version < '3.9') or (python_version >= '3.11')")
-    );
-    assert_eq!(python_marker("*").unwrap(), None);
 }
 
 // --- uv.lock -------------------------------------------------------------------------------
@@ -1441,7 +1399,7 @@ fn uv_lock_extras_and_groups() {
         ]
     );
     let all_start = UV_LOCK.find("all = [").unwrap();
-    let click_line = line_col(UV_LOCK, all_start).0 + 1;
+    let click_line = crate::textpos::TextPos::at(UV_LOCK, all_start).line + 1;
     assert_eq!(input.requirements[7].line, click_line);
     let message = read_err(&path, &opts(&["gpu"], &[]));
     assert_starts(
@@ -1514,7 +1472,7 @@ fn uv_lock_git_dependency_is_an_error_unless_never_on_lambda() {
     assert_starts(
         &message,
         &format!(
-            "{}:{}: `mylib` comes from the git repository https://github.com/acme/mylib?rev=main#0123456789abcdef0123456789abcdef01234567",
+            "{}:{}:5: `mylib` comes from the git repository https://github.com/acme/mylib?rev=main#0123456789abcdef0123456789abcdef01234567",
             path.display(),
             line_of(UV_GIT_LOCK, "{ name = \"mylib\" }")
         ),
@@ -1539,7 +1497,7 @@ fn uv_lock_errors() {
     let message = read_err(&path, &opts(&[], &[]));
     assert_starts(
         &message,
-        &format!("{}:1: unsupported uv.lock version `2`", path.display()),
+        &format!("{}:1:11: unsupported uv.lock version `2`", path.display()),
         &["uv export"],
     );
 
@@ -1584,7 +1542,7 @@ fn uv_lock_errors() {
     assert_starts(
         &message,
         &format!(
-            "{}:{}: `app` depends on `idnaa`, which has no [[package]] entry",
+            "{}:{}:5: `app` depends on `idnaa`, which has no [[package]] entry",
             path.display(),
             line_of(&text, "idnaa")
         ),
@@ -1714,7 +1672,7 @@ fn poetry_lock_needed_git_package_is_an_error() {
     assert_starts(
         &message,
         &format!(
-            "{}:{}: `mylib` comes from the git repository https://github.com/acme/mylib.git",
+            "{}:{}:8: `mylib` comes from the git repository https://github.com/acme/mylib.git",
             path.display(),
             line_of(POETRY18_LOCK, "name = \"mylib\"")
         ),
@@ -1745,7 +1703,7 @@ fn poetry_lock_git_package_in_main_group_is_an_error() {
     assert_starts(
         &message,
         &format!(
-            "{}:{}: `mylib` comes from the git repository",
+            "{}:{}:8: `mylib` comes from the git repository",
             path.display(),
             line_of(&text, "name = \"mylib\"")
         ),
@@ -1859,7 +1817,7 @@ fn pipfile_lock_non_index_entries_are_errors() {
         let message = read_err(&path, &opts(&[], &[]));
         assert_starts(
             &message,
-            &format!("{}:4: `mylib` comes from {origin}", path.display()),
+            &format!("{}:4:9: `mylib` comes from {origin}", path.display()),
             &[],
         );
     }
@@ -1893,7 +1851,10 @@ fn pipfile_lock_errors() {
     let message = read_err(&path, &opts(&[], &[]));
     assert_starts(
         &message,
-        &format!("{}:3: entry `six` has no pinned `version`", path.display()),
+        &format!(
+            "{}:3:9: entry `six` has no pinned `version`",
+            path.display()
+        ),
         &[],
     );
 
@@ -1901,7 +1862,7 @@ fn pipfile_lock_errors() {
     let message = read_err(&path, &opts(&[], &[]));
     assert_starts(
         &message,
-        &format!("{}:1: the file is not a JSON object", path.display()),
+        &format!("{}:1:1: the file is not a JSON object", path.display()),
         &[],
     );
 }

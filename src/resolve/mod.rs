@@ -53,6 +53,7 @@ pub fn resolve(
     target: Target,
     input: &ResolveInput,
 ) -> Result<Vec<Pin>, ResolveError> {
+    let _task = crate::progress::begin(crate::progress::Task::Resolve(target.label()));
     let provider = provider::Provider::new(client, handle, target, input)?;
     let result = pubgrub::resolve(&provider, Pkg::Root, Version::new([0]));
     match result {

@@ -366,6 +366,8 @@ pub struct IndexOptions {
     /// (wheel filename, METADATA) served as the PEP 658 file instead of the wheel's own,
     /// with its own hash advertised (a lying index).
     pub metadata_override: Vec<(String, Vec<u8>)>,
+    /// Wait this long before answering each request: a slow index, for progress output.
+    pub delay: Duration,
 }
 
 /// What a faulty index does to a request, for hardening tests. Every fault is bounded in
@@ -418,6 +420,7 @@ impl Default for IndexOptions {
             basic_auth: Vec::new(),
             extra_links: Vec::new(),
             metadata_override: Vec::new(),
+            delay: Duration::ZERO,
         }
     }
 }
@@ -768,6 +771,9 @@ fn handle_connection(shared: &Shared, stream: TcpStream) {
             apply_fault(shared, &req, kind, &mut writer);
             let _ = writer.shutdown(Shutdown::Both);
             return;
+        }
+        if !shared.opts.delay.is_zero() {
+            std::thread::sleep(shared.opts.delay);
         }
         let resp = shared.respond(&req);
         let close = req.close || shared.stop.load(Ordering::SeqCst);
