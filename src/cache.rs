@@ -1,5 +1,7 @@
 //! Where pylayer keeps what it downloads: `--cache-dir`, else `PYLAYER_CACHE_DIR`, else the
-//! platform's cache directory (`~/.cache/pylayer` on Linux).
+//! platform's cache directory (`~/.cache/pylayer` on Linux). Everything in it is created
+//! private to the user (directories 0700, files 0600): index pages of a private index are
+//! nobody else's business.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +37,17 @@ impl CacheDir {
             .join("sha256")
             .join(prefix)
             .join(format!("{sha256}.whl"))
+    }
+
+    /// Content-addressed METADATA files: `metadata/sha256/ab/abcdef….METADATA`, checked
+    /// against their name on every read.
+    pub fn metadata_path(&self, sha256: &str) -> PathBuf {
+        let prefix = sha256.get(..2).unwrap_or("00");
+        self.root
+            .join("metadata")
+            .join("sha256")
+            .join(prefix)
+            .join(format!("{sha256}.METADATA"))
     }
 
     /// HTTP responses (index pages, metadata files), keyed by a hash of the URL.

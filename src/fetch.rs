@@ -20,8 +20,8 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::cache::CacheDir;
-use crate::http::{ATTEMPTS, redact, send_with_retry};
-use crate::index::netrc::Netrc;
+use crate::http::{ATTEMPTS, redact};
+use crate::index::netrc::Credentials;
 use crate::lock::LockedPackage;
 
 /// Prefix of the temporary files downloads are streamed into; anything with this prefix in
@@ -178,18 +178,18 @@ pub async fn fetch_wheels(
         }
         progress(e)
     };
-    let netrc = if missing.is_empty() {
-        Netrc::default()
+    let creds = if missing.is_empty() {
+        Credentials::default()
     } else {
-        Netrc::load().with_url_credentials(&opts.credential_urls)
+        Credentials::load(&opts.credential_urls)
     };
-    let netrc = &netrc;
+    let creds = &creds;
     let results = futures::stream::iter(missing.iter().map(|&i| async move {
         let p = &packages[i];
         let dest = cache.wheel_path(&p.sha256.to_ascii_lowercase());
         (
             i,
-            fetch_one(client, netrc, p, &dest, progress)
+            fetch_one(client, creds, cache, p, &dest, progress)
                 .await
                 .map(|_| dest),
         )
@@ -201,6 +201,20 @@ pub async fn fetch_wheels(
         match r {
             Ok(path) => paths[i] = Some(path),
             Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+
+    // The lock was resolved from metadata that may have come from a PEP 658 file or a range
+    // read: the wheel's own METADATA must agree with it.
+    for (i, p) in packages.iter().enumerate() {
+        if representative[i] != i {
+            continue;
+        }
+        if let Some(path) = &paths[i]
+            && let Err(e) = verify_metadata(cache, p, path)
+        {
+            paths[i] = None;
+            errors.push(e);
         }
     }
 
@@ -226,6 +240,75 @@ pub async fn fetch_wheels(
                 .ok_or_else(|| anyhow::anyhow!("internal: {} was not fetched", packages[i].name))
         })
         .collect()
+}
+
+/// Checks that a wheel's own METADATA is the one its pin was resolved from: the same bytes,
+/// or (when the lock-time copy is in the cache) the same dependencies and Requires-Python.
+fn verify_metadata(cache: &CacheDir, p: &LockedPackage, wheel: &Path) -> Result<(), String> {
+    use crate::index::metadata;
+    let Some(expected) = &p.metadata_sha256 else {
+        return Ok(());
+    };
+    let own = metadata::from_wheel_file(wheel, &p.filename).map_err(|e| format!("{e:#}"))?;
+    let got = hex::encode(Sha256::digest(&own));
+    if got.eq_ignore_ascii_case(expected) {
+        return Ok(());
+    }
+    let index = url::Url::parse(&p.url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|| redact(&p.url));
+    let what = format!(
+        "{} {} ({}): the wheel's own METADATA does not match the metadata served by {index} that the lock was resolved from",
+        p.name, p.version, p.filename
+    );
+    let fix = format!(
+        "the index serves metadata that disagrees with its wheels — do not trust it; once it is fixed, \
+         run `pylayer lock --upgrade-package {}`",
+        p.name
+    );
+    let locked_path = cache.metadata_path(&expected.to_ascii_lowercase());
+    let locked = crate::fsutil::read_capped(&locked_path, metadata::METADATA_MAX_BYTES)
+        .ok()
+        .filter(|b| hex::encode(Sha256::digest(b)).eq_ignore_ascii_case(expected));
+    let Some(locked) = locked else {
+        return Err(format!(
+            "{what} (sha256 {got}, the lock records {expected}); {fix}"
+        ));
+    };
+    let summary = |bytes: &[u8]| {
+        metadata::parse(bytes, &p.filename).map(|m| {
+            let mut deps: Vec<String> = m.requires_dist.iter().map(ToString::to_string).collect();
+            deps.sort();
+            (deps, m.requires_python.map(|r| r.to_string()))
+        })
+    };
+    let (own, locked) = match (summary(&own), summary(&locked)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return Err(format!("{what}: {e:#}; {fix}")),
+    };
+    if own == locked {
+        return Ok(());
+    }
+    let mut diff = Vec::new();
+    if own.0 != locked.0 {
+        diff.push(format!(
+            "  dependencies: the lock used [{}], the wheel declares [{}]",
+            locked.0.join(", "),
+            own.0.join(", ")
+        ));
+    }
+    if own.1 != locked.1 {
+        diff.push(format!(
+            "  Requires-Python: the lock used {:?}, the wheel declares {:?}",
+            locked.1.unwrap_or_default(),
+            own.1.unwrap_or_default()
+        ));
+    }
+    Err(crate::text::shown(&format!(
+        "{what}:\n{}\n  {fix}",
+        diff.join("\n")
+    )))
 }
 
 /// Refuses a lock entry whose sha256 is not 64 hex digits: it names a cache file, so
@@ -325,7 +408,8 @@ fn source_of(url: &str) -> anyhow::Result<Source> {
 /// Puts one wheel into the cache at `dest`, verifying its hash.
 async fn fetch_one(
     client: &reqwest::Client,
-    netrc: &Netrc,
+    creds: &Credentials,
+    cache: &CacheDir,
     p: &LockedPackage,
     dest: &Path,
     progress: &dyn Fn(FetchEvent),
@@ -333,7 +417,7 @@ async fn fetch_one(
     let dir = dest
         .parent()
         .ok_or_else(|| anyhow::anyhow!("cache path {} has no directory", dest.display()))?;
-    std::fs::create_dir_all(dir)
+    crate::fsutil::create_private_dir_all(dir)
         .with_context(|| format!("cannot create cache directory {}", dir.display()))?;
     match source_of(&p.url)? {
         Source::Local(src) => {
@@ -349,137 +433,157 @@ async fn fetch_one(
             Ok(())
         }
         Source::Remote(url) => {
-            let mut attempt = 1;
-            loop {
-                match download(client, netrc, p, &url, dest, progress).await {
-                    Ok(bytes) => {
-                        progress(FetchEvent::Downloaded {
-                            name: p.name.clone(),
-                            bytes,
-                        });
-                        return Ok(());
-                    }
-                    Err(DownloadError::Transient(_)) if attempt < ATTEMPTS => {
-                        tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                        attempt += 1;
-                    }
-                    Err(DownloadError::Transient(msg)) | Err(DownloadError::Fatal(msg)) => {
-                        anyhow::bail!("{msg}")
-                    }
-                }
-            }
+            let expect = Expected {
+                sha256: Some(p.sha256.to_ascii_lowercase()),
+                size: (p.size != 0).then_some(p.size),
+                what: format!("{} {} ({})", p.name, p.version, p.filename),
+            };
+            let name = p.name.clone();
+            let on_bytes = |bytes| {
+                progress(FetchEvent::Progress {
+                    name: name.clone(),
+                    bytes,
+                })
+            };
+            let (_, _, bytes) = download_to_cache(client, creds, cache, &url, &expect, &on_bytes)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            progress(FetchEvent::Downloaded {
+                name: p.name.clone(),
+                bytes,
+            });
+            Ok(())
         }
     }
 }
 
-/// Why a download failed: worth trying again (the connection broke mid-body) or not.
-enum DownloadError {
-    Transient(String),
-    Fatal(String),
+/// What a download must turn out to be.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// The sha256 the lock or the index gives, when known.
+    pub sha256: Option<String>,
+    /// The size in bytes, when known.
+    pub size: Option<u64>,
+    /// The file in words, for messages (`name version (filename)`).
+    pub what: String,
 }
 
 /// A temporary file in `dir` that the cache ignores and that is removed unless persisted.
 fn partial_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    crate::fsutil::create_private_dir_all(dir)?;
     tempfile::Builder::new()
         .prefix(PARTIAL_PREFIX)
         .suffix(".tmp")
         .tempfile_in(dir)
 }
 
-/// Streams one wheel into a temporary file beside `dest`, hashing as it goes, and renames
-/// it into place when size and sha256 match the lock. Returns the number of bytes.
-async fn download(
+/// Streams the wheel at `url` into the content-addressed cache, hashing as it goes, and
+/// renames it into place when its sha256 (and size) match what is expected. The request
+/// follows the one retry policy (`crate::http`): a body that breaks off is fetched again,
+/// all within one deadline. Never holds the wheel in memory. Returns the cache path, the
+/// sha256 and the size.
+pub async fn download_to_cache<F: Fn(u64)>(
     client: &reqwest::Client,
-    netrc: &Netrc,
-    p: &LockedPackage,
+    creds: &Credentials,
+    cache: &CacheDir,
     url: &str,
-    dest: &Path,
-    progress: &dyn Fn(FetchEvent),
-) -> Result<u64, DownloadError> {
-    let what = || {
-        format!(
-            "{} {} ({}) from {}",
-            p.name,
-            p.version,
-            p.filename,
-            redact(url)
-        )
+    expect: &Expected,
+    on_bytes: &F,
+) -> anyhow::Result<(PathBuf, String, u64)> {
+    let what = format!("{} from {}", expect.what, redact(url));
+    let auth = creds.authorization(url);
+    let make = || match &auth {
+        Some(v) => client
+            .get(url)
+            .header(reqwest::header::AUTHORIZATION, v.clone()),
+        None => client.get(url),
     };
-    let auth = auth_header(netrc, url);
-    let resp = send_with_retry(
-        || match &auth {
-            Some(v) => client
-                .get(url)
-                .header(reqwest::header::AUTHORIZATION, v.clone()),
-            None => client.get(url),
-        },
-        url,
-    )
-    .await
-    .map_err(|e| DownloadError::Fatal(format!("cannot download {}: {e:#}", what())))?;
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(DownloadError::Fatal(format!(
-            "cannot download {}: HTTP {status}",
-            what()
-        )));
+    let deadline = crate::http::Deadline::start(&crate::http::policy()?);
+    // Where the bytes go before their hash is known: beside the entry when it is known.
+    let dir = match &expect.sha256 {
+        Some(sha) => cache.wheel_path(sha).parent().map(Path::to_path_buf),
+        None => cache
+            .wheel_path(&"0".repeat(64))
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf),
     }
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let mut tmp = partial_file(dir).map_err(|e| {
-        DownloadError::Fatal(format!(
-            "cannot create a temporary file in {}: {e}",
-            dir.display()
-        ))
-    })?;
+    .ok_or_else(|| anyhow::anyhow!("cache directory {} has no parent", cache.root().display()))?;
+    let mut attempt = 1;
+    loop {
+        let resp = crate::http::send_within(&make, url, &deadline)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot download {what}: {e:#}"))?;
+        let status = resp.status();
+        if !status.is_success() {
+            anyhow::bail!("cannot download {what}: HTTP {status}");
+        }
+        let tmp = partial_file(&dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        match deadline
+            .run(url, stream_into(resp, tmp, expect, &what, on_bytes))
+            .await?
+        {
+            Ok((tmp, sha, size)) => {
+                let dest = cache.wheel_path(&sha);
+                finish_entry(expect, tmp, &sha, size, &dest, &what)
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                return Ok((dest, sha, size));
+            }
+            Err(StreamError::Fatal(msg)) => anyhow::bail!("{msg}"),
+            Err(StreamError::Broken(_)) if attempt < ATTEMPTS => {
+                let wait = crate::http::backoff(attempt, None, &deadline);
+                deadline.run(url, tokio::time::sleep(wait)).await?;
+                attempt += 1;
+            }
+            Err(StreamError::Broken(msg)) => anyhow::bail!("{msg} (after {ATTEMPTS} attempts)"),
+        }
+    }
+}
+
+/// Why streaming a body failed: the connection broke (worth another attempt) or not.
+enum StreamError {
+    Broken(String),
+    Fatal(String),
+}
+
+/// Copies a response body into `tmp`, hashing it; refuses more bytes than expected.
+async fn stream_into<F: Fn(u64)>(
+    resp: reqwest::Response,
+    mut tmp: tempfile::NamedTempFile,
+    expect: &Expected,
+    what: &str,
+    on_bytes: &F,
+) -> Result<(tempfile::NamedTempFile, String, u64), StreamError> {
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
-            DownloadError::Transient(format!(
-                "download of {} broke off after {received} bytes: {}",
-                what(),
+            StreamError::Broken(format!(
+                "download of {what} broke off after {received} bytes: {}",
                 crate::http::describe(&e)
             ))
         })?;
         received += chunk.len() as u64;
-        if p.size != 0 && received > p.size {
-            return Err(DownloadError::Fatal(format!(
-                "{} is larger than the {} bytes the lock records; the index serves different bytes than when the lock was written (run `pylayer lock` again if that is expected)",
-                what(),
-                p.size
+        if let Some(size) = expect.size
+            && received > size
+        {
+            return Err(StreamError::Fatal(format!(
+                "{what} is larger than the {size} bytes expected; the index serves different bytes \
+                 than when the lock was written (run `pylayer lock` again if that is expected)"
             )));
         }
         hasher.update(&chunk);
         tmp.write_all(&chunk).map_err(|e| {
-            DownloadError::Fatal(format!(
+            StreamError::Fatal(format!(
                 "cannot write {} (disk full?): {e}",
                 tmp.path().display()
             ))
         })?;
-        progress(FetchEvent::Progress {
-            name: p.name.clone(),
-            bytes: chunk.len() as u64,
-        });
+        on_bytes(chunk.len() as u64);
     }
-    let actual = hex::encode(hasher.finalize());
-    finish_entry(p, tmp, &actual, received, dest, &what()).map_err(DownloadError::Fatal)?;
-    Ok(received)
-}
-
-/// Basic-auth credentials from netrc for a URL that carries none itself, as pip and the
-/// index client do, so wheels on a private index download with the same login as its pages.
-fn auth_header(netrc: &Netrc, url: &str) -> Option<reqwest::header::HeaderValue> {
-    use base64::Engine;
-    let u = url::Url::parse(url).ok()?;
-    if !u.username().is_empty() {
-        return None;
-    }
-    let (login, pass) = netrc.lookup(u.host_str()?)?;
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{login}:{pass}"));
-    let mut v = reqwest::header::HeaderValue::from_str(&format!("Basic {token}")).ok()?;
-    v.set_sensitive(true);
-    Some(v)
+    Ok((tmp, hex::encode(hasher.finalize()), received))
 }
 
 /// Copies a local wheel into the cache, hashing it on the way.
@@ -511,36 +615,50 @@ fn copy_local(p: &LockedPackage, src: &Path, dest: &Path) -> anyhow::Result<u64>
         total += n as u64;
     }
     let actual = hex::encode(hasher.finalize());
-    finish_entry(p, tmp, &actual, total, dest, &what).map_err(|e| anyhow::anyhow!(e))?;
+    let expect = Expected {
+        sha256: Some(p.sha256.to_ascii_lowercase()),
+        size: (p.size != 0).then_some(p.size),
+        what: what.clone(),
+    };
+    finish_entry(&expect, tmp, &actual, total, dest, &what).map_err(|e| anyhow::anyhow!(e))?;
     Ok(total)
 }
 
-/// Checks a finished temporary file against the lock and renames it into the cache; on a
-/// mismatch the temporary file is dropped (deleted) and the error names both hashes.
+/// Checks a finished temporary file against what was expected and renames it into the
+/// cache; on a mismatch the temporary file is dropped (deleted) and the error names both
+/// hashes.
 fn finish_entry(
-    p: &LockedPackage,
+    expect: &Expected,
     mut tmp: tempfile::NamedTempFile,
     actual: &str,
     size: u64,
     dest: &Path,
     what: &str,
 ) -> Result<(), String> {
-    if !actual.eq_ignore_ascii_case(&p.sha256) {
+    if let Some(sha) = &expect.sha256
+        && !actual.eq_ignore_ascii_case(sha)
+    {
         drop(tmp);
         return Err(format!(
-            "sha256 mismatch for {what}:\n  expected {}\n  actual   {actual} ({size} bytes)\n  the file was not cached; if the index really changed this file, run `pylayer lock` again",
-            p.sha256.to_ascii_lowercase()
+            "sha256 mismatch for {what}:\n  expected {}\n  actual   {actual} ({size} bytes)\n  the file was not cached; \
+             the index or a proxy is serving different bytes; if the index really changed this file, run `pylayer lock` again",
+            sha.to_ascii_lowercase()
         ));
     }
-    if p.size != 0 && size != p.size {
+    if let Some(expected) = expect.size
+        && size != expected
+    {
         drop(tmp);
         return Err(format!(
-            "size mismatch for {what}: the lock records {} bytes, got {size}",
-            p.size
+            "size mismatch for {what}: {expected} bytes expected, got {size}"
         ));
     }
     tmp.flush()
         .map_err(|e| format!("cannot write {}: {e}", tmp.path().display()))?;
+    if let Some(dir) = dest.parent() {
+        crate::fsutil::create_private_dir_all(dir)
+            .map_err(|e| format!("cannot create cache directory {}: {e}", dir.display()))?;
+    }
     tmp.persist(dest).map_err(|e| {
         format!(
             "cannot move a download into {}: {}",
@@ -664,6 +782,7 @@ mod tests {
             sha256: hex::encode(Sha256::digest(body)),
             size: body.len() as u64,
             dependencies: vec![],
+            metadata_sha256: None,
         }
     }
 
@@ -914,15 +1033,6 @@ mod tests {
             .await
             .unwrap_err();
         assert!(format!("{err:#}").contains("not a 64-digit hex digest"));
-    }
-
-    #[test]
-    fn netrc_credentials_only_for_urls_without_their_own() {
-        let netrc = Netrc::parse("machine pypi.corp login me password pw");
-        let h = auth_header(&netrc, "https://pypi.corp/packages/x.whl").unwrap();
-        assert_eq!(h.to_str().unwrap(), "Basic bWU6cHc=");
-        assert!(auth_header(&netrc, "https://tok@pypi.corp/packages/x.whl").is_none());
-        assert!(auth_header(&netrc, "https://files.example/x.whl").is_none());
     }
 
     #[test]

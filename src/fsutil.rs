@@ -9,34 +9,52 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     write_atomic_with(path, bytes, true)
 }
 
-/// Like [`write_atomic`] without forcing the data to disk: for cache entries, which are
-/// checked when read (hashes, parse errors) and can always be fetched again. The rename
-/// still guarantees readers never see half a file; skipping fsync keeps a cold lock from
-/// waiting on hundreds of disk flushes.
+/// Like [`write_atomic`] without forcing the data to disk, and private to the user (file
+/// 0600, new directories 0700): for cache entries, which are checked when read (hashes, parse
+/// errors) and can always be fetched again, and which another local user has no business
+/// reading (index pages of a private index). The rename still guarantees readers never see
+/// half a file; skipping fsync keeps a cold lock from waiting on hundreds of disk flushes.
 pub fn write_cache_entry(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     write_atomic_with(path, bytes, false)
 }
 
-fn write_atomic_with(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<()> {
+/// Creates `dir` and its missing parents private to the user (0700 on Unix), for the cache.
+pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+fn write_atomic_with(path: &Path, bytes: &[u8], shared: bool) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir)
-        .map_err(|e| anyhow::anyhow!("cannot create directory {}: {e}", dir.display()))?;
+    if shared {
+        std::fs::create_dir_all(dir)
+    } else {
+        create_private_dir_all(dir)
+    }
+    .map_err(|e| anyhow::anyhow!("cannot create directory {}: {e}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".pylayer-tmp-")
         .tempfile_in(dir)
         .map_err(|e| anyhow::anyhow!("cannot create a temporary file in {}: {e}", dir.display()))?;
     tmp.write_all(bytes)
         .and_then(|_| {
-            if durable {
-                tmp.as_file().sync_all()
+            // Outputs are synced and shared; cache entries stay as created (0600).
+            if shared {
+                tmp.as_file().sync_all()?;
+                set_readable(tmp.as_file())
             } else {
                 Ok(())
             }
         })
-        .and_then(|_| set_readable(tmp.as_file()))
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     tmp.persist(path)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
@@ -53,6 +71,39 @@ pub fn set_readable(f: &std::fs::File) -> std::io::Result<()> {
 #[cfg(not(unix))]
 pub fn set_readable(_f: &std::fs::File) -> std::io::Result<()> {
     Ok(())
+}
+
+/// Reads a regular file of at most `max` bytes: input we did not create (requirement files,
+/// cache entries another process may have replaced) must not exhaust memory, and devices
+/// such as `/dev/zero` or FIFOs are not files to read.
+pub fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    let f = std::fs::File::open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "not a regular file (a device, FIFO or directory cannot be read as input)",
+        ));
+    }
+    let too_large = || {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "larger than the {} MiB limit for this kind of file",
+                max >> 20
+            ),
+        )
+    };
+    if meta.len() > max {
+        return Err(too_large());
+    }
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    f.take(max + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(out)
 }
 
 /// Packs a layer directory (laid out like the zip: `python/…`, `lib/…`) into a temporary

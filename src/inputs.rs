@@ -5,6 +5,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
+use crate::http::{strip_userinfo, strip_userinfo_in_text};
 use crate::index::IndexConfig;
 use crate::requirements::RequirementsInput;
 use crate::target::Target;
@@ -25,13 +26,18 @@ pub struct Inputs {
 impl Inputs {
     /// A digest of everything that decides a resolution. Requirement order, file names and
     /// line numbers do not count; what is asked for does.
+    /// Credentials are not part of it (all URLs are taken without user-info): a committed
+    /// lock must not let anyone test password guesses offline, and rotating a password must
+    /// not force a new resolution.
     pub fn digest(&self) -> String {
         let mut lines = Vec::new();
         let mut reqs: Vec<String> = self
             .reqs
             .requirements
             .iter()
-            .map(|r| format!("req {} {}", r.requirement, r.hashes.join(",")))
+            .map(|r| {
+                strip_userinfo_in_text(&format!("req {} {}", r.requirement, r.hashes.join(",")))
+            })
             .collect();
         reqs.sort();
         lines.extend(reqs);
@@ -39,15 +45,15 @@ impl Inputs {
             .reqs
             .constraints
             .iter()
-            .map(|r| format!("con {}", r.requirement))
+            .map(|r| strip_userinfo_in_text(&format!("con {}", r.requirement)))
             .collect();
         cons.sort();
         lines.extend(cons);
         for i in &self.index.indexes {
-            lines.push(format!("index {i}"));
+            lines.push(format!("index {}", strip_userinfo(i)));
         }
         for f in &self.index.find_links {
-            lines.push(format!("find-links {f}"));
+            lines.push(format!("find-links {}", strip_userinfo(f)));
             if let Ok(rd) = std::fs::read_dir(f) {
                 let mut names: Vec<String> = rd
                     .flatten()

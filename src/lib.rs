@@ -36,6 +36,7 @@ pub mod remote_zip;
 pub mod requirements;
 pub mod resolve;
 pub mod target;
+pub mod text;
 pub mod textpos;
 pub mod venv;
 pub mod wheel_name;

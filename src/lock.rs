@@ -44,6 +44,10 @@ pub struct LockedPackage {
     /// Normalized names of the distributions this one needs on the target, sorted.
     #[serde(default)]
     pub dependencies: Vec<String>,
+    /// sha256 of the METADATA file this pin was resolved from (a PEP 658 file, a range read
+    /// or the wheel): at fetch, the wheel's own METADATA must agree with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_sha256: Option<String>,
 }
 
 impl LockedTarget {
@@ -74,6 +78,8 @@ impl Lock {
         for t in &mut self.targets {
             t.packages.sort_by(|a, b| a.name.cmp(&b.name));
             for p in &mut t.packages {
+                // Credentials never reach disk, whatever URL the resolver was given.
+                p.url = crate::http::strip_userinfo(&p.url);
                 p.dependencies.sort();
                 p.dependencies.dedup();
             }

@@ -335,6 +335,7 @@ mod tests {
                 sha256: "CD".repeat(32),
                 size: 1,
                 dependencies: vec![],
+                metadata_sha256: None,
             })
             .collect()
     }

@@ -254,7 +254,7 @@ fn fetch_all(
     };
     let opts = FetchOptions {
         offline: settings.lock.offline,
-        credential_urls: inputs.index.indexes.clone(),
+        credential_urls: inputs.index.all_credential_urls(),
         ..FetchOptions::default()
     };
     let paths = rt.block_on(fetch::fetch_wheels(&http, &cache, &all, &opts, &forward));

@@ -446,6 +446,10 @@ impl Site<'_> {
     }
 }
 
+/// A requirements file larger than this is refused (the largest real ones, with hashes for
+/// every pin, are a few hundred KiB); devices and FIFOs are refused as not regular files.
+pub const REQUIREMENTS_MAX_BYTES: u64 = 16 << 20;
+
 struct Parser<'a> {
     input: &'a mut RequirementsInput,
     /// Identities of the files being read, outermost first, to detect include cycles.
@@ -461,18 +465,21 @@ impl Parser<'_> {
         kind: LineKind,
         site: Option<&Site<'_>>,
     ) -> Result<(), RequirementsError> {
-        let bytes = std::fs::read(path).map_err(|error| match site {
-            Some(site) => RequirementsError::IncludeRead {
-                file: site.path(),
-                line: site.line,
-                included: path.to_path_buf(),
-                error,
-            },
-            None => RequirementsError::ReadFile {
-                path: path.to_path_buf(),
-                error,
-            },
-        })?;
+        let bytes =
+            crate::fsutil::read_capped(path, REQUIREMENTS_MAX_BYTES).map_err(
+                |error| match site {
+                    Some(site) => RequirementsError::IncludeRead {
+                        file: site.path(),
+                        line: site.line,
+                        included: path.to_path_buf(),
+                        error,
+                    },
+                    None => RequirementsError::ReadFile {
+                        path: path.to_path_buf(),
+                        error,
+                    },
+                },
+            )?;
         let content = decode(&bytes).ok_or_else(|| RequirementsError::Encoding {
             path: path.to_path_buf(),
         })?;
@@ -945,40 +952,10 @@ fn parse_options(text: &str, site: &Site<'_>) -> Result<Vec<OptionUse>, Requirem
     Ok(options)
 }
 
-/// Splits on whitespace, honouring single and double quotes. Backslashes are kept literally so
-/// Windows paths survive. `None` when a quote is not closed.
+/// Splits an options string as pip does (`shlex.split`, POSIX rules): quotes group words and
+/// a backslash escapes the next character. `None` when a quote is not closed.
 fn shell_words(text: &str) -> Option<Vec<String>> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    for c in text.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => current.push(c),
-            None if c == '"' || c == '\'' => {
-                quote = Some(c);
-                in_word = true;
-            }
-            None if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            None => {
-                current.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if quote.is_some() {
-        return None;
-    }
-    if in_word {
-        words.push(current);
-    }
-    Some(words)
+    shlex::split(text)
 }
 
 /// Validates a `--hash` value and normalises it to `sha256:<lower-case hex>`.
@@ -1141,22 +1118,9 @@ fn split_url_marker(text: &str) -> (&str, &str) {
 
 /// Decodes `%XX` escapes in a URL path segment.
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%'
-            && let Some(hex) = text.get(index + 1..index + 3)
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
-        {
-            out.push(byte);
-            index += 3;
-        } else {
-            out.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The last path segment of a URL, percent-decoded.
@@ -2354,8 +2318,14 @@ mod tests {
         assert_eq!(split_args_options("--pre"), ("", "--pre"));
         assert_eq!(split_args_options("foo-bar"), ("foo-bar", ""));
         assert_eq!(
-            shell_words("-f 'a b' \"c d\" e\\f"),
-            Some(vec!["-f".into(), "a b".into(), "c d".into(), "e\\f".into()])
+            shell_words("-f 'a b' \"c d\" e\\f 'g\\h'"),
+            Some(vec![
+                "-f".into(),
+                "a b".into(),
+                "c d".into(),
+                "ef".into(),
+                "g\\h".into()
+            ])
         );
         assert_eq!(shell_words("'x"), None);
         assert_eq!(

@@ -557,6 +557,7 @@ fn real_bundled_wheels_assemble_and_import() {
                 sha256: hex::encode(Sha256::digest(&bytes)),
                 size: bytes.len() as u64,
                 dependencies: vec![],
+                metadata_sha256: None,
             },
             e.path(),
         ));

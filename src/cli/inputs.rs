@@ -126,7 +126,7 @@ impl InputArgs {
             .into_iter()
             .partition(|p| project_files::kind_of(p).is_some());
         let mut reqs = requirements::read_files(&plain, &con_files)
-            .map_err(|e| Failure::usage(e.to_string()))?;
+            .map_err(|e| Failure::usage(pylayer::text::shown(&e.to_string())))?;
         let opts = project_files::ProjectOptions {
             extras: self.extra.clone(),
             groups: self.group.clone(),
@@ -135,7 +135,7 @@ impl InputArgs {
         for p in &project {
             if let Some(kind) = project_files::kind_of(p) {
                 project_files::read_into(p, kind, &opts, &mut reqs)
-                    .map_err(|e| Failure::usage(e.to_string()))?;
+                    .map_err(|e| Failure::usage(pylayer::text::shown(&e.to_string())))?;
             }
         }
         if project.is_empty()
@@ -146,13 +146,13 @@ impl InputArgs {
             ));
         }
         requirements::add_cli_requirements(&mut reqs, &self.requirements)
-            .map_err(|e| Failure::usage(e.to_string()))?;
+            .map_err(|e| Failure::usage(pylayer::text::shown(&e.to_string())))?;
         let mut venv_python = None;
         if let Some(dir) = &self.from_venv {
             venv_python = venv::python_version(dir);
             let pins = venv_requirements(dir)?;
             requirements::add_cli_requirements(&mut reqs, &pins)
-                .map_err(|e| Failure::usage(e.to_string()))?;
+                .map_err(|e| Failure::usage(pylayer::text::shown(&e.to_string())))?;
         }
         if reqs.requirements.is_empty() {
             return Err(Failure::usage(
@@ -199,6 +199,7 @@ impl InputArgs {
                 indexes,
                 find_links,
                 strategy: self.index_strategy,
+                credential_urls: direct_reference_credentials(&reqs),
             },
             reqs,
             pre,
@@ -329,4 +330,19 @@ fn venv_requirements(dir: &Path) -> Result<Vec<String>, Failure> {
         )));
     }
     Ok(pins)
+}
+
+/// Direct-reference URLs that carry credentials (`name @ https://user:token@host/x.whl`): their
+/// user-info authenticates requests to that origin, and is never written anywhere.
+fn direct_reference_credentials(reqs: &RequirementsInput) -> Vec<String> {
+    reqs.requirements
+        .iter()
+        .chain(&reqs.constraints)
+        .filter_map(|r| match &r.requirement.version_or_url {
+            Some(uv_pep508::VersionOrUrl::Url(u)) if !u.username().is_empty() => {
+                Some(u.to_url().displayable_with_credentials().to_string())
+            }
+            _ => None,
+        })
+        .collect()
 }

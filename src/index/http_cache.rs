@@ -9,8 +9,8 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::fsutil::write_cache_entry;
-use crate::http::{redact, send_with_retry};
+use crate::fsutil::{read_capped, write_cache_entry};
+use crate::http::{get_body, redact, strip_userinfo};
 
 /// What is stored beside each cached body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,9 +50,11 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The entry name of a URL: a hash of the URL without its user-info, so neither the file
+/// names nor their contents depend on (or reveal) a credential.
 fn key(url: &str, accept: &str) -> String {
     let mut h = Sha256::new();
-    h.update(url.as_bytes());
+    h.update(strip_userinfo(url).as_bytes());
     h.update(b"\n");
     h.update(accept.as_bytes());
     hex::encode(&h.finalize()[..16])
@@ -98,8 +100,8 @@ impl HttpCache {
 
     fn load(&self, k: &str) -> Option<(Meta, Vec<u8>)> {
         let (m, b) = self.paths(k);
-        let meta: Meta = serde_json::from_slice(&std::fs::read(m).ok()?).ok()?;
-        let body = std::fs::read(b).ok()?;
+        let meta: Meta = serde_json::from_slice(&read_capped(&m, 1 << 20).ok()?).ok()?;
+        let body = read_capped(&b, crate::index::PAGE_MAX_BYTES).ok()?;
         Some((meta, body))
     }
 
@@ -122,8 +124,8 @@ impl HttpCache {
     /// Stores an immutable entry forever.
     pub fn put_immutable(&self, name: &str, body: &[u8]) {
         let meta = Meta {
-            url: name.to_string(),
-            final_url: name.to_string(),
+            url: crate::http::strip_userinfo_in_text(name),
+            final_url: crate::http::strip_userinfo_in_text(name),
             content_type: String::new(),
             etag: None,
             last_modified: None,
@@ -178,12 +180,17 @@ impl HttpCache {
                 headers.insert(header::IF_MODIFIED_SINCE, lm);
             }
         }
-        let resp = send_with_retry(|| client.get(url).headers(headers.clone()), url).await?;
-        let status = resp.status();
+        let resp = get_body(
+            || client.get(url).headers(headers.clone()),
+            url,
+            crate::index::PAGE_MAX_BYTES,
+        )
+        .await?;
+        let status = resp.status;
         if status == reqwest::StatusCode::NOT_MODIFIED
             && let Some((mut meta, body)) = cached
         {
-            meta.fresh_until = now().saturating_add(freshness(resp.headers()).unwrap_or(0));
+            meta.fresh_until = now().saturating_add(freshness(&resp.headers).unwrap_or(0));
             self.store(&k, &meta, &body);
             return Ok(Fetched::Found(CachedBody {
                 body,
@@ -201,27 +208,18 @@ impl HttpCache {
             };
             anyhow::bail!("{} answered HTTP {status}{hint}", redact(url));
         }
-        let headers = resp.headers().clone();
-        let final_url = resp.url().to_string();
+        let headers = resp.headers;
+        // Stored and used for relative links: never with user-info.
+        let final_url = strip_userinfo(&resp.final_url);
         let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "reading {} failed: {}",
-                    redact(url),
-                    crate::http::describe(&e)
-                )
-            })?
-            .to_vec();
+        let body = resp.bytes;
         if let Some(fresh) = freshness(&headers) {
             let meta = Meta {
-                url: url.to_string(),
+                url: strip_userinfo(url),
                 final_url: final_url.clone(),
                 content_type: content_type.clone(),
                 etag: headers

@@ -79,9 +79,16 @@ pub fn metadata_entry<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'a st
         .min_by_key(|n| n.len())
 }
 
-/// Reads METADATA from a whole wheel held in memory.
-pub fn from_wheel_bytes(bytes: &[u8], origin: &str) -> anyhow::Result<Vec<u8>> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+/// A METADATA file larger than this is refused: real ones are at most a few hundred KiB
+/// (the long description included), and one is held in memory to be parsed.
+pub const METADATA_MAX_BYTES: u64 = 16 << 20;
+
+/// Reads METADATA from a wheel on disk through the zip's central directory (the rest of the
+/// wheel is never read), decompressing at most [`METADATA_MAX_BYTES`].
+pub fn from_wheel_file(path: &std::path::Path, origin: &str) -> anyhow::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {origin} at {}: {e}", path.display()))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| anyhow::anyhow!("{origin} is not a valid wheel (zip): {e}"))?;
     let names: Vec<String> = zip
         .file_names()
@@ -90,12 +97,19 @@ pub fn from_wheel_bytes(bytes: &[u8], origin: &str) -> anyhow::Result<Vec<u8>> {
     let name = metadata_entry(names.iter().map(String::as_str))
         .map(str::to_string)
         .ok_or_else(|| anyhow::anyhow!("malformed wheel {origin}: no .dist-info/METADATA"))?;
-    let mut f = zip
+    let f = zip
         .by_name(&name)
         .map_err(|e| anyhow::anyhow!("malformed wheel {origin}: {e}"))?;
     let mut out = Vec::new();
-    f.read_to_end(&mut out)
+    f.take(METADATA_MAX_BYTES + 1)
+        .read_to_end(&mut out)
         .map_err(|e| anyhow::anyhow!("malformed wheel {origin}: cannot read {name}: {e}"))?;
+    if out.len() as u64 > METADATA_MAX_BYTES {
+        anyhow::bail!(
+            "malformed wheel {origin}: {name} is larger than {} MiB",
+            METADATA_MAX_BYTES >> 20
+        );
+    }
     Ok(out)
 }
 
@@ -143,15 +157,16 @@ pub fn decode_local_entry(bytes: &[u8], loc: &EntryLocation) -> Option<Vec<u8>> 
     let nlen = u16_at(bytes, 26)? as usize;
     let elen = u16_at(bytes, 28)? as usize;
     let start = 30 + nlen + elen;
-    let data = bytes.get(start..start + loc.compressed_size as usize)?;
+    let data = bytes.get(start..start.checked_add(usize::try_from(loc.compressed_size).ok()?)?)?;
     match loc.method {
-        0 => Some(data.to_vec()),
+        0 => (data.len() as u64 <= METADATA_MAX_BYTES).then(|| data.to_vec()),
         8 => {
             let mut out = Vec::new();
             flate2::read::DeflateDecoder::new(data)
+                .take(METADATA_MAX_BYTES + 1)
                 .read_to_end(&mut out)
                 .ok()?;
-            Some(out)
+            (out.len() as u64 <= METADATA_MAX_BYTES).then_some(out)
         }
         _ => None,
     }

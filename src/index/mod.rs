@@ -18,13 +18,20 @@ use uv_normalize::PackageName;
 
 use crate::cache::CacheDir;
 use crate::fsutil::write_cache_entry;
-use crate::http::{redact, send_with_retry};
+use crate::http::{get_body, redact, send_with_retry, strip_userinfo};
 use http_cache::{Fetched, HttpCache};
 pub use metadata::CoreMetadata;
 pub use simple::DistFile;
 
 /// The public package index, used when the user configures none.
 pub const DEFAULT_INDEX_URL: &str = "https://pypi.org/simple/";
+
+/// An index page larger than this is refused: the largest real project pages are a few
+/// tens of MiB, and a page is held in memory while it is parsed.
+pub const PAGE_MAX_BYTES: u64 = 64 << 20;
+
+/// A range answer larger than this is refused (a wheel's central directory or METADATA).
+const RANGE_MAX_BYTES: u64 = 32 << 20;
 
 const ACCEPT_SIMPLE: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
@@ -47,6 +54,21 @@ pub struct IndexConfig {
     /// Directories or HTML pages listing wheels.
     pub find_links: Vec<String>,
     pub strategy: IndexStrategy,
+    /// More URLs whose user-info applies to requests to their origin (direct references
+    /// such as `name @ https://user:token@host/x.whl`); never stored.
+    pub credential_urls: Vec<String>,
+}
+
+impl IndexConfig {
+    /// Every URL whose user-info may authenticate requests to its origin.
+    pub fn all_credential_urls(&self) -> Vec<String> {
+        self.indexes
+            .iter()
+            .chain(&self.find_links)
+            .chain(&self.credential_urls)
+            .cloned()
+            .collect()
+    }
 }
 
 type Shared<T, E = String> = Arc<OnceCell<Result<Arc<T>, E>>>;
@@ -69,8 +91,9 @@ pub struct IndexClient {
     cache: CacheDir,
     http_cache: HttpCache,
     config: IndexConfig,
-    netrc: netrc::Netrc,
+    credentials: netrc::Credentials,
     offline: bool,
+    metadata_hashes: Mutex<HashMap<String, String>>,
     projects: Mutex<HashMap<PackageName, Shared<Vec<DistFile>>>>,
     metadata: Mutex<HashMap<String, Shared<CoreMetadata, MetadataError>>>,
     find_links_files: OnceCell<Result<Arc<Vec<DistFile>>, String>>,
@@ -91,38 +114,27 @@ fn sha256_hex(bytes: &[u8]) -> String {
 impl IndexClient {
     pub fn new(http: reqwest::Client, cache: CacheDir, config: IndexConfig, offline: bool) -> Self {
         let http_cache = HttpCache::new(cache.http_dir(), offline);
-        let urls: Vec<String> = config
-            .indexes
-            .iter()
-            .chain(&config.find_links)
-            .cloned()
-            .collect();
-        let netrc = netrc::Netrc::load().with_url_credentials(&urls);
+        let credentials = netrc::Credentials::load(&config.all_credential_urls());
         IndexClient {
             http,
             cache,
             http_cache,
             config,
-            netrc,
+            credentials,
             offline,
+            metadata_hashes: Mutex::default(),
             projects: Mutex::default(),
             metadata: Mutex::default(),
             find_links_files: OnceCell::new(),
         }
     }
 
-    /// Basic-auth headers from netrc for hosts whose URL carries no credentials.
+    /// The `Authorization` header for `url`: credentials given for its exact origin, else
+    /// netrc's for its host; none when the URL carries its own.
     fn auth_headers(&self, url: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        if let Ok(u) = url::Url::parse(url)
-            && u.username().is_empty()
-            && let Some((login, pass)) = u.host_str().and_then(|host| self.netrc.lookup(host))
-        {
-            use base64::Engine;
-            let token = base64::engine::general_purpose::STANDARD.encode(format!("{login}:{pass}"));
-            if let Ok(v) = HeaderValue::from_str(&format!("Basic {token}")) {
-                h.insert(header::AUTHORIZATION, v);
-            }
+        if let Some(v) = self.credentials.authorization(url) {
+            h.insert(header::AUTHORIZATION, v);
         }
         h
     }
@@ -236,32 +248,72 @@ impl IndexClient {
         .clone()
     }
 
+    /// The sha256 of the METADATA a file's metadata was read from in this run (recorded in
+    /// the lock, checked against the wheel at fetch).
+    pub fn metadata_sha256(&self, file: &DistFile) -> Option<String> {
+        self.metadata_hashes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&file.url)
+            .cloned()
+    }
+
     async fn metadata_bytes(&self, file: &DistFile) -> anyhow::Result<Vec<u8>> {
-        let key = format!(
-            "metadata:{}:{}",
-            file.url,
+        // A pointer from the (content-addressed) wheel to its METADATA's sha256; the bytes
+        // themselves are stored under their own hash and checked on every read.
+        let pointer = format!(
+            "metadata-of:{}:{}",
+            strip_userinfo(&file.url),
             file.sha256.as_deref().unwrap_or("")
         );
-        if let Some(b) = self.http_cache.get_immutable(&key) {
-            return Ok(b);
-        }
-        let bytes = self.metadata_uncached(file).await?;
-        // Only content-addressed answers are safe to keep forever.
-        if file.sha256.is_some() || is_local(&file.url) {
-            self.http_cache.put_immutable(&key, &bytes);
-        }
+        let cached = self
+            .http_cache
+            .get_immutable(&pointer)
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|sha| self.cached_metadata(&sha));
+        let bytes = match cached {
+            Some(b) => b,
+            None => {
+                let bytes = self.metadata_uncached(file).await?;
+                // Only content-addressed answers are safe to keep forever.
+                if file.sha256.is_some() || is_local(&file.url) {
+                    let sha = sha256_hex(&bytes);
+                    if write_cache_entry(&self.cache.metadata_path(&sha), &bytes).is_ok() {
+                        self.http_cache.put_immutable(&pointer, sha.as_bytes());
+                    }
+                }
+                bytes
+            }
+        };
+        self.metadata_hashes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(file.url.clone(), sha256_hex(&bytes));
         Ok(bytes)
+    }
+
+    /// A cached METADATA file by its sha256, when present and intact (a damaged or edited
+    /// entry is removed and fetched again).
+    fn cached_metadata(&self, sha: &str) -> Option<Vec<u8>> {
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let path = self.cache.metadata_path(sha);
+        let bytes = crate::fsutil::read_capped(&path, metadata::METADATA_MAX_BYTES).ok()?;
+        if sha256_hex(&bytes) == sha {
+            Some(bytes)
+        } else {
+            let _ = std::fs::remove_file(&path);
+            None
+        }
     }
 
     async fn metadata_uncached(&self, file: &DistFile) -> anyhow::Result<Vec<u8>> {
         if is_local(&file.url) {
-            let bytes = std::fs::read(local_path(&file.url))
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.url))?;
-            return metadata::from_wheel_bytes(&bytes, &file.filename);
+            return metadata::from_wheel_file(&local_path(&file.url), &file.filename);
         }
         if let Some(sha) = &file.sha256
-            && let Ok(bytes) = std::fs::read(self.cache.wheel_path(sha))
-            && let Ok(m) = metadata::from_wheel_bytes(&bytes, &file.filename)
+            && let Ok(m) = metadata::from_wheel_file(&self.cache.wheel_path(sha), &file.filename)
         {
             return Ok(m);
         }
@@ -273,17 +325,15 @@ impl IndexClient {
         }
         if let Some(expected) = &file.metadata {
             let url = format!("{}.metadata", file.url);
-            let resp = send_with_retry(
+            let resp = get_body(
                 || self.http.get(&url).headers(self.auth_headers(&url)),
                 &url,
+                metadata::METADATA_MAX_BYTES,
             )
             .await?;
-            if resp.status().is_success() {
-                let body = resp.bytes().await.map_err(|e| {
-                    anyhow::anyhow!("reading {}: {}", redact(&url), crate::http::describe(&e))
-                })?;
+            if resp.status.is_success() {
                 if let Some(h) = expected {
-                    let got = sha256_hex(&body);
+                    let got = sha256_hex(&resp.bytes);
                     if &got != h {
                         anyhow::bail!(
                             "hash mismatch for the metadata of {}: the index says sha256 {h}, {} has {got}",
@@ -292,17 +342,23 @@ impl IndexClient {
                         );
                     }
                 }
-                return Ok(body.to_vec());
+                return Ok(resp.bytes);
             }
         }
         if let Some(m) = self.metadata_by_range(file).await? {
             return Ok(m);
         }
-        let (bytes, _) = self.whole_wheel(file).await?;
-        metadata::from_wheel_bytes(&bytes, &file.filename)
+        let (path, _, _) = self.whole_wheel(file).await?;
+        metadata::from_wheel_file(&path, &file.filename)
     }
 
-    async fn range(&self, url: &str, range: &str) -> anyhow::Result<(u16, Vec<u8>, Option<u64>)> {
+    /// A range of a remote file: `Some((bytes, total size))` for a 206 answer, `None` when
+    /// the server does not do ranges (the body is then not read).
+    async fn range(
+        &self,
+        url: &str,
+        range: &str,
+    ) -> anyhow::Result<Option<(Vec<u8>, Option<u64>)>> {
         let mut headers = self.auth_headers(url);
         if let Ok(v) = HeaderValue::from_str(range) {
             headers.insert(header::RANGE, v);
@@ -312,38 +368,55 @@ impl IndexClient {
             header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
         );
-        let resp = send_with_retry(|| self.http.get(url).headers(headers.clone()), url).await?;
-        let status = resp.status().as_u16();
-        let total = crate::http::content_range_total(resp.headers());
-        let body = resp.bytes().await.map_err(|e| {
-            anyhow::anyhow!("reading {}: {}", redact(url), crate::http::describe(&e))
-        })?;
-        Ok((status, body.to_vec(), total))
+        let deadline = crate::http::Deadline::start(&crate::http::policy()?);
+        let mut attempt = 1;
+        loop {
+            let make = || self.http.get(url).headers(headers.clone());
+            let resp = crate::http::send_within(&make, url, &deadline).await?;
+            if resp.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+                return Ok(None);
+            }
+            let total = crate::http::content_range_total(resp.headers());
+            match deadline
+                .run(url, crate::http::read_body(resp, RANGE_MAX_BYTES, url))
+                .await?
+            {
+                Ok(body) => return Ok(Some((body, total))),
+                Err(crate::http::ReadError::Broken(_)) if attempt < crate::http::ATTEMPTS => {
+                    let wait = crate::http::backoff(attempt, None, &deadline);
+                    deadline.run(url, tokio::time::sleep(wait)).await?;
+                    attempt += 1;
+                }
+                Err(crate::http::ReadError::Broken(e) | crate::http::ReadError::TooLarge(e)) => {
+                    return Err(e);
+                }
+            }
+        }
     }
 
     /// Reads METADATA out of a remote wheel with two or three range requests. `Ok(None)`
     /// when the server does not do ranges or the zip needs the slow path.
     async fn metadata_by_range(&self, file: &DistFile) -> anyhow::Result<Option<Vec<u8>>> {
         const TAIL: u64 = 64 * 1024;
-        let (status, tail, total) = self.range(&file.url, &format!("bytes=-{TAIL}")).await?;
-        if status == 200 {
-            // The server ignored the range and sent everything: use it.
-            self.check_and_keep(file, &tail)?;
-            return metadata::from_wheel_bytes(&tail, &file.filename).map(Some);
-        }
+        let Some((tail, total)) = self.range(&file.url, &format!("bytes=-{TAIL}")).await? else {
+            return Ok(None);
+        };
         if let (Some(t), Some(sha)) = (total, &file.sha256) {
             self.http_cache.put_immutable(
-                &format!("size:{}:{sha}", file.url),
+                &format!("size:{}:{sha}", strip_userinfo(&file.url)),
                 t.to_string().as_bytes(),
             );
         }
-        let Some(total) = total.filter(|_| status == 206) else {
+        let Some(total) = total else {
             return Ok(None);
         };
         let tail_start = total.saturating_sub(tail.len() as u64);
         let Some((cd_offset, cd_size)) = crate::zipfmt::central_directory(&tail, tail_start) else {
             return Ok(None);
         };
+        if cd_size > RANGE_MAX_BYTES {
+            return Ok(None);
+        }
         let cd = if cd_offset >= tail_start {
             let s = (cd_offset - tail_start) as usize;
             match tail.get(s..s + cd_size as usize) {
@@ -351,65 +424,71 @@ impl IndexClient {
                 None => return Ok(None),
             }
         } else {
-            let (st, body, _) = self
+            match self
                 .range(
                     &file.url,
-                    &format!("bytes={cd_offset}-{}", cd_offset + cd_size - 1),
+                    &format!("bytes={cd_offset}-{}", cd_offset + cd_size.max(1) - 1),
                 )
-                .await?;
-            if st != 206 {
-                return Ok(None);
+                .await?
+            {
+                Some((body, _)) => body,
+                None => return Ok(None),
             }
-            body
         };
         let Some(loc) = metadata::locate_metadata(&cd) else {
             anyhow::bail!("malformed wheel {}: no .dist-info/METADATA", file.filename);
         };
+        if loc.compressed_size > metadata::METADATA_MAX_BYTES {
+            anyhow::bail!(
+                "{}: its METADATA claims {} bytes compressed, more than {} MiB; refusing it",
+                file.filename,
+                loc.compressed_size,
+                metadata::METADATA_MAX_BYTES >> 20
+            );
+        }
         let end = loc.local_header_offset + 30 + 1024 + loc.compressed_size;
-        let (st, body, _) = self
+        let Some((body, _)) = self
             .range(
                 &file.url,
-                &format!("bytes={}-{}", loc.local_header_offset, end.min(total) - 1),
+                &format!(
+                    "bytes={}-{}",
+                    loc.local_header_offset,
+                    end.min(total).max(1) - 1
+                ),
             )
-            .await?;
-        if st != 206 {
+            .await?
+        else {
             return Ok(None);
-        }
+        };
         Ok(metadata::decode_local_entry(&body, &loc))
     }
 
-    /// Checks a downloaded wheel against the index's hash and keeps it in the wheel cache so
-    /// a later build does not download it again.
-    fn check_and_keep(&self, file: &DistFile, bytes: &[u8]) -> anyhow::Result<String> {
-        let got = sha256_hex(bytes);
-        if let Some(expected) = &file.sha256
-            && &got != expected
-        {
-            anyhow::bail!(
-                "hash mismatch for {} from {}: the index says sha256 {expected}, the file has {got}; \
-                     the index or a proxy is serving a different file — do not use it",
-                file.filename,
-                redact(&file.url)
-            );
-        }
-        let _ = write_cache_entry(&self.cache.wheel_path(&got), bytes);
-        Ok(got)
-    }
-
-    /// Downloads a whole wheel (or reads a local one), verifying its hash. Returns the bytes
-    /// and their sha256.
-    pub async fn whole_wheel(&self, file: &DistFile) -> anyhow::Result<(Vec<u8>, String)> {
+    /// Puts a whole wheel into the wheel cache (or finds a local one), verifying its hash,
+    /// without holding it in memory. Returns its path, sha256 and size.
+    pub async fn whole_wheel(&self, file: &DistFile) -> anyhow::Result<(PathBuf, String, u64)> {
         if is_local(&file.url) {
-            let bytes = std::fs::read(local_path(&file.url))
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.url))?;
-            let sha = sha256_hex(&bytes);
-            return Ok((bytes, sha));
+            let path = local_path(&file.url);
+            let p2 = path.clone();
+            let sha = tokio::task::spawn_blocking(move || crate::fetch::sha256_file(&p2))
+                .await
+                .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))??;
+            let size = std::fs::metadata(&path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?
+                .len();
+            return Ok((path, sha, size));
         }
-        if let Some(sha) = &file.sha256
-            && let Ok(bytes) = std::fs::read(self.cache.wheel_path(sha))
-            && &sha256_hex(&bytes) == sha
-        {
-            return Ok((bytes, sha.clone()));
+        if let Some(sha) = &file.sha256 {
+            let path = self.cache.wheel_path(sha);
+            if path.is_file() {
+                let p2 = path.clone();
+                let got = tokio::task::spawn_blocking(move || crate::fetch::sha256_file(&p2))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?;
+                if got.as_ref().is_ok_and(|g| g == sha) {
+                    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                    return Ok((path, sha.clone(), size));
+                }
+            }
         }
         if self.offline {
             anyhow::bail!(
@@ -417,31 +496,20 @@ impl IndexClient {
                 file.filename
             );
         }
-        let resp = send_with_retry(
-            || {
-                self.http
-                    .get(&file.url)
-                    .headers(self.auth_headers(&file.url))
-            },
+        let expect = crate::fetch::Expected {
+            sha256: file.sha256.clone(),
+            size: file.size,
+            what: file.filename.clone(),
+        };
+        crate::fetch::download_to_cache(
+            &self.http,
+            &self.credentials,
+            &self.cache,
             &file.url,
+            &expect,
+            &|_| {},
         )
-        .await?;
-        if !resp.status().is_success() {
-            anyhow::bail!("{} answered HTTP {}", redact(&file.url), resp.status());
-        }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "reading {}: {}",
-                    redact(&file.url),
-                    crate::http::describe(&e)
-                )
-            })?
-            .to_vec();
-        let sha = self.check_and_keep(file, &bytes)?;
-        Ok((bytes, sha))
+        .await
     }
 
     /// The sha256 and size a lock records for a file, asking the server only for what the
@@ -454,7 +522,7 @@ impl IndexClient {
             if let Ok(meta) = std::fs::metadata(self.cache.wheel_path(sha)) {
                 return Ok((sha.clone(), meta.len()));
             }
-            let key = format!("size:{}:{sha}", file.url);
+            let key = format!("size:{}:{sha}", strip_userinfo(&file.url));
             if let Some(b) = self.http_cache.get_immutable(&key)
                 && let Some(n) = std::str::from_utf8(&b).ok().and_then(|s| s.parse().ok())
             {
@@ -486,8 +554,8 @@ impl IndexClient {
                 }
             }
         }
-        let (bytes, sha) = self.whole_wheel(file).await?;
-        Ok((sha, bytes.len() as u64))
+        let (_, sha, size) = self.whole_wheel(file).await?;
+        Ok((sha, size))
     }
 }
 

@@ -65,6 +65,14 @@ fn metadata_flag(v: Option<BoolOrHashes>) -> Option<Option<String>> {
     }
 }
 
+/// Whether a link found on a page served from `base` may be followed: from a remote page
+/// only http(s) links (a remote index must never make pylayer read local files); from a
+/// local page (a `--find-links` directory or file the user named), local files too.
+fn followable(base: &Url, link: &Url) -> bool {
+    matches!(link.scheme(), "http" | "https")
+        || (base.scheme() == "file" && link.scheme() == "file")
+}
+
 /// Splits `#sha256=…` off a file URL.
 fn split_fragment(url: &Url) -> (String, Option<String>) {
     let hash = url.fragment().and_then(|f| {
@@ -88,6 +96,9 @@ pub fn parse_json(body: &[u8], base: &str, source: usize) -> anyhow::Result<Vec<
     let mut out = Vec::with_capacity(page.files.len());
     for f in page.files {
         let Ok(url) = base.join(&f.url) else { continue };
+        if !followable(&base, &url) {
+            continue;
+        }
         let (url, frag_hash) = split_fragment(&url);
         let yanked = match f.yanked {
             Some(BoolOrString::Bool(true)) => Some(String::new()),
@@ -212,7 +223,8 @@ fn attributes(tag: &str) -> Vec<(String, String)> {
 /// Parses a PEP 503 HTML page (also a `--find-links` page) served at `base`.
 pub fn parse_html(body: &[u8], base: &str, source: usize) -> anyhow::Result<Vec<DistFile>> {
     let text = String::from_utf8_lossy(body);
-    let mut base = Url::parse(base)?;
+    let page = Url::parse(base)?;
+    let mut base = page.clone();
     let lower = text.to_ascii_lowercase();
     // A <base href> changes where relative links point.
     if let Some(p) = lower.find("<base ")
@@ -246,6 +258,9 @@ pub fn parse_html(body: &[u8], base: &str, source: usize) -> anyhow::Result<Vec<
             continue;
         };
         let Ok(url) = base.join(href) else { continue };
+        if !followable(&page, &url) {
+            continue;
+        }
         let (clean, sha256) = split_fragment(&url);
         let filename =
             if label.ends_with(".whl") || label.contains(".tar") || label.ends_with(".zip") {
@@ -282,22 +297,9 @@ pub fn parse_html(body: &[u8], base: &str, source: usize) -> anyhow::Result<Vec<
 }
 
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -345,6 +347,33 @@ mod tests {
         assert_eq!(files[1].metadata, Some(None));
         assert_eq!(files[1].source, 1);
         assert!(parse_json(b"{not json", "http://h/", 0).is_err());
+    }
+
+    #[test]
+    fn remote_pages_link_only_to_http() {
+        let page = r#"<a href="file:///etc/foo-1.0-py3-none-any.whl">foo-1.0-py3-none-any.whl</a>
+<a href="ftp://h/foo-1.1-py3-none-any.whl">foo-1.1-py3-none-any.whl</a>
+<a href="https://h/foo-1.2-py3-none-any.whl">foo-1.2-py3-none-any.whl</a>"#;
+        let files = parse_html(page.as_bytes(), "https://idx/simple/foo/", 0).unwrap();
+        let names: Vec<_> = files.iter().map(|f| f.filename.as_str()).collect();
+        assert_eq!(names, ["foo-1.2-py3-none-any.whl"]);
+        // A <base href> cannot turn relative links into local files either.
+        let based = r#"<base href="file:///tmp/"><a href="foo-1.0-py3-none-any.whl">x</a>"#;
+        assert!(
+            parse_html(based.as_bytes(), "https://idx/simple/foo/", 0)
+                .unwrap()
+                .is_empty()
+        );
+        let json =
+            r#"{"files":[{"filename":"foo-1.0-py3-none-any.whl","url":"file:///dev/zero"}]}"#;
+        assert!(
+            parse_json(json.as_bytes(), "http://idx/simple/foo/", 0)
+                .unwrap()
+                .is_empty()
+        );
+        // A local page the user named may link local files.
+        let local = parse_html(page.as_bytes(), "file:///srv/links/index.html", 0).unwrap();
+        assert_eq!(local.len(), 2);
     }
 
     #[test]

@@ -196,6 +196,7 @@ async fn locked_packages(
         let client = client.clone();
         async move {
             let (sha256, size) = client.hash_and_size(&pin.file).await?;
+            let metadata_sha256 = client.metadata_sha256(&pin.file);
             Ok::<_, anyhow::Error>(LockedPackage {
                 name: pin.name.to_string(),
                 version: pin.version.to_string(),
@@ -204,6 +205,7 @@ async fn locked_packages(
                 sha256,
                 size,
                 dependencies: pin.dependencies.iter().map(ToString::to_string).collect(),
+                metadata_sha256,
             })
         }
     }))

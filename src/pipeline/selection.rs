@@ -79,6 +79,7 @@ mod tests {
             sha256: String::new(),
             size: 0,
             dependencies: deps.iter().map(|d| d.to_string()).collect(),
+            metadata_sha256: None,
         }
     }
 

@@ -82,6 +82,7 @@ pub fn wheel(
         sha256: hex::encode(Sha256::digest(&bytes)),
         size: bytes.len() as u64,
         dependencies: vec![],
+        metadata_sha256: None,
     };
     (pkg, path)
 }

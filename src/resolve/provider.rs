@@ -160,7 +160,9 @@ impl Provider {
                     .fragment()
                     .and_then(|f| f.strip_prefix("sha256="))
                     .map(str::to_string);
-                let mut clean = url.to_url();
+                // The lock keeps the URL without user-info; the credentials are found again
+                // (from the requirement or netrc) whenever the file is fetched.
+                let mut clean = url.to_url().without_credentials().into_owned();
                 clean.set_fragment(None);
                 range = Ranges::singleton(wheel.version.clone());
                 direct.insert(

@@ -355,8 +355,55 @@ pub struct IndexOptions {
     pub wrong_hash: Vec<String>,
     /// Advertise Requires-Python from the wheel metadata.
     pub requires_python_attr: bool,
+    /// Faults injected into matching requests (see [`Fault`]).
+    pub faults: Vec<Fault>,
+    /// When not empty, every request needs `Authorization: Basic` with one of these
+    /// (login, password) pairs; others get 401.
+    pub basic_auth: Vec<(String, String)>,
+    /// (project, href) links added to project pages, HTML and JSON (a hostile index's
+    /// `file://` links).
+    pub extra_links: Vec<(String, String)>,
+    /// (wheel filename, METADATA) served as the PEP 658 file instead of the wheel's own,
+    /// with its own hash advertised (a lying index).
+    pub metadata_override: Vec<(String, Vec<u8>)>,
     /// Wait this long before answering each request: a slow index, for progress output.
     pub delay: Duration,
+}
+
+/// What a faulty index does to a request, for hardening tests. Every fault is bounded in
+/// time, so a test never hangs on its own server.
+#[derive(Debug, Clone)]
+pub enum FaultKind {
+    /// Close the connection without answering.
+    Reset,
+    /// Send the headers with the full Content-Length, half the body, and close.
+    Truncate,
+    /// Send the body one byte per `interval`, closing after `limit` at the latest.
+    Trickle { interval: Duration, limit: Duration },
+    /// Send nothing for this long (at most 60 s), then close.
+    StallHeaders(Duration),
+    /// Answer 302 with the same path on another base URL (`http://127.0.0.1:OTHER`).
+    RedirectTo(String),
+    /// Answer 200 with a body of this many filler bytes (an oversized page).
+    Oversized(usize),
+}
+
+/// A fault applied to the first `times` requests whose path contains `path_contains`.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub path_contains: String,
+    pub kind: FaultKind,
+    pub times: usize,
+}
+
+impl Fault {
+    pub fn new(path_contains: &str, kind: FaultKind, times: usize) -> Fault {
+        Fault {
+            path_contains: path_contains.to_string(),
+            kind,
+            times,
+        }
+    }
 }
 
 impl Default for IndexOptions {
@@ -369,6 +416,10 @@ impl Default for IndexOptions {
             fail_first: 0,
             wrong_hash: Vec::new(),
             requires_python_attr: true,
+            faults: Vec::new(),
+            basic_auth: Vec::new(),
+            extra_links: Vec::new(),
+            metadata_override: Vec::new(),
             delay: Duration::ZERO,
         }
     }
@@ -479,6 +530,10 @@ struct State {
     dists: BTreeMap<String, Dist>,
     log: Vec<String>,
     failures: HashMap<String, usize>,
+    /// (path, Authorization header) of every request.
+    auth_log: Vec<(String, Option<String>)>,
+    /// How many times each fault (by position) has been applied.
+    faults_applied: HashMap<usize, usize>,
 }
 
 struct Shared {
@@ -557,6 +612,11 @@ impl TestIndex {
     /// request had one (e.g. `"GET /files/foo-1.0-py3-none-any.whl bytes=-8192"`).
     pub fn requests(&self) -> Vec<String> {
         self.shared.state.lock().unwrap().log.clone()
+    }
+
+    /// The `Authorization` header (if any) of every request so far, with its path.
+    pub fn authorizations(&self) -> Vec<(String, Option<String>)> {
+        self.shared.state.lock().unwrap().auth_log.clone()
     }
 
     pub fn clear_requests(&self) {
@@ -683,6 +743,8 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         206 => "Partial Content",
         301 => "Moved Permanently",
+        302 => "Found",
+        401 => "Unauthorized",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -705,6 +767,11 @@ fn handle_connection(shared: &Shared, stream: TcpStream) {
             Ok(Some(r)) => r,
             Ok(None) | Err(_) => return,
         };
+        if let Some(kind) = shared.take_fault(&req) {
+            apply_fault(shared, &req, kind, &mut writer);
+            let _ = writer.shutdown(Shutdown::Both);
+            return;
+        }
         if !shared.opts.delay.is_zero() {
             std::thread::sleep(shared.opts.delay);
         }
@@ -716,6 +783,73 @@ fn handle_connection(shared: &Shared, stream: TcpStream) {
             return;
         }
     }
+}
+
+/// Sleeps `d` in small steps, returning early when the index stops.
+fn bounded_sleep(shared: &Shared, d: Duration) {
+    let end = Instant::now() + d.min(Duration::from_secs(60));
+    while Instant::now() < end && !shared.stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn apply_fault(shared: &Shared, req: &Request, kind: FaultKind, w: &mut TcpStream) {
+    let head = |status: u16, len: usize, extra: &str| {
+        format!(
+            "HTTP/1.1 {status} {}\r\nContent-Type: text/html\r\nContent-Length: {len}\r\n{extra}Connection: close\r\n\r\n",
+            reason(status)
+        )
+    };
+    match kind {
+        FaultKind::Reset => {}
+        FaultKind::StallHeaders(d) => bounded_sleep(shared, d),
+        FaultKind::RedirectTo(base) => {
+            let _ =
+                w.write_all(head(302, 0, &format!("Location: {base}{}\r\n", req.path)).as_bytes());
+        }
+        FaultKind::Oversized(n) => {
+            let _ = w.write_all(head(200, n, "").as_bytes());
+            let chunk = vec![b' '; 64 << 10];
+            let mut sent = 0;
+            while sent < n && !shared.stop.load(Ordering::SeqCst) {
+                let k = chunk.len().min(n - sent);
+                if w.write_all(&chunk[..k]).is_err() {
+                    break;
+                }
+                sent += k;
+            }
+        }
+        FaultKind::Truncate | FaultKind::Trickle { .. } => {
+            let resp = shared.respond(req);
+            let body: &[u8] = match resp.range {
+                Some((a, b)) => &resp.body[a..=b],
+                None => &resp.body,
+            };
+            let mut extra = String::new();
+            for (k, v) in &resp.headers {
+                if !k.eq_ignore_ascii_case("content-type") {
+                    extra.push_str(&format!("{k}: {v}\r\n"));
+                }
+            }
+            let _ = w.write_all(head(resp.status, body.len(), &extra).as_bytes());
+            if let FaultKind::Trickle { interval, limit } = kind {
+                let end = Instant::now() + limit.min(Duration::from_secs(60));
+                for b in body {
+                    if Instant::now() > end
+                        || shared.stop.load(Ordering::SeqCst)
+                        || w.write_all(std::slice::from_ref(b)).is_err()
+                    {
+                        break;
+                    }
+                    let _ = w.flush();
+                    bounded_sleep(shared, interval);
+                }
+            } else {
+                let _ = w.write_all(&body[..body.len() / 2]);
+            }
+        }
+    }
+    let _ = w.flush();
 }
 
 fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
@@ -905,8 +1039,52 @@ enum RangeAnswer {
 }
 
 impl Shared {
+    /// The fault to apply to `req`, if one matches and has applications left (logged).
+    fn take_fault(&self, req: &Request) -> Option<FaultKind> {
+        let mut st = self.state.lock().unwrap();
+        st.auth_log.push((
+            req.path.clone(),
+            req.header("authorization").map(str::to_string),
+        ));
+        for (i, f) in self.opts.faults.iter().enumerate() {
+            if !req.path.contains(&f.path_contains) {
+                continue;
+            }
+            let n = st.faults_applied.entry(i).or_insert(0);
+            if *n < f.times {
+                *n += 1;
+                st.log
+                    .push(format!("FAULT {:?} {} {}", f.kind, req.method, req.path));
+                return Some(f.kind.clone());
+            }
+        }
+        None
+    }
+
     fn respond(&self, req: &Request) -> Response {
         let mut st = self.state.lock().unwrap();
+        if !self.opts.basic_auth.is_empty() {
+            let ok = req
+                .header("authorization")
+                .and_then(|v| v.strip_prefix("Basic "))
+                .and_then(|t| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(t.trim())
+                        .ok()
+                })
+                .and_then(|b| String::from_utf8(b).ok())
+                .is_some_and(|pair| {
+                    self.opts
+                        .basic_auth
+                        .iter()
+                        .any(|(l, p)| pair == format!("{l}:{p}"))
+                });
+            if !ok {
+                st.log.push(format!("401 {} {}", req.method, req.path));
+                return Response::text(401, "authentication required\n")
+                    .header("WWW-Authenticate", "Basic realm=\"test\"");
+            }
+        }
         let mut entry = format!("{} {}", req.method, req.path);
         if let Some(r) = req.header("range") {
             entry.push(' ');
@@ -950,7 +1128,9 @@ impl Shared {
             }
             if let Some(wheel) = fname.strip_suffix(".metadata")
                 && self.opts.metadata_files
-                && let Some(m) = st.dists.get(wheel).and_then(|d| d.metadata.clone())
+                && let Some(m) = self
+                    .metadata_override(wheel)
+                    .or_else(|| st.dists.get(wheel).and_then(|d| d.metadata.clone()))
             {
                 return Response::new(200, "application/octet-stream", m);
             }
@@ -1024,6 +1204,14 @@ impl Shared {
         }
     }
 
+    fn metadata_override(&self, filename: &str) -> Option<Vec<u8>> {
+        self.opts
+            .metadata_override
+            .iter()
+            .find(|(f, _)| f == filename)
+            .map(|(_, m)| m.clone())
+    }
+
     fn advertised_sha256(&self, d: &Dist) -> String {
         if self.opts.wrong_hash.contains(&d.filename) {
             sha256_hex(format!("not the bytes of {}", d.filename).as_bytes())
@@ -1082,7 +1270,10 @@ impl Shared {
         };
         let core_metadata = |d: &Dist| {
             if self.opts.metadata_files {
-                d.metadata.as_deref().map(sha256_hex)
+                self.metadata_override(&d.filename)
+                    .or_else(|| d.metadata.clone())
+                    .as_deref()
+                    .map(sha256_hex)
             } else {
                 None
             }
@@ -1117,6 +1308,14 @@ impl Shared {
                 f["dist-info-metadata"] = cm;
                 files.push(f);
             }
+            for (p, href) in &self.opts.extra_links {
+                if p == project {
+                    let filename = href.rsplit('/').next().unwrap_or(href).to_string();
+                    files.push(
+                        serde_json::json!({ "filename": filename, "url": href, "hashes": {} }),
+                    );
+                }
+            }
             let body = serde_json::json!({
                 "meta": { "api-version": "1.1" },
                 "name": project,
@@ -1150,6 +1349,16 @@ impl Shared {
                 f = d.filename,
                 h = self.advertised_sha256(d),
             ));
+        }
+        for (p, href) in &self.opts.extra_links {
+            if p == project {
+                let filename = href.rsplit('/').next().unwrap_or(href);
+                html.push_str(&format!(
+                    "<a href=\"{}\">{}</a><br/>\n",
+                    html_escape(href),
+                    html_escape(filename)
+                ));
+            }
         }
         html.push_str("</body>\n</html>\n");
         Response::new(200, Self::html_type(req), html).header("Vary", "Accept")
