@@ -180,7 +180,7 @@ fn action_build_step_outputs_the_zip_and_its_code_sha256() {
         .env("INPUT_WORKING_DIRECTORY", work.path())
         .env(
             "INPUT_ARGS",
-            "-r requirements.txt --python 3.12 --python 3.13 --arch arm64",
+            "-r requirements.txt --name ldap3 --python 3.12 --python 3.13 --arch arm64",
         )
         .env("INPUT_OUT_DIR", "layers")
         .env("GITHUB_OUTPUT", &out_file);
