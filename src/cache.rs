@@ -41,4 +41,18 @@ impl CacheDir {
     pub fn http_dir(&self) -> PathBuf {
         self.root.join("http-v1")
     }
+
+    /// Compiled bytecode of one wheel, as a zip of `.pyc` entries (see `bytecode::store`):
+    /// `bytecode-v1/cpython-3.12.1-cb0d0d0a/python/ab/abcdef….zip`. Keyed by what the bytes
+    /// depend on: the wheel, the interpreter (version and magic number) and the layout the
+    /// paths (and so `co_filename`) are under.
+    pub fn bytecode_path(&self, interpreter: &str, layout: &str, wheel_sha256: &str) -> PathBuf {
+        let prefix = wheel_sha256.get(..2).unwrap_or("00");
+        self.root
+            .join("bytecode-v1")
+            .join(interpreter)
+            .join(layout)
+            .join(prefix)
+            .join(format!("{wheel_sha256}.zip"))
+    }
 }

@@ -8,8 +8,8 @@ use std::str::FromStr;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::inspect::layer::Layer;
-use crate::manifest::human_bytes;
+use crate::format::human_bytes;
+use crate::layer::Layer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -144,14 +144,6 @@ pub fn diff(old: &Path, new: &Path) -> Result<Diff> {
     Ok(diff_layers(&Layer::read(old)?, &Layer::read(new)?))
 }
 
-fn signed(n: i64) -> String {
-    if n >= 0 {
-        format!("+{}", human_bytes(n as u64))
-    } else {
-        format!("-{}", human_bytes(n.unsigned_abs()))
-    }
-}
-
 pub fn render(d: &Diff, all: bool) -> String {
     let mut out = format!("{} → {}\n", d.old, d.new);
     let rows: Vec<Vec<String>> = d
@@ -171,14 +163,14 @@ pub fn render(d: &Diff, all: bool) -> String {
                 version,
                 human_bytes(c.old_bytes),
                 human_bytes(c.new_bytes),
-                signed(c.delta_bytes),
+                crate::format::signed_bytes(c.delta_bytes),
             ]
         })
         .collect();
     if rows.is_empty() {
         out.push_str("no distribution changed\n");
     } else {
-        out.push_str(&crate::inspect::table(
+        out.push_str(&crate::format::table(
             &[
                 "change",
                 "distribution",
@@ -203,10 +195,10 @@ pub fn render(d: &Diff, all: bool) -> String {
         "\nunzipped  {} → {} ({})\nzip       {} → {} ({})\n",
         human_bytes(d.old_unzipped_bytes),
         human_bytes(d.new_unzipped_bytes),
-        signed(d.delta_bytes),
+        crate::format::signed_bytes(d.delta_bytes),
         human_bytes(d.old_zip_bytes),
         human_bytes(d.new_zip_bytes),
-        signed(d.new_zip_bytes as i64 - d.old_zip_bytes as i64)
+        crate::format::signed_bytes(d.new_zip_bytes as i64 - d.old_zip_bytes as i64)
     ));
     out
 }
@@ -222,7 +214,5 @@ mod tests {
         assert_eq!(compare("1.0rc1", "1.0"), Less);
         assert_eq!(compare("1.0.post1", "1.0"), Greater);
         assert_eq!(compare("1.0", "1.0.0"), Equal);
-        assert_eq!(signed(-2048), "-2.0 KB");
-        assert_eq!(signed(10), "+10 B");
     }
 }

@@ -93,18 +93,59 @@ pub const MAX_DIRECT_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
 #[allow(dead_code)]
 pub const MAX_LAYERS_PER_FUNCTION: usize = 5;
 
-/// Distributions the Python runtimes already ship; a copy in a layer takes precedence
-/// (used by `--no-runtime-provided` and `check`).
-#[allow(dead_code)]
-pub const RUNTIME_PROVIDED: &[&str] = &[
-    "boto3",
-    "botocore",
-    "s3transfer",
-    "jmespath",
-    "python-dateutil",
-    "six",
-    "urllib3",
+/// A distribution the Python runtimes already ship, and the module it is imported as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeProvided {
+    /// PEP 503-normalized distribution name.
+    pub distribution: &'static str,
+    /// Top-level import name.
+    pub module: &'static str,
+}
+
+/// Distributions the Python runtimes already ship (in `/var/runtime`, after the layers on
+/// `sys.path`, so a copy in a layer takes precedence); used by `--no-runtime-provided`,
+/// `check` (dependencies the runtime satisfies) and `test` (imports only the runtime can
+/// satisfy). Source: the AWS Lambda Python runtime images (`/var/runtime`).
+pub const RUNTIME_PROVIDED: &[RuntimeProvided] = &[
+    RuntimeProvided {
+        distribution: "boto3",
+        module: "boto3",
+    },
+    RuntimeProvided {
+        distribution: "botocore",
+        module: "botocore",
+    },
+    RuntimeProvided {
+        distribution: "s3transfer",
+        module: "s3transfer",
+    },
+    RuntimeProvided {
+        distribution: "jmespath",
+        module: "jmespath",
+    },
+    RuntimeProvided {
+        distribution: "python-dateutil",
+        module: "dateutil",
+    },
+    RuntimeProvided {
+        distribution: "six",
+        module: "six",
+    },
+    RuntimeProvided {
+        distribution: "urllib3",
+        module: "urllib3",
+    },
 ];
+
+/// Whether the runtime ships this (normalized) distribution.
+pub fn runtime_provides_distribution(key: &str) -> bool {
+    RUNTIME_PROVIDED.iter().any(|r| r.distribution == key)
+}
+
+/// The runtime-provided distribution a top-level module belongs to.
+pub fn runtime_provided_module(module: &str) -> Option<&'static RuntimeProvided> {
+    RUNTIME_PROVIDED.iter().find(|r| r.module == module)
+}
 
 /// The AWS SDK family `--no-runtime-provided` leaves out (their other dependencies go too
 /// when nothing else needs them).
@@ -213,3 +254,22 @@ pub const POLICY_LIBRARIES_ABSENT_ON_LAMBDA: &[(&str, &str)] = &[
 /// Source: glibc NEWS (2.36: DT_RELR support, `GLIBC_ABI_DT_RELR`, emitted by linkers that
 /// pack relocations with `-z pack-relative-relocs`).
 pub const GLIBC_SPECIAL_VERSIONS: &[(&str, (u16, u16))] = &[("GLIBC_ABI_DT_RELR", (2, 36))];
+
+/// The `.pyc` magic number of each CPython 3 minor release (the little-endian `u16` before
+/// `\r\n` at the start of every `.pyc`): a `.pyc` loads only under the minor that wrote it.
+///
+/// Sources: `Lib/importlib/_bootstrap_external.py` (3.9–3.13) and
+/// `Include/internal/pycore_magic_number.h` (3.14) of CPython's final releases; 3.9–3.13
+/// checked against `importlib.util.MAGIC_NUMBER` of pyenv's 3.9.18, 3.10.13, 3.11.7, 3.12.1
+/// and 3.13.0.
+pub const PYC_MAGIC: &[(u8, u16)] = &[
+    (6, 3379),
+    (7, 3394),
+    (8, 3413),
+    (9, 3425),
+    (10, 3439),
+    (11, 3495),
+    (12, 3531),
+    (13, 3571),
+    (14, 3627),
+];

@@ -10,8 +10,6 @@
 //! hashed again on every use, because disks and people corrupt files and a wrong wheel in a
 //! layer is much more expensive than hashing a few hundred megabytes.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -62,8 +60,6 @@ pub enum FetchEvent {
     Cached { name: String },
     /// A cached entry had the wrong size or hash; it was deleted and is fetched again.
     Corrupt { name: String, path: PathBuf },
-    /// A download started; `total` is the expected size (0 when unknown).
-    Started { name: String, total: u64 },
     /// `bytes` more bytes of the wheel arrived.
     Progress { name: String, bytes: u64 },
     /// The wheel is now in the cache, `bytes` long, hash verified.
@@ -341,10 +337,6 @@ async fn fetch_one(
         .with_context(|| format!("cannot create cache directory {}", dir.display()))?;
     match source_of(&p.url)? {
         Source::Local(src) => {
-            progress(FetchEvent::Started {
-                name: p.name.clone(),
-                total: p.size,
-            });
             let p2 = p.clone();
             let dest2 = dest.to_path_buf();
             let bytes = tokio::task::spawn_blocking(move || copy_local(&p2, &src, &dest2))
@@ -439,10 +431,6 @@ async fn download(
             dir.display()
         ))
     })?;
-    progress(FetchEvent::Started {
-        name: p.name.clone(),
-        total: p.size,
-    });
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
     let mut body = resp.bytes_stream();

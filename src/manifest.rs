@@ -5,15 +5,14 @@
 //! The manifest is deterministic (packages sorted by name, no timestamps or host paths), so
 //! it can be committed and diffed, and two builds of the same inputs write the same bytes.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::assemble::{AssembleReport, Layout};
+use crate::assemble::AssembleReport;
 use crate::domain::{MAX_DIRECT_UPLOAD_BYTES, MAX_UNZIPPED_BYTES};
 use crate::lock::LockedPackage;
+use crate::plan::Layout;
 use crate::target::Target;
 
 /// Everything worth knowing about a built layer, as written to `NAME.json`.
@@ -42,7 +41,28 @@ pub struct Manifest {
     pub limits: Limits,
     /// Sorted by name.
     pub packages: Vec<ManifestPackage>,
+    /// The bytecode compiled into the layer; absent when none was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytecode: Option<ManifestBytecode>,
     pub notes: Vec<String>,
+}
+
+/// How the layer's bytecode was made: which modules, by which interpreter (the magic number
+/// and patch release decide the bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestBytecode {
+    /// `all` or `imported`.
+    pub mode: String,
+    /// `3.12.1`: the CPython that compiled it.
+    pub interpreter: String,
+    /// Its path on the machine that built the layer.
+    pub interpreter_path: String,
+    /// `importlib.util.MAGIC_NUMBER` in hex.
+    pub magic: String,
+    /// `.pyc` files in the layer.
+    pub files: usize,
+    /// Sources left without bytecode because they do not compile.
+    pub skipped: usize,
 }
 
 /// Lambda's size limits the layer was measured against, recorded so a reader of the
@@ -130,22 +150,19 @@ pub fn build_manifest(
         code_sha256: report.code_sha256.clone(),
         limits: Limits::default(),
         packages,
+        bytecode: None,
         notes: report.notes.clone(),
     }
 }
 
-/// The manifest as pretty JSON with a final newline: the exact bytes `write` stores.
-pub fn to_json(m: &Manifest) -> String {
+/// Writes the manifest as pretty JSON with a final newline, atomically (temporary file and
+/// rename). Packages are sorted by name, so the bytes depend only on the content.
+pub fn write(m: &Manifest, path: &Path) -> anyhow::Result<()> {
     let mut m = m.clone();
     m.packages.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut s = serde_json::to_string_pretty(&m).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&m)?;
     s.push('\n');
-    s
-}
-
-/// Writes the manifest atomically (temporary file and rename).
-pub fn write(m: &Manifest, path: &Path) -> anyhow::Result<()> {
-    crate::fsutil::write_atomic(path, to_json(m).as_bytes())
+    crate::fsutil::write_atomic(path, s.as_bytes())
 }
 
 /// Reads a manifest, naming the file and the position of anything malformed.
@@ -162,34 +179,8 @@ pub fn read(path: &Path) -> anyhow::Result<Manifest> {
     })
 }
 
-/// Sizes as AWS writes its limits: 1 MB = 1,048,576 bytes, so "250 MB" is the unzipped
-/// limit and "50 MB" the direct-upload limit.
-pub fn human_bytes(n: u64) -> String {
-    const K: f64 = 1024.0;
-    let f = n as f64;
-    if n < 1024 {
-        format!("{n} B")
-    } else if f < K * K {
-        format!("{:.1} KB", f / K)
-    } else if f < K * K * K {
-        format!("{:.1} MB", f / (K * K))
-    } else {
-        format!("{:.2} GB", f / (K * K * K))
-    }
-}
-
-/// `262144000` → `262,144,000`.
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+use crate::format::human_bytes;
+use crate::format::thousands;
 
 /// The table printed after a build: one line per package (name, version, wheel tag,
 /// unzipped size), then totals against Lambda's limits, the hashes and the notes.
@@ -275,6 +266,20 @@ pub fn render_table(m: &Manifest) -> String {
         human_bytes(upload_limit),
         upload_verdict
     ));
+    match &m.bytecode {
+        Some(b) => out.push_str(&format!(
+            "bytecode    {} .pyc ({}), compiled by Python {}{}\n",
+            b.files,
+            b.mode,
+            b.interpreter,
+            if b.skipped > 0 {
+                format!("; {} source(s) do not compile", b.skipped)
+            } else {
+                String::new()
+            }
+        )),
+        None => out.push_str("bytecode    none (--compile-bytecode makes cold starts faster)\n"),
+    }
     out.push_str(&format!("sha256      {}\n", m.sha256));
     out.push_str(&format!("CodeSha256  {}\n", m.code_sha256));
     for n in &m.notes {
@@ -419,16 +424,5 @@ mod tests {
         let t = render_table(&m);
         assert!(t.contains("needs S3 upload"), "{t}");
         assert!(t.contains("OVER the limit by 50.0 MB"), "{t}");
-    }
-
-    #[test]
-    fn units() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(12_897_485), "12.3 MB");
-        assert_eq!(human_bytes(262_144_000), "250.0 MB");
-        assert_eq!(thousands(262_144_000), "262,144,000");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
     }
 }

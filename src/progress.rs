@@ -29,6 +29,9 @@ pub enum Event {
     Bytes { name: String, bytes: u64 },
     /// A wheel finished downloading.
     Downloaded(String),
+    /// The resolver tried its `versions`-th version of `package` (a long backtrack shows as
+    /// one package with many versions tried).
+    Tried { package: String, versions: usize },
 }
 
 /// Receives what the stages report.
@@ -87,6 +90,8 @@ pub struct State {
     bytes_done: u64,
     /// The most recent package named by an event.
     latest: Option<String>,
+    /// The package with the most versions tried by the resolver, and how many.
+    most_tried: Option<(String, usize)>,
     /// When the current busy period started.
     since: Option<Instant>,
 }
@@ -119,6 +124,9 @@ impl State {
                 if let Some(i) = self.resolving.iter().position(|x| x == t) {
                     self.resolving.remove(i);
                 }
+                if self.resolving.is_empty() {
+                    self.most_tried = None;
+                }
             }
             Task::Download { files, bytes } => {
                 if let Some(i) = self.downloads.iter().position(|d| *d == (*files, *bytes)) {
@@ -149,6 +157,11 @@ impl State {
                 self.files_done += 1;
                 self.latest = Some(n.clone());
             }
+            Event::Tried { package, versions } => {
+                if self.most_tried.as_ref().is_none_or(|(_, n)| versions > n) {
+                    self.most_tried = Some((package.clone(), *versions));
+                }
+            }
         }
     }
 
@@ -165,18 +178,23 @@ impl State {
             let files: usize = self.downloads.iter().map(|d| d.0).sum();
             let bytes: u64 = self.downloads.iter().map(|d| d.1).sum();
             let of = if bytes > 0 {
-                format!(" of {}", crate::manifest::human_bytes(bytes))
+                format!(" of {}", crate::format::human_bytes(bytes))
             } else {
                 String::new()
             };
             return Some(format!(
                 "downloading wheels: {} of {files} done, {}{of} so far{latest} ({secs}s)",
                 self.files_done,
-                crate::manifest::human_bytes(self.bytes_done),
+                crate::format::human_bytes(self.bytes_done),
             ));
         }
+        // "412 versions of botocore tried": the sign of a long backtrack.
+        let tried = match &self.most_tried {
+            Some((p, n)) if *n > 1 => format!("{n} versions of {p} tried, "),
+            _ => String::new(),
+        };
         Some(format!(
-            "resolving {}: {} project pages and {} metadata files read{latest} ({secs}s)",
+            "resolving {}: {tried}{} project pages and {} metadata files read{latest} ({secs}s)",
             self.resolving.join(", "),
             self.projects,
             self.metadata
@@ -251,6 +269,19 @@ mod tests {
         assert_eq!(
             l,
             "resolving python3.12/x86_64: 2 project pages and 1 metadata files read, latest pandas (7s)"
+        );
+        s.event(&Event::Tried {
+            package: "botocore".into(),
+            versions: 412,
+        });
+        s.event(&Event::Tried {
+            package: "boto3".into(),
+            versions: 3,
+        });
+        let l = s.line(t0 + Duration::from_secs(9)).unwrap();
+        assert!(
+            l.starts_with("resolving python3.12/x86_64: 412 versions of botocore tried, 2 project"),
+            "{l}"
         );
         s.end(&r);
         assert_eq!(s.line(t0), None);

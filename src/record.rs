@@ -2,8 +2,6 @@
 //! rewrites it to list the files as installed in the layer, as pip does after installing,
 //! so `importlib.metadata.files()` and `pip uninstall --target` see the truth.
 
-use std::collections::HashMap;
-
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
@@ -67,34 +65,10 @@ pub fn record_hash(content: &[u8]) -> String {
     )
 }
 
-/// Renders the installed RECORD.
-///
-/// `installed` holds (path relative to site-packages, path in the wheel, size) of every
-/// copied file; hashes come from the wheel's own RECORD (`original`, keyed by wheel path),
-/// which the copy leaves valid because the bytes are unchanged. `installer` is pylayer's
-/// INSTALLER (path, content), hashed here. Rows are sorted by path, with RECORD itself last
-/// and without a hash, as the spec requires.
-pub fn render(
-    installed: &[(String, String, u64)],
-    original: &HashMap<String, (String, String)>,
-    installer: (&str, &[u8]),
-    record_path: &str,
-) -> String {
-    let mut rows: Vec<(String, String, String)> = installed
-        .iter()
-        .map(|(rel, wheel_path, size)| {
-            let hash = original
-                .get(wheel_path)
-                .map(|(h, _)| h.clone())
-                .unwrap_or_default();
-            (rel.clone(), hash, size.to_string())
-        })
-        .collect();
-    rows.push((
-        installer.0.to_string(),
-        record_hash(installer.1),
-        installer.1.len().to_string(),
-    ));
+/// Renders an installed RECORD from its rows: (path relative to site-packages,
+/// `sha256=…` or empty, size). Rows are sorted by path, with RECORD itself last and without
+/// a hash, as the spec requires.
+pub fn render(mut rows: Vec<(String, String, u64)>, record_path: &str) -> String {
     rows.sort();
     let mut out = String::new();
     for (path, hash, size) in rows {
@@ -136,27 +110,16 @@ mod tests {
 
     #[test]
     fn renders_sorted_with_record_last_and_round_trips() {
-        let original: HashMap<String, (String, String)> = [
-            (
-                "x-1.data/purelib/x/b.py".to_string(),
-                ("sha256=B".into(), "2".into()),
-            ),
-            ("x/a,b.py".to_string(), ("sha256=A".into(), "1".into())),
-        ]
-        .into_iter()
-        .collect();
-        let installed = vec![
-            (
-                "x/b.py".to_string(),
-                "x-1.data/purelib/x/b.py".to_string(),
-                2,
-            ),
-            ("x/a,b.py".to_string(), "x/a,b.py".to_string(), 1),
-        ];
         let text = render(
-            &installed,
-            &original,
-            ("x-1.dist-info/INSTALLER", b"pylayer\n"),
+            vec![
+                ("x/b.py".to_string(), "sha256=B".to_string(), 2),
+                (
+                    "x-1.dist-info/INSTALLER".to_string(),
+                    record_hash(b"pylayer\n"),
+                    8,
+                ),
+                ("x/a,b.py".to_string(), "sha256=A".to_string(), 1),
+            ],
             "x-1.dist-info/RECORD",
         );
         let rows = parse(&text);

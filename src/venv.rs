@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::metadata::Headers;
+
 /// One installed distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Installed {
@@ -117,14 +119,6 @@ struct VcsInfo {
     requested_revision: Option<String>,
 }
 
-fn header<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    text.lines().take_while(|l| !l.is_empty()).find_map(|l| {
-        l.split_once(':')
-            .filter(|(k, _)| k.trim().eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.trim())
-    })
-}
-
 /// Every distribution installed in the site-packages directories, sorted as pip sorts them.
 pub fn installed(sites: &[PathBuf]) -> anyhow::Result<Vec<Installed>> {
     let mut out: Vec<Installed> = Vec::new();
@@ -148,11 +142,11 @@ pub fn installed(sites: &[PathBuf]) -> anyhow::Result<Vec<Installed>> {
             } else {
                 continue;
             };
-            let Ok(text) = std::fs::read_to_string(&meta_file) else {
+            let Ok(text) = std::fs::read(&meta_file) else {
                 continue;
             };
-            let (Some(name), Some(version)) = (header(&text, "Name"), header(&text, "Version"))
-            else {
+            let headers = Headers::parse(&text);
+            let (Some(name), Some(version)) = (headers.get("Name"), headers.get("Version")) else {
                 anyhow::bail!(
                     "{}: no Name or Version; the venv is damaged — reinstall that package",
                     meta_file.display()
@@ -165,10 +159,10 @@ pub fn installed(sites: &[PathBuf]) -> anyhow::Result<Vec<Installed>> {
                 editable: None,
                 tags: Vec::new(),
             };
-            if let Ok(wheel) = std::fs::read_to_string(dir.join("WHEEL")) {
-                d.tags = wheel
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("Tag:").map(|t| t.trim().to_string()))
+            if let Ok(wheel) = std::fs::read(dir.join("WHEEL")) {
+                d.tags = Headers::parse(&wheel)
+                    .get_all("Tag")
+                    .map(str::to_string)
                     .collect();
             }
             if let Ok(json) = std::fs::read_to_string(dir.join("direct_url.json"))

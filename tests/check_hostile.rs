@@ -432,7 +432,13 @@ fn venv_remnants_pip_and_foreign_bytecode_are_warnings() {
         .iter()
         .map(|f| f["code"].as_str().unwrap())
         .collect();
-    for c in ["venv-remnant", "installer-tooling", "stale-bytecode"] {
+    // The only .pyc is for another Python: the layer has no bytecode it can use (a note).
+    for c in [
+        "venv-remnant",
+        "installer-tooling",
+        "stale-bytecode",
+        "no-bytecode",
+    ] {
         assert!(codes.contains(&c), "{c}: {r:#}");
     }
     assert!(
@@ -440,7 +446,7 @@ fn venv_remnants_pip_and_foreign_bytecode_are_warnings() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|f| f["severity"] == "warning")
+            .all(|f| f["severity"] == "warning" || f["code"] == "no-bytecode")
     );
     // --strict makes warnings fail.
     assert_eq!(check(&z, &["--strict"]).0, 1);
@@ -560,4 +566,295 @@ fn a_directory_is_checked_like_a_zip() {
         "{text}"
     );
     assert!(text.contains("FAILED: 1 error(s)"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same checks in `test`, `inspect` and `diff`; empty layers, clashes, odd names
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `pylayer ARGS` with TMPDIR pointed at a fresh directory; returns (exit code,
+/// stderr, whatever is left in that directory).
+fn run_in_tmpdir(args: &[&std::ffi::OsStr]) -> (i32, String, Vec<PathBuf>) {
+    let tmpdir = tmp();
+    let mut cmd = pylayer();
+    cmd.args(args).env("TMPDIR", tmpdir.path());
+    let out = run(&mut cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{}", describe_output(&out));
+    let left: Vec<PathBuf> = std::fs::read_dir(tmpdir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    (out.status.code().unwrap_or(-1), stderr, left)
+}
+
+/// Zips no command but `check` may read past: a ratio bomb, overlapping entries (each
+/// alias of a 10 MB entry), and an entry claiming more than Lambda's whole limit.
+fn hostile_zips(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+    let ratio = zip_with(
+        dir,
+        "ratio.zip",
+        vec![RawEntry::file("python/pkg/blob.bin", &vec![0u8; 64 << 20])],
+    );
+    let mut entries = ok_entries();
+    entries.push(RawEntry::file("python/pkg/a.txt", &vec![b'a'; 10 << 20]));
+    for i in 0..60 {
+        let mut alias = RawEntry::file(&format!("python/pkg/copy{i}.txt"), b"");
+        alias.alias_of = Some(3);
+        entries.push(alias);
+    }
+    let overlap = dir.join("overlap.zip");
+    write_zip(&overlap, &entries);
+    let mut huge = RawEntry::file("python/pkg/huge.bin", b"tiny");
+    huge.declared_size = Some(0xFFFF_FFF0);
+    let impossible = zip_with(dir, "impossible.zip", vec![huge]);
+    vec![
+        ("ratio", ratio),
+        ("overlap", overlap),
+        ("impossible", impossible),
+    ]
+}
+
+#[test]
+fn test_inspect_and_diff_refuse_hostile_zips_before_unpacking_or_summing() {
+    let d = tmp();
+    let clean = zip_with(d.path(), "clean.zip", vec![]);
+    for (what, z) in hostile_zips(d.path()) {
+        // `test`: refused before any interpreter is looked for, nothing written to TMPDIR.
+        let (code, stderr, left) = run_in_tmpdir(&[
+            "test".as_ref(),
+            z.as_os_str(),
+            "--python".as_ref(),
+            "3.11".as_ref(),
+        ]);
+        assert_eq!(code, 2, "{what}: {stderr}");
+        assert!(stderr.contains("refusing to read"), "{what}: {stderr}");
+        assert!(stderr.contains("zip-bomb"), "{what}: {stderr}");
+        assert!(left.is_empty(), "{what}: left in TMPDIR: {left:?}");
+
+        let (code, stderr, _) = run_in_tmpdir(&["inspect".as_ref(), z.as_os_str()]);
+        assert_eq!(code, 2, "{what}: {stderr}");
+        assert!(stderr.contains("refusing to read"), "{what}: {stderr}");
+        if what == "impossible" {
+            // Named as an impossible size, never printed as a size.
+            assert!(stderr.contains("impossible size"), "{stderr}");
+            assert!(!stderr.contains(" GB"), "{stderr}");
+        }
+
+        let (code, stderr, _) = run_in_tmpdir(&["diff".as_ref(), clean.as_os_str(), z.as_os_str()]);
+        assert_eq!(code, 2, "{what}: {stderr}");
+        assert!(stderr.contains("refusing to read"), "{what}: {stderr}");
+    }
+    // The clean zip still inspects.
+    let (code, stderr, _) = run_in_tmpdir(&["inspect".as_ref(), clean.as_os_str()]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn an_empty_layer_is_an_error() {
+    let d = tmp();
+    // The 22-byte zip: an end-of-central-directory record and nothing else.
+    let empty = d.path().join("empty.zip");
+    write_zip(&empty, &[]);
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 22);
+    let (code, r, _) = check(&empty, &[]);
+    assert_eq!(code, 1, "{r:#}");
+    let f = only_error(&r, "empty-layer");
+    assert!(f["message"].as_str().unwrap().contains("no file"), "{f}");
+
+    // A directory holding only lib/a.py: nothing importable.
+    let dir = d.path().join("only-lib");
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(dir.join("lib/a.py"), "x = 1\n").unwrap();
+    let (code, r, _) = check(&dir, &[]);
+    assert_eq!(code, 1, "{r:#}");
+    only_error(&r, "empty-layer");
+
+    // A bare module under python/ is not empty.
+    let dir = d.path().join("module");
+    std::fs::create_dir_all(dir.join("python")).unwrap();
+    std::fs::write(dir.join("python/handler_util.py"), "x = 1\n").unwrap();
+    let (code, r, _) = check(&dir, &[]);
+    assert_eq!(code, 0, "{r:#}");
+}
+
+#[test]
+fn a_file_and_a_directory_of_one_name_clash() {
+    let d = tmp();
+    // `python/pkg` as a file, while `python/pkg/__init__.py` makes it a directory.
+    let z = zip_with(
+        d.path(),
+        "clash.zip",
+        vec![RawEntry::file("python/pkg", b"not a directory")],
+    );
+    let (code, r, _) = check(&z, &[]);
+    assert_eq!(code, 1, "{r:#}");
+    let f = only_error(&r, "name-clash");
+    assert_eq!(f["path"], "python/pkg");
+    // `test` refuses it too, before unpacking.
+    let (code, stderr, left) = run_in_tmpdir(&[
+        "test".as_ref(),
+        z.as_os_str(),
+        "--python".as_ref(),
+        "3.11".as_ref(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("name-clash"), "{stderr}");
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_name_that_is_not_utf8_is_a_finding() {
+    let d = tmp();
+    let mut odd = RawEntry::file("python/pkg/x.txt", b"data");
+    odd.name = b"python/pkg/caf\xe9.txt".to_vec();
+    let z = zip_with(d.path(), "latin1.zip", vec![odd]);
+    let (code, r, _) = check(&z, &["--strict"]);
+    assert_eq!(code, 1, "{r:#}");
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "non-utf8-name")
+        .unwrap_or_else(|| panic!("no non-utf8-name finding: {r:#}"));
+    assert_eq!(f["severity"], "warning");
+}
+
+#[test]
+fn vendored_dist_info_is_not_an_installed_distribution() {
+    let d = tmp();
+    let z = zip_with(
+        d.path(),
+        "vendored.zip",
+        vec![
+            RawEntry::file(
+                "python/pkg/_vendor/packaging-24.0.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: packaging\nVersion: 24.0\n\n",
+            ),
+            RawEntry::file("python/pkg/_vendor/packaging/__init__.py", b""),
+        ],
+    );
+    let (code, r, _) = check(&z, &[]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["summary"]["distributions"], 1, "{r:#}");
+    let mut cmd = pylayer();
+    cmd.arg("inspect").arg(&z).arg("--json");
+    let out = run(&mut cmd);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v["distributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pkg"], "{v:#}");
+    // The vendored files belong to the package that vendors them.
+    assert_eq!(
+        v["unattributed"]["files"].as_array().unwrap().len(),
+        0,
+        "{v:#}"
+    );
+}
+
+#[test]
+fn metadata_fields_are_read_case_insensitively_with_continuations() {
+    let d = tmp();
+    let mut entries = vec![
+        RawEntry::file("python/pkg/__init__.py", b"VALUE = 1\n"),
+        RawEntry::file(
+            "python/pkg-1.0.dist-info/METADATA",
+            b"metadata-version: 2.1\nNAME: Pkg.Extra\nversion: 1.0\nrequires-dist: missing-dep\n  >=1\n\n",
+        ),
+    ];
+    entries.push(RawEntry::file(
+        "python/pkg-1.0.dist-info/RECORD",
+        b"pkg/__init__.py,,\n",
+    ));
+    let z = d.path().join("meta.zip");
+    write_zip(&z, &entries);
+    let mut cmd = pylayer();
+    cmd.arg("inspect").arg(&z).arg("--json");
+    let out = run(&mut cmd);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["distributions"][0]["name"], "Pkg.Extra", "{v:#}");
+    assert_eq!(v["distributions"][0]["version"], "1.0", "{v:#}");
+    // `check` reads the folded Requires-Dist: the dependency is missing, with its version.
+    let (code, r, _) = check(&z, &[]);
+    assert_eq!(code, 1, "{r:#}");
+    let text = r.to_string();
+    assert!(text.contains("missing-dep>=1"), "{r:#}");
+}
+
+/// A python3.11 for the interrupt test; `None` (the test is skipped) only outside CI.
+fn python311() -> Option<PathBuf> {
+    let found = [
+        "/usr/bin/python3.11",
+        "/root/.pyenv/versions/3.11.7/bin/python3.11",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file());
+    if found.is_none() {
+        support::missing_tool("no python3.11 for the interrupt test");
+    }
+    found
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_during_test_removes_the_read_only_tree_and_exits_130() {
+    let Some(python) = python311() else {
+        return;
+    };
+    let d = tmp();
+    let mut entries = ok_entries();
+    entries[0] = RawEntry::file(
+        "python/pkg/__init__.py",
+        b"import sys, time\nsys.stdout.write('slow-import-started\\n'); sys.stdout.flush()\ntime.sleep(60)\n",
+    );
+    let z = d.path().join("slow.zip");
+    write_zip(&z, &entries);
+    let tmpdir = tmp();
+    let mut cmd = pylayer();
+    cmd.arg("test")
+        .arg(&z)
+        .args(["--python", "3.11", "--interpreter"])
+        .arg(&python)
+        .env("TMPDIR", tmpdir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Wait until the layer is unpacked (the tree exists) and the import is under way.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let unpacked = std::fs::read_dir(tmpdir.path())
+            .unwrap()
+            .flatten()
+            .any(|e| e.path().join("python/pkg/__init__.py").is_file());
+        if unpacked {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the layer was never unpacked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let left: Vec<PathBuf> = std::fs::read_dir(tmpdir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

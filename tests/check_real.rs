@@ -430,6 +430,13 @@ fn auditwheel_bundled_libraries_resolve_through_the_rpath_chain() {
     let layer = layer_from_wheels("pillow", &[whl]);
     let (code, r) = check(&layer, &["--python", "3.12", "--arch", "x86_64"]);
     assert_eq!(code, 0, "{r:#}");
-    assert!(r["findings"].as_array().unwrap().is_empty(), "{r:#}");
+    // Only the note that the layer has no bytecode (it was zipped from wheels as they are).
+    let not_notes: Vec<_> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "note")
+        .collect();
+    assert!(not_notes.is_empty(), "{r:#}");
     assert!(r["summary"]["binaries"].as_u64().unwrap() > 10, "{r:#}");
 }

@@ -278,3 +278,35 @@ fn a_pin_without_a_wheel_for_the_target_suggests_the_nearest_usable_release() {
         "{err}"
     );
 }
+
+/// Every botocore release caps python-dateutil below 3, and one old boto3 release has an
+/// unparseable Requires-Dist: the lock fails with the conflict named in its first sentence,
+/// and the broken release is named, not fatal.
+#[test]
+fn boto3_against_a_python_dateutil_4_pin_names_the_conflict() {
+    let env = TestEnv::new();
+    let out = run(env.cmd().args([
+        "lock",
+        "--dry-run",
+        "--python",
+        "3.11",
+        "boto3",
+        "python-dateutil==4.0.0",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let first = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert!(
+        first.contains("botocore")
+            && first.contains("python-dateutil")
+            && first.contains("you pinned python-dateutil==4.0.0"),
+        "{err}"
+    );
+    assert!(
+        !first.contains("malformed metadata"),
+        "one broken release ended the resolution:\n{err}"
+    );
+}

@@ -1,33 +1,14 @@
-//! pylayer's `check` module compiled on its own for fuzzing: the modules it needs are
-//! included from ../src by path, and `manifest::human_bytes` (the only thing `check` uses
-//! from the manifest) is restated here, so the fuzz build does not pull in the network
-//! stack. Entry points: [`fuzz_zip`] and [`fuzz_elf`].
-
-#![allow(dead_code, unused_imports, clippy::all)]
-
-#[path = "../../src/check/mod.rs"]
-pub mod check;
-#[path = "../../src/domain.rs"]
-pub mod domain;
-#[path = "../../src/record.rs"]
-pub mod record;
-#[path = "../../src/target.rs"]
-pub mod target;
-#[path = "../../src/wheel_name.rs"]
-pub mod wheel_name;
-
-pub mod manifest {
-    /// Same contract as pylayer's `manifest::human_bytes` (only used in messages).
-    pub fn human_bytes(n: u64) -> String {
-        format!("{n} B")
-    }
-}
+//! Fuzz entry points for pylayer's untrusted-input readers, calling the library itself
+//! (`pylayer` with default features off, so no AWS SDK): [`fuzz_zip`] runs the whole
+//! `check` on bytes as a layer zip, [`fuzz_elf`] the binary parser and binary checks.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use check::source::{Content, Entry, EntryKind};
-use target::{Arch, Target};
+use pylayer::check;
+use pylayer::layer::binfile;
+use pylayer::layer::inventory::{Content, Entry, EntryKind, LayerSource};
+use pylayer::target::{Arch, Target};
 
 fn targets() -> [Target; 2] {
     [
@@ -42,7 +23,8 @@ fn targets() -> [Target; 2] {
     ]
 }
 
-/// Writes `data` to a per-process scratch file and runs the whole check on it as a zip.
+/// Writes `data` to a per-process scratch file and runs the whole check on it as a zip,
+/// then the reader `inspect`, `diff` and `test` share.
 pub fn fuzz_zip(data: &[u8]) {
     thread_local! {
         static PATH: PathBuf = std::env::temp_dir().join(format!("pylayer-fuzz-{}.zip", std::process::id()));
@@ -55,25 +37,34 @@ pub fn fuzz_zip(data: &[u8]) {
             return;
         }
         drop(f);
-        let source = check::LayerSource::Zip(path.clone());
+        let source = LayerSource::Zip(path.clone());
         for t in targets() {
             let _ = check::check(&source, &t, &check::CheckOptions::default());
         }
+        let _ = pylayer::layer::Layer::open(&source);
     });
 }
 
 /// Parses `data` as a binary and checks it as an extension module in a layer.
 pub fn fuzz_elf(data: &[u8]) {
-    let Some(info) = check::binary::parse(data) else {
+    let Some(info) = binfile::parse(data) else {
         return;
     };
     let entry = Entry {
         path: "python/pkg/_ext.cpython-312-x86_64-linux-gnu.so".to_string(),
         kind: EntryKind::File,
         size: data.len() as u64,
+        compressed: data.len() as u64,
         content: Content::Binary(info),
     };
     for t in targets() {
         let _ = check::binary::check(std::slice::from_ref(&entry), &t, &|_| None);
     }
+}
+
+/// Arbitrary bytes as a METADATA file: the header reader and the index client's parser.
+pub fn fuzz_metadata(data: &[u8]) {
+    let h = pylayer::metadata::Headers::parse(data);
+    let _ = h.get_all("requires-dist").count();
+    let _ = pylayer::index::metadata::parse(data, "fuzz.whl");
 }

@@ -11,9 +11,9 @@ use uv_normalize::ExtraName;
 use uv_pep440::Version;
 use uv_pep508::{Requirement, VersionOrUrl};
 
-use super::dists::Dist;
 use super::report::Finding;
-use crate::domain::{INSTALLER_TOOLING, RUNTIME_PROVIDED};
+use crate::domain::{INSTALLER_TOOLING, runtime_provides_distribution};
+use crate::layer::dists::Dist;
 use crate::target::Target;
 use crate::wheel_name::normalize_name;
 
@@ -116,7 +116,7 @@ pub fn check(dists: &[Dist], target: &Target) -> Vec<Finding> {
             required.insert(key.clone());
             let shown = requirement_text(r);
             let Some(found) = by_key.get(key.as_str()) else {
-                if RUNTIME_PROVIDED.contains(&key.as_str()) {
+                if runtime_provides_distribution(&key) {
                     out.push(
                         Finding::warning(
                             "runtime-provided",
@@ -245,6 +245,7 @@ mod tests {
             root: "python/".into(),
             requires: requires.iter().map(|s| s.to_string()).collect(),
             files: vec![format!("python/{}/__init__.py", name.replace('-', "_"))],
+            top_level: Vec::new(),
         }
     }
 

@@ -2,13 +2,13 @@
 //! into /opt; `/opt/python` and `/opt/python/lib/python3.X/site-packages` are on `sys.path`,
 //! `/opt/lib` on `LD_LIBRARY_PATH`, `/opt/bin` on `PATH`, `/opt/extensions` holds Lambda
 //! extensions. Everything else is dead weight or a mistake: packages at the zip's root, a
-//! site-packages for another Python, venv remnants, bytecode for another Python, `.pth`
-//! files (which Lambda never processes).
+//! site-packages for another Python, venv remnants, `.pth` files (which Lambda never
+//! processes). Bytecode has its own check (`bytecode`).
 
 use std::collections::BTreeMap;
 
 use super::report::Finding;
-use super::source::{Entry, EntryKind};
+use crate::layer::inventory::{Entry, EntryKind};
 use crate::target::Target;
 
 /// Top-level directories of a layer that Lambda uses.
@@ -74,7 +74,7 @@ pub fn check(
                 "outside-lambda-paths",
                 format!(
                     "{count} file(s), {} under `{top}` are outside the directories Lambda uses (python/, lib/, bin/, extensions/); they only take space unless your code opens /opt/{top} itself",
-                    crate::manifest::human_bytes(*bytes)
+                    crate::format::human_bytes(*bytes)
                 ),
                 "remove them, or move them under python/ (importable) or lib/ (shared libraries)",
             )
@@ -131,8 +131,7 @@ pub fn check(
         );
     }
 
-    // venv remnants, .pth files, bytecode for another Python.
-    let mut stale_pyc: BTreeMap<String, (usize, u64, String)> = BTreeMap::new();
+    // venv remnants, .pth files (bytecode for another Python: see `bytecode`).
     for e in &files {
         let p = e.path.as_str();
         let file = p.rsplit('/').next().unwrap_or(p);
@@ -162,31 +161,6 @@ pub fn check(
                 .in_dist(owner(p)),
             );
         }
-        if dir.ends_with("__pycache__") && file.ends_with(".pyc") {
-            let tag = file.split('.').nth(1).unwrap_or("");
-            let wanted = format!("cpython-3{}", target.minor);
-            if tag.starts_with("cpython-") && tag != wanted {
-                let slot = stale_pyc
-                    .entry(tag.to_string())
-                    .or_insert((0, 0, p.to_string()));
-                slot.0 += 1;
-                slot.1 += e.size;
-            }
-        }
-    }
-    for (tag, (count, bytes, example)) in stale_pyc {
-        out.push(
-            Finding::warning(
-                "stale-bytecode",
-                format!(
-                    "{count} __pycache__ file(s) ({}) compiled for `{tag}`; {} ignores them, they only take space (e.g. {example})",
-                    crate::manifest::human_bytes(bytes),
-                    target.runtime_name()
-                ),
-                "leave __pycache__ out of the layer (`pylayer build` does)",
-            )
-            .in_dist(owner(&example)),
-        );
     }
 
     if !files.is_empty()
@@ -205,10 +179,45 @@ pub fn check(
     out
 }
 
+/// An empty layer — no installed distribution and no Python module under `python/` — is an
+/// error: whatever the zip holds (nothing, or only `lib/` or `bin/` files), no function can
+/// import anything from it. Not reported for a zip that could not be read at all.
+pub fn empty(entries: &[Entry], container: &[Finding]) -> Option<Finding> {
+    if container.iter().any(|f| f.code == "zip-corrupt") {
+        return None;
+    }
+    let roots = crate::layer::dists::roots_present(entries);
+    if !crate::layer::dists::collect(entries, &roots).is_empty() {
+        return None;
+    }
+    let module = entries.iter().any(|e| {
+        e.kind == EntryKind::File
+            && roots.iter().any(|r| e.path.starts_with(r.as_str()))
+            && [".py", ".pyc", ".so", ".pyd"]
+                .iter()
+                .any(|x| e.path.ends_with(x))
+    });
+    if module {
+        return None;
+    }
+    let files = entries.iter().filter(|e| e.kind == EntryKind::File).count();
+    Some(Finding::error(
+        "empty-layer",
+        if files == 0 {
+            "the layer holds no file at all: no distribution, no module".to_string()
+        } else {
+            format!(
+                "the layer holds {files} file(s) but no installed distribution and no Python module under python/: nothing in it can be imported"
+            )
+        },
+        "build it from requirements that name at least one package (`pylayer build -r requirements.txt`), or put your modules under python/ (python/lib/python3.X/site-packages/ works too)",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::source::Content;
+    use crate::layer::inventory::Content;
     use crate::target::Arch;
 
     fn file(p: &str) -> Entry {
@@ -216,6 +225,7 @@ mod tests {
             path: p.into(),
             kind: EntryKind::File,
             size: 10,
+            compressed: 10,
             content: Content::None,
         }
     }
@@ -270,16 +280,6 @@ mod tests {
                 12
             ),
             ["venv-remnant", "venv-remnant"]
-        );
-        assert_eq!(
-            codes(
-                &[
-                    file("python/x/__pycache__/a.cpython-311.pyc"),
-                    file("python/x/__pycache__/b.cpython-311.pyc")
-                ],
-                12
-            ),
-            ["stale-bytecode"]
         );
         assert_eq!(
             codes(&[file("python/distutils-precedence.pth")], 12),

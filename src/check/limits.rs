@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use super::report::Finding;
-use super::source::{Entry, EntryKind};
 use crate::domain::{MAX_DIRECT_UPLOAD_BYTES, MAX_UNZIPPED_BYTES};
-use crate::manifest::human_bytes;
+use crate::format::human_bytes;
+use crate::layer::inventory::{Entry, EntryKind};
 
 pub fn check(
     entries: &[Entry],
@@ -73,13 +73,14 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::source::Content;
+    use crate::layer::inventory::Content;
 
     fn file(p: &str, size: u64) -> Entry {
         Entry {
             path: p.into(),
             kind: EntryKind::File,
             size,
+            compressed: size,
             content: Content::None,
         }
     }

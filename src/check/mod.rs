@@ -2,27 +2,30 @@
 //! whoever built it, against one target (runtime × architecture).
 //!
 //! Stages, each plain data in and plain data out:
-//! - [`source`] reads the zip in place (or the directory) into an inventory, flagging
-//!   hostile or damaged zips, and parses binaries as it streams;
-//! - [`dists`] finds the installed distributions and who owns which file;
-//! - [`layout`], [`binary`], [`deps`] and [`limits`] each turn those into findings;
+//! - the shared layer reader ([`crate::layer::read`]) reads the zip in place (or the
+//!   directory) into an inventory, flagging hostile or damaged zips, and parses binaries as
+//!   it streams; [`crate::layer::dists`] finds the installed distributions and who owns
+//!   which file;
+//! - [`layout`], [`binary`], [`bytecode`], [`deps`] and [`limits`] each turn those into findings;
 //! - [`report`] holds the findings and renders them.
 //!
 //! The CLI (`pylayer check`, and `pylayer build` on each zip it makes) only prints.
 
 pub mod binary;
+pub mod bytecode;
 pub mod deps;
-pub mod dists;
 pub mod layout;
 pub mod limits;
 pub mod report;
-pub mod source;
 
 use std::io;
 
+pub use crate::layer::LayerSource;
 pub use report::{Report, Summary};
-pub use source::LayerSource;
 
+use crate::layer::dists;
+use crate::layer::inventory::{Content, EntryKind};
+use crate::layer::read;
 use crate::target::Target;
 
 /// How to check.
@@ -35,14 +38,16 @@ pub struct CheckOptions {
 /// Checks a layer for a target. `Err` only when the source cannot be read at all (missing
 /// file, unreadable directory); a damaged or hostile zip is a report with errors.
 pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::Result<Report> {
-    let inv = source::read(source)?;
-    let dists = dists::collect(&inv.entries, target);
+    let inv = read::read(source)?;
+    let dists = dists::collect(&inv.entries, &dists::import_roots(target));
     let owners = dists::Owners::new(&dists);
     let owner = |p: &str| owners.owner(p);
 
     let mut findings = inv.findings.clone();
+    findings.extend(layout::empty(&inv.entries, &inv.findings));
     findings.extend(layout::check(&inv.entries, target, &owner));
     findings.extend(binary::check(&inv.entries, target, &owner));
+    findings.extend(bytecode::check(&inv.entries, target, &owner));
     findings.extend(deps::check(&dists, target));
     findings.extend(limits::check(
         &inv.entries,
@@ -51,10 +56,7 @@ pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::
         &owner,
     ));
 
-    let files = inv
-        .entries
-        .iter()
-        .filter(|e| e.kind == source::EntryKind::File);
+    let files = inv.entries.iter().filter(|e| e.kind == EntryKind::File);
     let summary = Summary {
         entries: inv.entries.len(),
         files: files.clone().count(),
@@ -63,7 +65,7 @@ pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::
         binaries: inv
             .entries
             .iter()
-            .filter(|e| matches!(e.content, source::Content::Binary(_)))
+            .filter(|e| matches!(e.content, Content::Binary(_)))
             .count(),
         distributions: dists.len(),
     };

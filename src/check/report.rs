@@ -7,12 +7,15 @@ use std::fmt;
 use serde::Serialize;
 
 /// How bad a finding is. `Error` means the layer will not work (or cannot be uploaded) as
-/// it is; `Warning` means it works but something is wasteful, fragile or suspicious.
+/// it is; `Warning` means it works but something is wasteful, fragile or suspicious; `Note`
+/// means it works and could work better (a layer without bytecode starts slower). Notes never
+/// fail a check, not even with `--strict`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
     Warning,
+    Note,
 }
 
 impl fmt::Display for Severity {
@@ -20,6 +23,7 @@ impl fmt::Display for Severity {
         f.write_str(match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         })
     }
 }
@@ -60,6 +64,13 @@ impl Finding {
     ) -> Self {
         Finding {
             severity: Severity::Warning,
+            ..Finding::error(code, message, hint)
+        }
+    }
+
+    pub fn note(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Finding {
+            severity: Severity::Note,
             ..Finding::error(code, message, hint)
         }
     }
@@ -146,7 +157,7 @@ pub fn render(r: &Report) -> String {
     let zip = r
         .summary
         .zip_bytes
-        .map(|b| format!(", zip {}", crate::manifest::human_bytes(b)))
+        .map(|b| format!(", zip {}", crate::format::human_bytes(b)))
         .unwrap_or_default();
     out.push_str(&format!(
         "check {} for {}/{}: {} files, {} unzipped{zip}, {} binaries, {} distributions\n",
@@ -154,11 +165,15 @@ pub fn render(r: &Report) -> String {
         r.runtime,
         r.architecture,
         r.summary.files,
-        crate::manifest::human_bytes(r.summary.unzipped_bytes),
+        crate::format::human_bytes(r.summary.unzipped_bytes),
         r.summary.binaries,
         r.summary.distributions,
     ));
-    for (sev, title) in [(Severity::Error, "errors"), (Severity::Warning, "warnings")] {
+    for (sev, title) in [
+        (Severity::Error, "errors"),
+        (Severity::Warning, "warnings"),
+        (Severity::Note, "notes"),
+    ] {
         let group: Vec<&Finding> = r.findings.iter().filter(|f| f.severity == sev).collect();
         if group.is_empty() {
             continue;

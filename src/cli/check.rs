@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{Failure, output, shared, values};
 use pylayer::check::{self, CheckOptions, LayerSource, Report};
-use pylayer::manifest;
+use pylayer::layer::target_hint;
 use pylayer::target::{Arch, Target};
 
 #[derive(Debug, Args)]
@@ -34,18 +34,12 @@ pub struct CheckArgs {
 
 /// The target from the flags, completed from a pylayer manifest (`X.json` beside `X.zip`).
 fn target(args: &CheckArgs) -> Result<Target, Failure> {
-    let from_manifest = if args.python.is_none() || args.arch.is_none() {
-        shared::manifest_target(&args.layer)?
-    } else {
-        None
-    };
-    let python = args.python.or(from_manifest.map(|t| t.0));
-    let arch = args.arch.or(from_manifest.map(|t| t.1));
-    let (Some(minor), Some(arch)) = (python, arch) else {
+    let hint = target_hint::resolve(&args.layer, args.python, args.arch).map_err(Failure::usage)?;
+    let (Some(minor), Some(arch)) = (hint.minor, hint.arch) else {
         return Err(Failure::usage(format!(
             "which runtime is {} for? Give --python 3.X and --arch x86_64|arm64 (pylayer reads them from a manifest {} beside the zip when there is one)",
             args.layer.display(),
-            manifest::manifest_path(&args.layer).display()
+            target_hint::manifest_beside(&args.layer).display()
         )));
     };
     Target::new(minor, arch).map_err(Failure::usage)

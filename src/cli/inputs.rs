@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use sha2::{Digest, Sha256};
 
 use super::shared::{self, env_var};
 use super::{Failure, output, values};
 use pylayer::config::Config;
 use pylayer::http::redact;
 use pylayer::index::{DEFAULT_INDEX_URL, IndexConfig, IndexStrategy};
+pub use pylayer::inputs::Inputs;
 use pylayer::project_files;
 use pylayer::requirements::{self, RequirementsInput};
 use pylayer::target::{Arch, Target, parse_python};
@@ -86,19 +86,6 @@ pub struct InputArgs {
     /// Where downloads are cached [env: PYLAYER_CACHE_DIR]
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-}
-
-/// Requirements, targets and index settings merged from flags, files and environment.
-pub struct Inputs {
-    pub reqs: RequirementsInput,
-    pub targets: Vec<Target>,
-    pub index: IndexConfig,
-    pub pre: bool,
-    /// The project's pylayer.toml, when there is one.
-    pub config: Option<Config>,
-    /// True when the requirements are every distribution of a venv (all pinned, top-level
-    /// and transitive alike), which changes what "only needed by" means for exclusions.
-    pub from_venv: bool,
 }
 
 impl InputArgs {
@@ -342,50 +329,4 @@ fn venv_requirements(dir: &Path) -> Result<Vec<String>, Failure> {
         )));
     }
     Ok(pins)
-}
-
-impl Inputs {
-    /// A digest of everything that decides a resolution. Requirement order, file names and
-    /// line numbers do not count; what is asked for does.
-    pub fn digest(&self) -> String {
-        let mut lines = Vec::new();
-        let mut reqs: Vec<String> = self
-            .reqs
-            .requirements
-            .iter()
-            .map(|r| format!("req {} {}", r.requirement, r.hashes.join(",")))
-            .collect();
-        reqs.sort();
-        lines.extend(reqs);
-        let mut cons: Vec<String> = self
-            .reqs
-            .constraints
-            .iter()
-            .map(|r| format!("con {}", r.requirement))
-            .collect();
-        cons.sort();
-        lines.extend(cons);
-        for i in &self.index.indexes {
-            lines.push(format!("index {i}"));
-        }
-        for f in &self.index.find_links {
-            lines.push(format!("find-links {f}"));
-            if let Ok(rd) = std::fs::read_dir(f) {
-                let mut names: Vec<String> = rd
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect();
-                names.sort();
-                lines.push(names.join(","));
-            }
-        }
-        lines.push(format!("pre {}", self.pre));
-        lines.push(format!("strategy {:?}", self.index.strategy));
-        let mut h = Sha256::new();
-        for l in lines {
-            h.update(l.as_bytes());
-            h.update(b"\n");
-        }
-        format!("sha256:{}", hex::encode(h.finalize()))
-    }
 }

@@ -1,19 +1,13 @@
 //! `pylayer lock`: resolve the requirements for each target and write `pylayer.lock`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
-use futures::StreamExt;
-use uv_normalize::PackageName;
 
-use super::inputs::{InputArgs, Inputs};
+use super::inputs::InputArgs;
 use super::{Failure, output, runtime, shared};
-use pylayer::cache::CacheDir;
-use pylayer::index::IndexClient;
-use pylayer::lock::{LOCK_VERSION, Lock, LockedPackage, LockedTarget};
-use pylayer::resolve::{self, ResolveError, ResolveInput};
+use pylayer::lock::Lock;
+use pylayer::pipeline::{self, Event, LockSettings};
 use pylayer::target::Target;
 
 #[derive(Debug, Args)]
@@ -32,21 +26,21 @@ pub struct LockArgs {
     pub json: bool,
 }
 
-/// What `ensure_lock` did.
-pub struct LockOutcome {
-    pub lock: Lock,
-    /// False when the existing lock already satisfied the inputs.
-    pub changed: bool,
-}
-
 pub fn run(args: LockArgs) -> Result<(), Failure> {
+    pylayer::cleanup::install_interrupt_handler();
     let inputs = args.inputs.load()?;
     let rt = runtime()?;
     let started = Instant::now();
     if args.check {
         return check(&rt, &args.inputs, &inputs);
     }
-    let outcome = ensure_lock(&rt, &args.inputs, &inputs, !args.dry_run)?;
+    let outcome = pipeline::ensure_lock(
+        &rt,
+        &inputs,
+        &lock_settings(&args.inputs),
+        !args.dry_run,
+        &print_event,
+    )?;
     if args.json {
         let json = serde_json::to_string_pretty(&outcome.lock)
             .map_err(|e| Failure::failed(e.to_string()))?;
@@ -71,7 +65,11 @@ pub fn run(args: LockArgs) -> Result<(), Failure> {
 
 /// `pylayer lock --check`: resolves as `pylayer lock` would, writes nothing, and fails with
 /// the differences when the lock on disk is not what `pylayer lock` would leave there.
-fn check(rt: &tokio::runtime::Runtime, args: &InputArgs, inputs: &Inputs) -> Result<(), Failure> {
+fn check(
+    rt: &tokio::runtime::Runtime,
+    args: &InputArgs,
+    inputs: &pylayer::inputs::Inputs,
+) -> Result<(), Failure> {
     let path = args.lock_path.display();
     if !args.lock_path.exists() {
         return Err(Failure::failed(format!(
@@ -79,7 +77,7 @@ fn check(rt: &tokio::runtime::Runtime, args: &InputArgs, inputs: &Inputs) -> Res
         )));
     }
     let existing = Lock::read(&args.lock_path).map_err(|e| Failure::usage(format!("{e:#}")))?;
-    let outcome = ensure_lock(rt, args, inputs, false)?;
+    let outcome = pipeline::ensure_lock(rt, inputs, &lock_settings(args), false, &print_event)?;
     if !outcome.changed {
         output::status(&format!("{path} is up to date"));
         return Ok(());
@@ -114,160 +112,34 @@ pub fn render_pins(lock: &Lock, targets: &[Target]) -> String {
     out
 }
 
-/// Returns a lock for `inputs`: the existing one when it still fits, else a new
-/// resolution (keeping the existing pins where they still fit, unless upgrading).
-/// Writes it when `write` is set and it changed.
-pub fn ensure_lock(
-    rt: &tokio::runtime::Runtime,
-    args: &InputArgs,
-    inputs: &Inputs,
-    write: bool,
-) -> Result<LockOutcome, Failure> {
-    let digest = inputs.digest();
-    let existing = if args.lock_path.exists() {
-        match Lock::read(&args.lock_path) {
-            Ok(l) => Some(l),
-            Err(e) if args.upgrade => {
-                eprintln!("warning: ignoring the existing lock: {e:#}");
-                None
-            }
-            Err(e) => return Err(Failure::usage(format!("{e:#}"))),
-        }
-    } else {
-        None
-    };
-    let upgrading = args.upgrade || !args.upgrade_package.is_empty();
-    if let Some(lock) = &existing
-        && !upgrading
-        && lock.inputs_digest == digest
-        && inputs.targets.iter().all(|t| lock.target(t).is_some())
-    {
-        return Ok(LockOutcome {
-            lock: lock.clone(),
-            changed: false,
-        });
+/// The lock flags as the pipeline takes them.
+pub fn lock_settings(args: &InputArgs) -> LockSettings {
+    LockSettings {
+        lock_path: args.lock_path.clone(),
+        upgrade: args.upgrade,
+        upgrade_packages: args.upgrade_package.clone(),
+        offline: args.offline,
+        cache_dir: args.cache_dir.clone(),
     }
-    let upgrade_names: Vec<PackageName> = args
-        .upgrade_package
-        .iter()
-        .map(|n| {
-            n.parse::<PackageName>()
-                .map_err(|e| Failure::usage(format!("--upgrade-package {n}: {e}")))
-        })
-        .collect::<Result<_, _>>()?;
-
-    let http = pylayer::http::client()?;
-    let cache = CacheDir::resolve(args.cache_dir.as_deref());
-    let client = Arc::new(IndexClient::new(
-        http,
-        cache,
-        inputs.index.clone(),
-        args.offline,
-    ));
-    let mut new_targets = Vec::new();
-    let mut jobs = Vec::new();
-    for target in &inputs.targets {
-        let mut preferences = HashMap::new();
-        if !args.upgrade
-            && let Some(lt) = existing.as_ref().and_then(|l| l.target(target))
-        {
-            for p in &lt.packages {
-                if let (Ok(n), Ok(v)) = (p.name.parse::<PackageName>(), p.version.parse())
-                    && !upgrade_names.contains(&n)
-                {
-                    preferences.insert(n, v);
-                }
-            }
-        }
-        let input = ResolveInput {
-            requirements: inputs.reqs.requirements.clone(),
-            constraints: inputs.reqs.constraints.clone(),
-            pre: inputs.pre,
-            preferences,
-        };
-        let client = client.clone();
-        let handle = rt.handle().clone();
-        let target = *target;
-        jobs.push((
-            target,
-            rt.spawn_blocking(move || resolve::resolve(client, handle, target, &input)),
-        ));
-    }
-    let mut failures = Vec::new();
-    for (target, job) in jobs {
-        let result = rt
-            .block_on(job)
-            .map_err(|e| Failure::failed(format!("resolution for {target} crashed: {e}")))?;
-        match result {
-            Ok(pins) => {
-                let packages = rt.block_on(locked_packages(&client, pins))?;
-                new_targets.push(LockedTarget {
-                    python: target.python_version(),
-                    arch: target.arch.lambda_name().to_string(),
-                    packages,
-                });
-            }
-            Err(ResolveError::NoSolution(msg)) | Err(ResolveError::Other(msg)) => {
-                failures.push(msg)
-            }
-        }
-    }
-    if !failures.is_empty() {
-        return Err(Failure::failed(failures.join("\n\n")));
-    }
-    let mut lock = Lock {
-        version: LOCK_VERSION,
-        inputs_digest: digest,
-        targets: new_targets,
-    };
-    // Targets not asked for this time stay when the inputs are unchanged.
-    if let Some(old) = &existing
-        && old.inputs_digest == lock.inputs_digest
-    {
-        for t in &old.targets {
-            if !lock
-                .targets
-                .iter()
-                .any(|n| n.python == t.python && n.arch == t.arch)
-            {
-                lock.targets.push(t.clone());
-            }
-        }
-    }
-    lock.normalize();
-    let changed = existing.as_ref() != Some(&lock);
-    if write && changed {
-        lock.write(&args.lock_path)?;
-    }
-    Ok(LockOutcome { lock, changed })
 }
 
-/// Completes each pin with the sha256 and size the lock records, in parallel.
-async fn locked_packages(
-    client: &Arc<IndexClient>,
-    pins: Vec<resolve::Pin>,
-) -> Result<Vec<LockedPackage>, Failure> {
-    let results: Vec<_> = futures::stream::iter(pins.into_iter().map(|pin| {
-        let client = client.clone();
-        async move {
-            let (sha256, size) = client.hash_and_size(&pin.file).await?;
-            Ok::<_, anyhow::Error>(LockedPackage {
-                name: pin.name.to_string(),
-                version: pin.version.to_string(),
-                filename: pin.file.filename.clone(),
-                url: pin.file.url.clone(),
-                sha256,
-                size,
-                dependencies: pin.dependencies.iter().map(ToString::to_string).collect(),
-            })
-        }
-    }))
-    .buffer_unordered(16)
-    .collect()
-    .await;
-    let mut out = Vec::new();
-    for r in results {
-        out.push(r.map_err(|e| Failure::failed(format!("{e:#}")))?);
+/// Prints the pipeline's notes and warnings on stderr (progress is the caller's).
+pub fn print_event(e: Event) {
+    match e {
+        Event::Warning(m) => output::warn(&m),
+        Event::Note(m) => output::note(&m),
+        Event::HeldBack(m) => output::status(&m),
+        Event::Detail(m) => output::detail(&format!("note: {m}")),
+        Event::Locked { path } => output::status(&format!("locked: wrote {}", path.display())),
+        Event::FetchStarted { .. } | Event::FetchProgress { .. } | Event::FetchFinished => {}
     }
-    Ok(out)
+}
+
+impl From<pipeline::Error> for Failure {
+    fn from(e: pipeline::Error) -> Self {
+        match e {
+            pipeline::Error::Input(m) => Failure::usage(m),
+            pipeline::Error::Failed(m) => Failure::failed(m),
+        }
+    }
 }

@@ -8,8 +8,6 @@ use std::path::Path;
 
 use super::Failure;
 use pylayer::config::Config;
-use pylayer::manifest;
-use pylayer::target::{Arch, parse_python};
 
 /// Help of `--json`, the same on every command that has it.
 pub const JSON_HELP: &str =
@@ -105,19 +103,4 @@ pub fn require_layer(path: &Path) -> Result<(), Failure> {
             "pylayer build writes layer zips to dist/",
         ))
     }
-}
-
-/// The runtime and architecture recorded in the pylayer manifest beside a layer zip
-/// (`X.json` beside `X.zip`), when there is one: the default for `--python`/`--arch` of
-/// `check` and `test`.
-pub fn manifest_target(layer: &Path) -> Result<Option<(u8, Arch)>, Failure> {
-    let m = manifest::manifest_path(layer);
-    if !(layer.extension().is_some_and(|x| x == "zip") && m.is_file()) {
-        return Ok(None);
-    }
-    let man = manifest::read(&m).map_err(|e| Failure::usage(format!("{e:#}")))?;
-    let bad = |e: String| Failure::usage(format!("{}: {e}", m.display()));
-    let minor = parse_python(&man.python).map_err(bad)?;
-    let arch = man.architecture.parse::<Arch>().map_err(bad)?;
-    Ok(Some((minor, arch)))
 }

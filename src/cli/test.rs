@@ -10,10 +10,11 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{Failure, output, shared, values};
-use pylayer::inspect::layer::Layer;
-use pylayer::layer_test::interpreter::{self, host_arch};
-use pylayer::layer_test::{self, ImportResult, ModuleToTest, RunOptions, Status, human_micros};
-use pylayer::manifest;
+use pylayer::format::human_micros;
+use pylayer::interpreter::{self, Purpose, host_arch};
+use pylayer::layer::Layer;
+use pylayer::layer::target_hint;
+use pylayer::layer_test::{self, ImportResult, ModuleToTest, RunOptions, Status};
 use pylayer::target::Arch;
 
 #[derive(Debug, Args)]
@@ -23,7 +24,7 @@ pub struct TestArgs {
     /// Import these modules instead of every top-level module (repeatable; dotted names work).
     #[arg(long = "import", value_name = "MOD")]
     pub import: Vec<String>,
-    /// The Python to import with [default: python3.X on PATH or under ~/.pyenv/versions].
+    /// The Python to import with [default: the newest python3.X on PATH, under pyenv's or uv's managed Pythons].
     /// An aarch64 Python on an x86_64 machine runs under qemu-aarch64.
     #[arg(long, value_name = "PATH")]
     pub interpreter: Option<PathBuf>,
@@ -55,11 +56,8 @@ pub struct TestArgs {
 /// The layer's Python minor and architecture: the flags, else the manifest beside the zip,
 /// else what the file names say.
 fn target(args: &TestArgs, layer: &Layer) -> Result<(u8, Option<Arch>), Failure> {
-    let from_manifest = shared::manifest_target(&args.layer)?;
-    let python = args.python.or(from_manifest.map(|t| t.0));
-    let arch = args.arch.or(from_manifest.map(|t| t.1));
-    let mpath = manifest::manifest_path(&args.layer);
-    let minor = match (python, layer.python_hint) {
+    let hint = target_hint::resolve(&args.layer, args.python, args.arch).map_err(Failure::usage)?;
+    let minor = match (hint.minor, layer.python_hint) {
         (Some(m), hint) => {
             if let Some(h) = hint
                 && h != m
@@ -75,12 +73,11 @@ fn target(args: &TestArgs, layer: &Layer) -> Result<(u8, Option<Arch>), Failure>
             return Err(Failure::usage(format!(
                 "which Python is {} for? Nothing in it names a version (no manifest {} beside it, no python3.X/ directory, no .cpython-3X extension modules): give --python 3.X",
                 args.layer.display(),
-                mpath.display()
+                target_hint::manifest_beside(&args.layer).display()
             )));
         }
     };
-    let arch = arch.or(layer.arch_hint);
-    Ok((minor, arch))
+    Ok((minor, hint.arch.or(layer.arch_hint)))
 }
 
 fn print_table(results: &[ImportResult]) -> String {
@@ -106,7 +103,7 @@ fn print_table(results: &[ImportResult]) -> String {
             ]
         })
         .collect();
-    let mut out = pylayer::inspect::table(
+    let mut out = pylayer::format::table(
         &[
             "module",
             "distribution",
@@ -128,20 +125,31 @@ fn print_table(results: &[ImportResult]) -> String {
 
 pub fn run(args: TestArgs) -> Result<(), Failure> {
     shared::require_layer(&args.layer)?;
+    // Ctrl-C from here on removes the temporaries registered below before exiting.
+    pylayer::cleanup::install_interrupt_handler();
     // A directory is packed into a temporary zip, so one reader serves both.
     let packed = if args.layer.is_dir() {
         Some(pylayer::fsutil::zip_directory(&args.layer)?)
     } else {
         None
     };
+    let _packed_registered = packed
+        .as_ref()
+        .map(|t| pylayer::cleanup::register(t.path()));
     let zip_path = packed.as_ref().map_or(args.layer.as_path(), |t| t.path());
     let layer = Layer::read(zip_path).map_err(|e| Failure::usage(format!("{e:#}")))?;
     let (minor, arch) = target(&args, &layer)?;
     // The machine only matters when the layer has compiled code.
     let needed_arch = if layer.has_native { arch } else { None };
     let interp = match &args.interpreter {
-        Some(p) => interpreter::explicit(p, args.sysroot.as_deref(), minor, needed_arch),
-        None => interpreter::discover(minor, needed_arch),
+        Some(p) => interpreter::explicit(
+            p,
+            args.sysroot.as_deref(),
+            minor,
+            needed_arch,
+            Purpose::TEST,
+        ),
+        None => interpreter::discover(minor, needed_arch, Purpose::TEST),
     }
     .map_err(|e| Failure::usage(e.0))?;
     if layer.has_native && arch.is_none() {

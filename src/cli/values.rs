@@ -4,8 +4,8 @@
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 
-use pylayer::assemble::Layout;
 use pylayer::domain;
+use pylayer::plan::Layout;
 use pylayer::target::{Arch, parse_python};
 
 /// The Lambda runtimes as users type them: `3.9, 3.10, …`.

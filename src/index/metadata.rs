@@ -7,6 +7,7 @@ use uv_normalize::PackageName;
 use uv_pep440::{Version, VersionSpecifiers};
 use uv_pep508::Requirement;
 
+use crate::metadata::Headers;
 use crate::zipfmt::{u16_at, u32_at};
 
 /// The parts of core metadata that resolution needs.
@@ -20,30 +21,14 @@ pub struct CoreMetadata {
 
 /// Parses an RFC 822-style METADATA file. `origin` names the wheel in errors.
 pub fn parse(text: &[u8], origin: &str) -> anyhow::Result<CoreMetadata> {
-    let text = String::from_utf8_lossy(text);
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for line in text.lines() {
-        if line.is_empty() {
-            break; // the body (long description) starts here
-        }
-        if line.starts_with([' ', '\t']) {
-            if let Some((_, v)) = headers.last_mut() {
-                v.push(' ');
-                v.push_str(line.trim());
-            }
-            continue;
-        }
-        let Some((k, v)) = line.split_once(':') else {
-            anyhow::bail!("malformed metadata in {origin}: line `{line}` is not `Field: value`");
-        };
-        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+    let headers = Headers::parse(text);
+    if let Some((n, line)) = headers.malformed() {
+        anyhow::bail!(
+            "malformed metadata in {origin}: line {n} `{}` is not `Field: value`",
+            crate::format::shorten(line)
+        );
     }
-    let get = |k: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |k: &str| headers.get(k);
     let name = get("name")
         .ok_or_else(|| anyhow::anyhow!("malformed metadata in {origin}: no Name field"))?;
     let name: PackageName = name.parse().map_err(|e| {
@@ -55,7 +40,7 @@ pub fn parse(text: &[u8], origin: &str) -> anyhow::Result<CoreMetadata> {
         anyhow::anyhow!("malformed metadata in {origin}: invalid Version `{version}`: {e}")
     })?;
     let mut requires_dist = Vec::new();
-    for (_, v) in headers.iter().filter(|(k, _)| k == "requires-dist") {
+    for v in headers.get_all("requires-dist") {
         let req: Requirement = v.parse().map_err(|e| {
             anyhow::anyhow!("malformed metadata in {origin}: Requires-Dist `{v}`: {e}")
         })?;

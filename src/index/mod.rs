@@ -49,7 +49,19 @@ pub struct IndexConfig {
     pub strategy: IndexStrategy,
 }
 
-type Shared<T> = Arc<OnceCell<Result<Arc<T>, String>>>;
+type Shared<T, E = String> = Arc<OnceCell<Result<Arc<T>, E>>>;
+
+/// Why the core metadata of a wheel could not be had. A resolution treats `Malformed` as
+/// "this version is unusable" and carries on; `Fetch` (network, cache, hash) ends it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MetadataError {
+    /// The METADATA file was read but cannot be parsed (invalid Requires-Dist, no Name…).
+    #[error("{0}")]
+    Malformed(String),
+    /// The METADATA file could not be read.
+    #[error("{0}")]
+    Fetch(String),
+}
 
 /// One client per run, shared by every target's resolution.
 pub struct IndexClient {
@@ -60,14 +72,14 @@ pub struct IndexClient {
     netrc: netrc::Netrc,
     offline: bool,
     projects: Mutex<HashMap<PackageName, Shared<Vec<DistFile>>>>,
-    metadata: Mutex<HashMap<String, Shared<CoreMetadata>>>,
+    metadata: Mutex<HashMap<String, Shared<CoreMetadata, MetadataError>>>,
     find_links_files: OnceCell<Result<Arc<Vec<DistFile>>, String>>,
 }
 
-fn shared<K: std::hash::Hash + Eq + Clone, T>(
-    map: &Mutex<HashMap<K, Shared<T>>>,
+fn shared<K: std::hash::Hash + Eq + Clone, T, E>(
+    map: &Mutex<HashMap<K, Shared<T, E>>>,
     k: &K,
-) -> Shared<T> {
+) -> Shared<T, E> {
     let mut m = map.lock().unwrap_or_else(|e| e.into_inner());
     m.entry(k.clone()).or_default().clone()
 }
@@ -208,17 +220,17 @@ impl IndexClient {
     }
 
     /// Core metadata of one wheel, fetched once per run and cached on disk for good.
-    pub async fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, String> {
+    pub async fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, MetadataError> {
         let cell = shared(&self.metadata, &file.url);
         cell.get_or_init(|| async {
             let raw = self
                 .metadata_bytes(file)
                 .await
-                .map_err(|e| format!("{e:#}"))?;
+                .map_err(|e| MetadataError::Fetch(format!("{e:#}")))?;
             crate::progress::event(crate::progress::Event::Metadata(file.filename.clone()));
             metadata::parse(&raw, &file.filename)
                 .map(Arc::new)
-                .map_err(|e| format!("{e:#}"))
+                .map_err(|e| MetadataError::Malformed(format!("{e:#}")))
         })
         .await
         .clone()

@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::layer::Layer;
 use super::{Inspection, pct};
-use crate::manifest::human_bytes;
+use crate::format::human_bytes;
+use crate::layer::Layer;
 
 const WIDTH: f64 = 1160.0;
 const HEIGHT: f64 = 620.0;
@@ -435,6 +435,11 @@ pub fn render(layer: &Layer, ins: &Inspection) -> String {
         ins.share_of_limit,
         human_bytes(ins.zip_bytes),
         ins.distributions.len()
+    );
+    let _ = write!(
+        h,
+        "<p class=\"summary\">{}</p>",
+        esc(super::render_bytecode(ins).trim_end())
     );
     h.push_str(&treemap(layer, ins));
     h.push_str("<div id=\"details\">Point at a block for its size.</div>");

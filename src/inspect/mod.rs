@@ -3,27 +3,19 @@
 //! type stubs, docs and examples, debug symbols in shared objects), as a table, JSON or a
 //! self-contained HTML page with a treemap.
 
-pub mod elf;
 pub mod html;
-pub mod layer;
 
-use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
-use zip::ZipArchive;
 
 use crate::domain::MAX_UNZIPPED_BYTES;
-use crate::manifest::human_bytes;
-use layer::{Layer, is_shared_object};
+use crate::format::human_bytes;
+use crate::layer::{Layer, LayerFile};
 
 /// How many of the largest files the report lists.
 pub const LARGEST_FILES: usize = 20;
-
-/// Shared objects larger than this are not decompressed to look for debug symbols.
-const ELF_READ_LIMIT: u64 = 1024 * 1024 * 1024;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {
@@ -41,6 +33,23 @@ pub struct Inspection {
     pub largest_files: Vec<FileSize>,
     pub trim: Vec<TrimCategory>,
     pub trim_total_bytes: u64,
+    pub bytecode: Bytecode,
+}
+
+/// The layer's bytecode (`__pycache__/*.pyc`): what Lambda loads instead of compiling the
+/// sources at each cold start. Counted apart so its cost in size is visible next to what it
+/// saves in start-up time.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Bytecode {
+    /// `.pyc` files.
+    pub files: usize,
+    pub unzipped_bytes: u64,
+    pub zipped_bytes: u64,
+    /// `.py` files in the layer.
+    pub sources: usize,
+    /// `.py` files with no `.pyc` of their own: compiled from source at each cold start
+    /// (when imported).
+    pub sources_without_bytecode: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -173,7 +182,7 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
             .collect(),
     };
 
-    let mut by_size: Vec<&layer::LayerFile> = layer.files.iter().collect();
+    let mut by_size: Vec<&LayerFile> = layer.files.iter().collect();
     by_size.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
     let largest_files = by_size
         .iter()
@@ -209,30 +218,12 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
         }
     }
 
-    // Debug symbols: parse the section headers of each shared object.
+    // Debug symbols: what the reader found in each ELF file's section headers.
     let mut debug = ("debug-symbols", 0usize, 0u64, Vec::new());
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut zip = ZipArchive::new(BufReader::new(file))
-        .with_context(|| format!("{} is not a readable zip file", path.display()))?;
-    for f in layer.files.iter().filter(|f| is_shared_object(&f.path)) {
-        if f.size > ELF_READ_LIMIT {
-            continue;
-        }
-        let mut entry = zip
-            .by_name(&f.path)
-            .with_context(|| format!("{}: cannot read {}", path.display(), f.path))?;
-        let mut data = Vec::with_capacity(f.size as usize);
-        (&mut entry)
-            .take(f.size)
-            .read_to_end(&mut data)
-            .with_context(|| format!("{}: cannot decompress {}", path.display(), f.path))?;
-        if let Some(n) = elf::strippable_bytes(&data)
-            && n > 0
-        {
-            debug.1 += 1;
-            debug.2 += n;
-            debug.3.push((f.path.clone(), n));
-        }
+    for f in layer.files.iter().filter(|f| f.strippable > 0) {
+        debug.1 += 1;
+        debug.2 += f.strippable;
+        debug.3.push((f.path.clone(), f.strippable));
     }
     cats.push(debug);
     let trim: Vec<TrimCategory> = cats
@@ -250,6 +241,7 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
         })
         .collect();
     let trim_total_bytes = trim.iter().map(|t| t.bytes).sum();
+    let bytecode = bytecode_of(&layer);
 
     let inspection = Inspection {
         zip: path
@@ -266,45 +258,64 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
         largest_files,
         trim,
         trim_total_bytes,
+        bytecode,
     };
     Ok((layer, inspection))
 }
 
-/// Left-aligned columns, except those listed in `right`, two spaces apart.
-pub fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let w = widths[i];
-            if i > 0 {
-                s.push_str("  ");
-            }
-            if right.contains(&i) {
-                s.push_str(&format!("{c:>w$}"));
-            } else if i + 1 == cells.len() {
-                s.push_str(c);
-            } else {
-                s.push_str(&format!("{c:<w$}"));
+/// Counts the `.pyc` files and the `.py` files none of them belongs to.
+fn bytecode_of(layer: &Layer) -> Bytecode {
+    let mut b = Bytecode::default();
+    let mut compiled = std::collections::HashSet::new();
+    for f in &layer.files {
+        if f.path.ends_with(".pyc") {
+            b.files += 1;
+            b.unzipped_bytes += f.size;
+            b.zipped_bytes += f.compressed;
+            if let Some((source, _)) = crate::bytecode::pyc::source_of(&f.path) {
+                compiled.insert(source);
             }
         }
-        let mut s = s.trim_end().to_string();
-        s.push('\n');
-        s
-    };
-    let mut out = line(header.to_vec());
-    for r in rows {
-        out.push_str(&line(r.iter().map(String::as_str).collect()));
     }
-    out
+    for f in &layer.files {
+        if f.path.ends_with(".py") {
+            b.sources += 1;
+            if !compiled.contains(&f.path) {
+                b.sources_without_bytecode += 1;
+            }
+        }
+    }
+    b
+}
+
+/// One line about the layer's bytecode.
+pub fn render_bytecode(i: &Inspection) -> String {
+    let b = &i.bytecode;
+    if b.files == 0 {
+        return format!(
+            "bytecode: none — {} .py files compile from source at each cold start when imported (/opt is read-only); build with --compile-bytecode\n",
+            b.sources
+        );
+    }
+    let mut s = format!(
+        "bytecode: {} .pyc files, {} unzipped ({:.1}% of the layer), {} zipped",
+        b.files,
+        human_bytes(b.unzipped_bytes),
+        if i.unzipped_bytes == 0 {
+            0.0
+        } else {
+            b.unzipped_bytes as f64 * 100.0 / i.unzipped_bytes as f64
+        },
+        human_bytes(b.zipped_bytes)
+    );
+    if b.sources_without_bytecode > 0 {
+        s.push_str(&format!(
+            "; {} of {} .py files have none",
+            b.sources_without_bytecode, b.sources
+        ));
+    }
+    s.push('\n');
+    s
 }
 
 /// The human report.
@@ -342,7 +353,7 @@ pub fn render(i: &Inspection) -> String {
             format!("{:.1}%", pct(i.unattributed.unzipped_bytes)),
         ]);
     }
-    out.push_str(&table(
+    out.push_str(&crate::format::table(
         &[
             "distribution",
             "version",
@@ -366,6 +377,8 @@ pub fn render(i: &Inspection) -> String {
             ));
         }
     }
+    out.push('\n');
+    out.push_str(&render_bytecode(i));
     out.push_str("\nlargest files\n");
     let rows: Vec<Vec<String>> = i
         .largest_files
@@ -381,7 +394,11 @@ pub fn render(i: &Inspection) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(&["unzipped", "distribution", "path"], &rows, &[0]));
+    out.push_str(&crate::format::table(
+        &["unzipped", "distribution", "path"],
+        &rows,
+        &[0],
+    ));
     out.push_str("\nwhat trimming would save\n");
     let rows: Vec<Vec<String>> = i
         .trim
@@ -400,7 +417,7 @@ pub fn render(i: &Inspection) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(
+    out.push_str(&crate::format::table(
         &["category", "files", "saves", "largest"],
         &rows,
         &[1, 2],
@@ -443,17 +460,34 @@ mod tests {
     }
 
     #[test]
-    fn tables_align() {
-        let t = table(
-            &["a", "n"],
-            &[
-                vec!["xx".into(), "1".into()],
-                vec!["y".into(), "100".into()],
+    fn bytecode_is_counted_apart_with_the_sources_it_misses() {
+        let file = |path: &str, size: u64| LayerFile {
+            path: path.into(),
+            size,
+            compressed: size / 2,
+            dist: None,
+            strippable: 0,
+        };
+        let mut l = Layer {
+            path: "x.zip".into(),
+            zip_bytes: 0,
+            files: vec![
+                file("python/p/__init__.py", 10),
+                file("python/p/__pycache__/__init__.cpython-312.pyc", 100),
+                file("python/p/m.py", 10),
+                file("python/p/data.txt", 5),
             ],
-            &[1],
-        );
-        let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[1], "xx    1");
-        assert_eq!(lines[2], "y   100");
+            dists: Vec::new(),
+            roots: vec!["python/".into()],
+            python_hint: None,
+            arch_hint: None,
+            has_native: false,
+        };
+        let b = bytecode_of(&l);
+        assert_eq!((b.files, b.unzipped_bytes, b.zipped_bytes), (1, 100, 50));
+        assert_eq!((b.sources, b.sources_without_bytecode), (2, 1));
+        l.files.remove(1);
+        let b = bytecode_of(&l);
+        assert_eq!((b.files, b.sources_without_bytecode), (0, 2));
     }
 }

@@ -9,11 +9,9 @@
 //! compiled at every cold start since pylayer leaves `*.pyc` out). The layer's import roots
 //! go first on `sys.path`; its `lib/` on `LD_LIBRARY_PATH`, as Lambda does with /opt/lib.
 
-pub mod interpreter;
-
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,13 +21,16 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use zip::ZipArchive;
 
-use crate::inspect::layer::Layer;
-use interpreter::{Interpreter, run_with_timeout};
+use crate::cleanup;
+use crate::domain::MAX_UNZIPPED_BYTES;
+use crate::interpreter::{Interpreter, run_with_timeout};
+use crate::layer::{Layer, LayerSource};
 
 /// A layer unpacked into a read-only temporary directory, made writable again and removed
-/// when dropped.
+/// when dropped — or by the interrupt handler ([`crate::cleanup`]) on Ctrl-C.
 pub struct Unpacked {
     dir: tempfile::TempDir,
+    _registered: cleanup::Registered,
 }
 
 impl Unpacked {
@@ -40,7 +41,7 @@ impl Unpacked {
 
 impl Drop for Unpacked {
     fn drop(&mut self) {
-        set_tree_writable(self.dir.path());
+        cleanup::make_tree_writable(self.dir.path());
     }
 }
 
@@ -51,17 +52,6 @@ fn set_mode(p: &Path, mode: u32) {
 }
 #[cfg(not(unix))]
 fn set_mode(_p: &Path, _mode: u32) {}
-
-fn set_tree_writable(dir: &Path) {
-    set_mode(dir, 0o755);
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                set_tree_writable(&e.path());
-            }
-        }
-    }
-}
 
 fn set_tree_readonly(dir: &Path) {
     if let Ok(rd) = std::fs::read_dir(dir) {
@@ -85,10 +75,36 @@ fn set_tree_readonly(dir: &Path) {
     set_mode(dir, 0o555);
 }
 
-/// Unpacks a layer zip, refusing entries that would land outside the directory.
+/// Unpacks a layer zip into a read-only temporary directory.
+///
+/// The zip is first read by the shared layer reader and refused when it is hostile or
+/// damaged (overlapping entries, bombs, lying sizes, paths that climb out — the checks
+/// `pylayer check` reports), so nothing is written for such a zip. While unpacking, no
+/// entry may grow past its verified size and the whole tree is capped at Lambda's own
+/// limit for everything unzipped (262,144,000 bytes), in case the file changes under us.
 /// Symbolic links are not created (Lambda's unzip does not either in a useful way); they
 /// are returned as notes.
 pub fn unpack(zip_path: &Path) -> Result<(Unpacked, Vec<String>)> {
+    let source = LayerSource::Zip(zip_path.to_path_buf());
+    let inv = crate::layer::read::read(&source)
+        .with_context(|| format!("cannot read {}", zip_path.display()))?;
+    if let Some(why) = crate::layer::hostile(zip_path, &inv.findings) {
+        bail!(why);
+    }
+    let total: u64 = inv.entries.iter().map(|e| e.size).sum();
+    if total > MAX_UNZIPPED_BYTES {
+        bail!(
+            "{} unzips to {} bytes, more than Lambda's limit of {} for a function and all its layers: it cannot be deployed, so it is not unpacked",
+            zip_path.display(),
+            crate::format::thousands(total),
+            crate::format::thousands(MAX_UNZIPPED_BYTES)
+        );
+    }
+    unpack_checked(zip_path, MAX_UNZIPPED_BYTES)
+}
+
+/// Unpacks a zip already judged safe, writing at most `cap` bytes in all.
+fn unpack_checked(zip_path: &Path, cap: u64) -> Result<(Unpacked, Vec<String>)> {
     let file =
         File::open(zip_path).with_context(|| format!("cannot open {}", zip_path.display()))?;
     let mut zip = ZipArchive::new(BufReader::new(file))
@@ -97,13 +113,18 @@ pub fn unpack(zip_path: &Path) -> Result<(Unpacked, Vec<String>)> {
         .prefix("pylayer-test-")
         .tempdir()
         .context("cannot create a temporary directory to unpack the layer in")?;
-    let unpacked = Unpacked { dir };
+    let registered = cleanup::register(dir.path());
+    let unpacked = Unpacked {
+        dir,
+        _registered: registered,
+    };
     let mut notes = Vec::new();
+    let mut written: u64 = 0;
     for i in 0..zip.len() {
-        let mut e = zip
+        let e = zip
             .by_index(i)
             .with_context(|| format!("{}: cannot read entry {i}", zip_path.display()))?;
-        let name = e.name().unwrap_or_default().to_string();
+        let name = crate::format::shorten(&e.name().unwrap_or_default());
         let Some(rel) = e.enclosed_name() else {
             bail!(
                 "{}: entry `{name}` would be unpacked outside the layer directory; a layer zip must hold relative paths only",
@@ -124,15 +145,23 @@ pub fn unpack(zip_path: &Path) -> Result<(Unpacked, Vec<String>)> {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
+        let declared = e.size();
+        let exec = e.unix_mode().is_some_and(|m| m & 0o111 != 0);
         let mut out =
             File::create(&dest).with_context(|| format!("cannot create {}", dest.display()))?;
-        std::io::copy(&mut e, &mut out)
+        let room = cap.saturating_sub(written);
+        let n = std::io::copy(&mut Read::take(e, declared.min(room) + 1), &mut out)
             .with_context(|| format!("{}: cannot unpack `{name}`", zip_path.display()))?;
+        written += n;
+        if n > declared || written > cap {
+            bail!(
+                "{}: `{name}` unpacks to more than it declares or past Lambda's {}-byte limit (the zip changed while it was read, or is hostile); unpacking stopped",
+                zip_path.display(),
+                crate::format::thousands(cap)
+            );
+        }
         out.flush()?;
-        #[cfg(unix)]
-        if let Some(mode) = e.unix_mode()
-            && mode & 0o111 != 0
-        {
+        if exec {
             set_mode(&dest, 0o755);
         }
     }
@@ -292,17 +321,6 @@ fn last_lines(stderr: &str, n: usize) -> String {
     lines[start..].join("\n")
 }
 
-/// Module names the Lambda runtime provides (import names of `domain::RUNTIME_PROVIDED`).
-const RUNTIME_MODULES: &[&str] = &[
-    "boto3",
-    "botocore",
-    "s3transfer",
-    "jmespath",
-    "dateutil",
-    "six",
-    "urllib3",
-];
-
 fn missing_runtime_module(stderr: &str) -> Option<String> {
     let line = stderr
         .lines()
@@ -312,7 +330,7 @@ fn missing_runtime_module(stderr: &str) -> Option<String> {
         .trim_start_matches("ModuleNotFoundError: No module named '")
         .trim_end_matches('\'');
     let top = name.split('.').next()?;
-    RUNTIME_MODULES.contains(&top).then(|| top.to_string())
+    crate::domain::runtime_provided_module(top).map(|r| r.module.to_string())
 }
 
 const SCRIPT: &str = r#"import sys
@@ -440,15 +458,6 @@ pub fn run_imports(modules: &[ModuleToTest], opts: &RunOptions) -> Vec<ImportRes
     results
 }
 
-/// `812345` µs → `812.3 ms`.
-pub fn human_micros(us: u64) -> String {
-    if us >= 1_000_000 {
-        format!("{:.2} s", us as f64 / 1e6)
-    } else {
-        format!("{:.1} ms", us as f64 / 1e3)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,8 +477,6 @@ Traceback (most recent call last):\n";
         assert_eq!(nested[0].module, "numpy._core");
         assert_eq!(nested[1].module, "_io");
         assert_eq!(nested.len(), 2);
-        assert_eq!(human_micros(812_345), "812.3 ms");
-        assert_eq!(human_micros(2_500_000), "2.50 s");
     }
 
     #[test]

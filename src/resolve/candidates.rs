@@ -40,6 +40,9 @@ pub struct Candidates {
     pub rejected: BTreeMap<Version, Rejections>,
     /// True when no source listed the project at all.
     pub not_found: bool,
+    /// The versions in `versions`, oldest first: the releases that exist for this target,
+    /// for widening and narrowing version ranges.
+    pub ascending: Vec<Version>,
 }
 
 impl Candidates {
@@ -121,7 +124,7 @@ impl Candidates {
             }
         }
         let not_found = files.is_empty();
-        let versions = by_version
+        let versions: Vec<Candidate> = by_version
             .into_iter()
             .rev()
             .map(|(version, (file, yanked))| Candidate {
@@ -130,10 +133,12 @@ impl Candidates {
                 yanked: yanked.map(|(_, _, f)| f),
             })
             .collect();
+        let ascending = versions.iter().rev().map(|c| c.version.clone()).collect();
         Candidates {
             versions,
             rejected,
             not_found,
+            ascending,
         }
     }
 }

@@ -2,9 +2,10 @@
 //! the chain of conflicting requirements, then for every package whose newer releases were
 //! turned down, why (source only, wrong platform, glibc, Python version, yanked, hash…).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
-use pubgrub::{DefaultStringReporter, DerivationTree, External, Ranges, Reporter};
+use pubgrub::{DefaultStringReporter, DerivationTree, Derived, External, Ranges, Reporter, Term};
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 
@@ -14,9 +15,26 @@ use crate::target::Target;
 
 type Tree = DerivationTree<Pkg, Ranges<Version>, String>;
 
+/// Visits every node of the derivation once, without recursion: after a long backtrack it
+/// is thousands of levels deep, and it shares subtrees.
+fn walk<'a>(tree: &'a Tree, mut visit: impl FnMut(&'a Tree)) {
+    let mut seen: HashSet<*const Tree> = HashSet::new();
+    let mut stack: Vec<&Tree> = vec![tree];
+    while let Some(t) = stack.pop() {
+        visit(t);
+        if let DerivationTree::Derived(d) = t {
+            for c in [&d.cause1, &d.cause2] {
+                if seen.insert(Arc::as_ptr(c)) {
+                    stack.push(c);
+                }
+            }
+        }
+    }
+}
+
 /// Every package the derivation mentions.
 fn collect(tree: &Tree, out: &mut BTreeSet<PackageName>) {
-    match tree {
+    walk(tree, |t| match t {
         DerivationTree::External(e) => {
             let pkgs: Vec<&Pkg> = match e {
                 External::NotRoot(p, _)
@@ -28,10 +46,8 @@ fn collect(tree: &Tree, out: &mut BTreeSet<PackageName>) {
         }
         DerivationTree::Derived(d) => {
             out.extend(d.terms.keys().filter_map(|p| p.name().cloned()));
-            collect(&d.cause1, out);
-            collect(&d.cause2, out);
         }
-    }
+    });
 }
 
 /// Rewrites PubGrub's range notation into what Python users write: the local-version
@@ -71,12 +87,240 @@ pub fn tidy(text: &str) -> String {
         )
 }
 
+/// Shrinks every range of the tree to the releases it holds. The solver records a release's
+/// dependencies for the whole gap around it (`>1.2, <1.4` for 1.3); people want `1.3`.
+fn narrow(tree: &Tree, provider: &Provider) -> Tree {
+    narrow_shared(tree, provider, &mut HashMap::new())
+}
+
+/// `narrow`, rewriting each shared subtree once (the derivation is a DAG; walking it as a tree
+/// can take exponential time).
+fn narrow_shared(
+    tree: &Tree,
+    provider: &Provider,
+    done: &mut HashMap<*const Tree, Arc<Tree>>,
+) -> Tree {
+    let r = |p: &Pkg, vs: &Ranges<Version>| match p
+        .name()
+        .and_then(|n| provider.existing_versions(n))
+    {
+        Some(existing) => vs.narrow_versions(&existing),
+        None => vs.clone(),
+    };
+    let child = |c: &Arc<Tree>, done: &mut HashMap<*const Tree, Arc<Tree>>| {
+        let key = Arc::as_ptr(c);
+        if let Some(n) = done.get(&key) {
+            return n.clone();
+        }
+        let n = Arc::new(narrow_shared(c, provider, done));
+        done.insert(key, n.clone());
+        n
+    };
+    match tree {
+        DerivationTree::External(e) => DerivationTree::External(match e {
+            External::NotRoot(p, v) => External::NotRoot(p.clone(), v.clone()),
+            External::NoVersions(p, vs) => External::NoVersions(p.clone(), r(p, vs)),
+            External::FromDependencyOf(p, vs, d, dvs) => {
+                External::FromDependencyOf(p.clone(), r(p, vs), d.clone(), dvs.clone())
+            }
+            External::Custom(p, vs, m) => External::Custom(p.clone(), r(p, vs), m.clone()),
+        }),
+        DerivationTree::Derived(d) => {
+            let cause1 = child(&d.cause1, done);
+            let cause2 = child(&d.cause2, done);
+            DerivationTree::Derived(Derived {
+                terms: d
+                    .terms
+                    .iter()
+                    .map(|(p, t)| {
+                        let t = match t {
+                            Term::Positive(vs) => Term::Positive(r(p, vs)),
+                            Term::Negative(vs) => Term::Negative(r(p, vs)),
+                        };
+                        (p.clone(), t)
+                    })
+                    .collect(),
+                shared_id: d.shared_id,
+                cause1,
+                cause2,
+            })
+        }
+    }
+}
+
+/// The facts at the leaves of a derivation: who depends on what, and what is unusable.
+#[derive(Default)]
+struct Facts {
+    /// (dependent, its versions, dependency, the dependency's range)
+    deps: Vec<(Pkg, Ranges<Version>, Pkg, Ranges<Version>)>,
+    /// (package, versions, reason) for versions unusable for reasons outside PubGrub.
+    custom: Vec<(Pkg, Ranges<Version>, String)>,
+}
+
+fn facts(tree: &Tree, out: &mut Facts) {
+    walk(tree, |t| match t {
+        DerivationTree::External(External::FromDependencyOf(p, vs, d, dvs)) => {
+            out.deps
+                .push((p.clone(), vs.clone(), d.clone(), dvs.clone()))
+        }
+        DerivationTree::External(External::Custom(p, vs, m)) => {
+            out.custom.push((p.clone(), vs.clone(), m.clone()))
+        }
+        _ => {}
+    });
+}
+
+/// The versions of a dependent concerned, and the union of what they need of a dependency.
+type Blame = (Ranges<Version>, Ranges<Version>);
+
+/// The conflict in one sentence, when it has the common shape "the releases of X all need a
+/// Y that your requirements rule out": "every botocore release needs python-dateutil >=2.1,
+/// <3.0.0, and you pinned python-dateutil==4.0.0 (boto3 needs botocore)".
+fn headline(tree: &Tree, provider: &Provider) -> Option<String> {
+    let mut f = Facts::default();
+    facts(tree, &mut f);
+    let root_needs: BTreeMap<&Pkg, &Ranges<Version>> = f
+        .deps
+        .iter()
+        .filter(|(p, ..)| *p == Pkg::Root)
+        .map(|(_, _, d, dvs)| (d, dvs))
+        .collect();
+    // For every (dependent, dependency the user rules out): the dependent's versions
+    // concerned and the union of what they need.
+    let mut blamed: BTreeMap<(&Pkg, &Pkg), Blame> = BTreeMap::new();
+    for (p, vs, d, dvs) in &f.deps {
+        if *p == Pkg::Root {
+            continue;
+        }
+        let Some(root_range) = root_needs.get(d) else {
+            continue;
+        };
+        if !dvs.is_disjoint(root_range) {
+            continue;
+        }
+        let e = blamed
+            .entry((p, d))
+            .or_insert_with(|| (Ranges::empty(), Ranges::empty()));
+        e.0 = e.0.union(vs);
+        e.1 = e.1.union(dvs);
+    }
+    // How many existing releases of `name` the facts cover with `versions`, and how many
+    // more are unusable (custom incompatibilities).
+    let coverage = |name: &PackageName, versions: &Ranges<Version>| {
+        let existing = provider.existing_versions(name).unwrap_or_default();
+        let covered = existing.iter().filter(|v| versions.contains(v)).count();
+        let unusable = existing
+            .iter()
+            .filter(|v| !versions.contains(v))
+            .filter(|v| {
+                f.custom
+                    .iter()
+                    .any(|(cp, cvs, _)| cp.name() == Some(name) && cvs.contains(v))
+            })
+            .count();
+        (covered, unusable, existing)
+    };
+    let every = |name: &PackageName, unusable: usize| {
+        let aside = match unusable {
+            0 => String::new(),
+            1 => " (but one, which cannot be used)".to_string(),
+            n => format!(" (but {n}, which cannot be used)"),
+        };
+        format!("every {name} release{aside}")
+    };
+    let mut best: Option<(usize, String)> = None;
+    for ((p, d), (versions, needs)) in &blamed {
+        let (Some(name), Some(dep), Some(root_range)) = (p.name(), d.name(), root_needs.get(d))
+        else {
+            continue;
+        };
+        let (covered, unusable, existing) = coverage(name, versions);
+        if covered == 0 {
+            continue;
+        }
+        let pinned = root_range
+            .bounding_range()
+            .and_then(|(lo, hi)| match (lo, hi) {
+                (
+                    std::ops::Bound::Included(lo),
+                    std::ops::Bound::Included(hi) | std::ops::Bound::Excluded(hi),
+                ) if hi.clone().without_local() == *lo => Some(lo.clone()),
+                _ => None,
+            });
+        let user = match pinned {
+            Some(v) => format!("you pinned {dep}=={v}"),
+            None => format!("your requirements need {dep} {root_range}"),
+        };
+        // The direct requirement that brought `p` in, when `p` is not one itself.
+        let via = (!root_needs.contains_key(p))
+            .then(|| {
+                f.deps
+                    .iter()
+                    .find(|(q, _, dd, _)| dd == *p && root_needs.contains_key(q))
+                    .map(|(q, ..)| q)
+            })
+            .flatten();
+        let sentence = if covered + unusable == existing.len() {
+            let via = via
+                .and_then(Pkg::name)
+                .map(|q| format!(" ({q} needs {name})"))
+                .unwrap_or_default();
+            format!(
+                "{} needs {dep} {needs}, and {user}{via}",
+                every(name, unusable)
+            )
+        } else if let Some(q) = via.and_then(Pkg::name)
+            && let q_versions = f
+                .deps
+                .iter()
+                .filter(|(qq, _, dd, _)| qq.name() == Some(q) && dd == *p)
+                .fold(Ranges::empty(), |acc, (_, vs, ..)| acc.union(vs))
+            && let (q_covered, q_unusable, q_existing) = coverage(q, &q_versions)
+            && q_covered + q_unusable == q_existing.len()
+        {
+            format!(
+                "{} needs a {name} release that needs {dep} {needs}, and {user}",
+                every(q, q_unusable)
+            )
+        } else {
+            let inside: Vec<&Version> = existing.iter().filter(|v| versions.contains(v)).collect();
+            let span = match (inside.first(), inside.last()) {
+                (Some(lo), Some(hi)) if lo != hi => {
+                    format!("{covered} {name} releases ({lo} … {hi}) need")
+                }
+                (Some(v), _) => format!("{name} {v} needs"),
+                _ => continue,
+            };
+            format!("{span} {dep} {needs}, and {user}")
+        };
+        let sentence = tidy(&sentence);
+        if best.as_ref().is_none_or(|(n, _)| covered > *n) {
+            best = Some((covered, sentence));
+        }
+    }
+    best.map(|(_, s)| s)
+}
+
 pub fn explain(tree: &Tree, provider: &Provider) -> String {
+    let tree = &narrow(tree, provider);
     let mut msg = format!(
-        "no set of wheels satisfies the requirements for {}:\n  ",
+        "no set of wheels satisfies the requirements for {}",
         provider.target.label()
     );
-    msg.push_str(&tidy(&DefaultStringReporter::report(tree)).replace('\n', "\n  "));
+    let mut steps = 0usize;
+    walk(tree, |_| steps += 1);
+    match headline(tree, provider) {
+        // PubGrub's report of a derivation this long repeats ever-growing version sets on
+        // every line (megabytes of text, seconds to build); the sentence sums it up.
+        Some(h) if steps > MAX_REPORTED_STEPS => msg.push_str(&format!(
+            ": {h}.\n  (PubGrub's derivation has {steps} steps; not shown)"
+        )),
+        Some(h) => msg.push_str(&format!(": {h}.\n\nin detail:\n  ")),
+        None => msg.push_str(":\n  "),
+    }
+    if !msg.ends_with("not shown)") {
+        msg.push_str(&shorten(&tidy(&DefaultStringReporter::report(tree))).replace('\n', "\n  "));
+    }
     let mut names = BTreeSet::new();
     collect(tree, &mut names);
     let mut pins = std::collections::HashMap::new();
@@ -85,6 +329,8 @@ pub fn explain(tree: &Tree, provider: &Provider) -> String {
         .iter()
         .filter_map(|n| package_note(n, provider, pins.get(n)))
         .collect();
+    let mut notes = notes;
+    notes.extend(unusable_notes(tree, provider));
     if !notes.is_empty() {
         msg.push_str("\n\nwhy:");
         for n in notes {
@@ -95,33 +341,72 @@ pub fn explain(tree: &Tree, provider: &Provider) -> String {
     msg
 }
 
+/// Above this many nodes, PubGrub's derivation is not printed when a one-sentence summary
+/// exists.
+const MAX_REPORTED_STEPS: usize = 2000;
+
+/// Lines of PubGrub's derivation kept at each end of a long one.
+const DETAIL_LINES: usize = 12;
+
+/// Keeps the first and last lines of a derivation that a long backtrack made hundreds of
+/// lines long (one per boto3 release): the end says how it closes, the start how it opens.
+fn shorten(report: &str) -> String {
+    let lines: Vec<&str> = report.lines().collect();
+    if lines.len() <= 2 * DETAIL_LINES + 1 {
+        return report.to_string();
+    }
+    let skipped = lines.len() - 2 * DETAIL_LINES;
+    format!(
+        "{}\n… ({skipped} more steps of the same kind) …\n{}",
+        lines[..DETAIL_LINES].join("\n"),
+        lines[lines.len() - DETAIL_LINES..].join("\n")
+    )
+}
+
+/// Releases left out for unusable metadata that the derivation relies on.
+fn unusable_notes(tree: &Tree, provider: &Provider) -> Vec<String> {
+    let mut f = Facts::default();
+    facts(tree, &mut f);
+    provider
+        .unusable
+        .borrow()
+        .values()
+        .filter(|u| {
+            f.custom
+                .iter()
+                .any(|(p, vs, _)| p.name() == Some(&u.name) && vs.contains(&u.version))
+        })
+        .map(|u| {
+            format!(
+                "{} {} was left out: its metadata ({}) cannot be used: {}",
+                u.name, u.version, u.filename, u.reason
+            )
+        })
+        .collect()
+}
+
 /// Versions pinned exactly (`==V`, a range from V to V's local versions) that had no
 /// usable release: these deserve a suggestion of the nearest usable one.
 fn pinned(tree: &Tree, out: &mut std::collections::HashMap<PackageName, Version>) {
-    match tree {
-        DerivationTree::External(External::NoVersions(p, range)) => {
-            if let (Some(n), Some((lo, hi))) = (p.name(), range.bounding_range()) {
-                let lo = match lo {
-                    std::ops::Bound::Included(v) => Some(v),
-                    _ => None,
-                };
-                let hi = match hi {
-                    std::ops::Bound::Included(v) | std::ops::Bound::Excluded(v) => Some(v),
-                    _ => None,
-                };
-                if let (Some(lo), Some(hi)) = (lo, hi)
-                    && hi.clone().without_local() == *lo
-                {
-                    out.insert(n.clone(), lo.clone());
-                }
+    walk(tree, |t| {
+        if let DerivationTree::External(External::NoVersions(p, range)) = t
+            && let (Some(n), Some((lo, hi))) = (p.name(), range.bounding_range())
+        {
+            let lo = match lo {
+                std::ops::Bound::Included(v) => Some(v),
+                _ => None,
+            };
+            let hi = match hi {
+                std::ops::Bound::Included(v) | std::ops::Bound::Excluded(v) => Some(v),
+                _ => None,
+            };
+            if let (Some(lo), Some(hi)) = (lo, hi)
+                && hi.clone().without_local() == *lo
+            {
+                out.insert(n.clone(), lo.clone());
             }
         }
-        DerivationTree::External(_) => {}
-        DerivationTree::Derived(d) => {
-            pinned(&d.cause1, out);
-            pinned(&d.cause2, out);
-        }
-    }
+    });
 }
 
 /// The glibc minor a manylinux platform tag needs.
@@ -136,7 +421,7 @@ fn manylinux_glibc(tag: &str) -> Option<u16> {
 }
 
 /// One reason a version is unusable, the most telling first.
-fn reason(
+pub(super) fn reason(
     r: &Rejections,
     usable_yanked: bool,
     t: &Target,
@@ -383,6 +668,17 @@ mod tests {
             tidy("your requirements 0 depends on a"),
             "your requirements depend on a"
         );
+    }
+
+    #[test]
+    fn long_derivations_keep_both_ends() {
+        let long: Vec<String> = (0..100).map(|i| format!("step {i}")).collect();
+        let short = shorten(&long.join("\n"));
+        assert!(short.starts_with("step 0\n"));
+        assert!(short.ends_with("step 99"));
+        assert!(short.contains("76 more steps"));
+        assert_eq!(short.lines().count(), 2 * DETAIL_LINES + 1);
+        assert_eq!(shorten("a\nb"), "a\nb");
     }
 
     #[test]

@@ -4,8 +4,9 @@
 mod candidates;
 mod explain;
 mod provider;
+mod solver;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use uv_normalize::PackageName;
@@ -36,6 +37,39 @@ pub struct Pin {
     pub dependencies: Vec<PackageName>,
 }
 
+/// A release left out of a resolution because its metadata cannot be used (an unparseable
+/// Requires-Dist, a METADATA that names another project…). One broken old release must not
+/// end a resolution; it is reported instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unusable {
+    pub name: PackageName,
+    pub version: Version,
+    pub filename: String,
+    pub reason: String,
+}
+
+/// A package whose newest release was not taken, and why (a glibc ceiling, the Python
+/// version, no wheel for the architecture, a requirement or constraint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBack {
+    pub name: PackageName,
+    /// The version chosen.
+    pub version: Version,
+    /// The newest release on the index.
+    pub newest: Version,
+    pub reason: String,
+}
+
+/// A successful resolution for one target.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub pins: Vec<Pin>,
+    /// Releases the search looked at and had to leave out.
+    pub unusable: Vec<Unusable>,
+    /// Packages not at their newest release.
+    pub held_back: Vec<HeldBack>,
+}
+
 /// Why no set of wheels satisfies the requirements, in words.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -45,32 +79,47 @@ pub enum ResolveError {
     Other(String),
 }
 
+/// Stack for the resolution thread: PubGrub's derivation of a conflict that needed a long
+/// backtrack (every boto3 release against a python-dateutil pin) is thousands of levels deep,
+/// and reporting it recurses through every level.
+const RESOLVER_STACK: usize = 256 << 20;
+
 /// Resolves for one target. Blocks the calling thread (run it under `spawn_blocking`);
-/// index requests run on the tokio runtime behind `handle`, many at once.
+/// index requests run on the tokio runtime behind `handle`, many at once. The search itself
+/// runs on a thread of its own with a large stack (see [`RESOLVER_STACK`]).
 pub fn resolve(
     client: Arc<IndexClient>,
     handle: tokio::runtime::Handle,
     target: Target,
     input: &ResolveInput,
-) -> Result<Vec<Pin>, ResolveError> {
+) -> Result<Resolution, ResolveError> {
+    let input = input.clone();
+    std::thread::Builder::new()
+        .name(format!("resolve-{target}"))
+        .stack_size(RESOLVER_STACK)
+        .spawn(move || resolve_here(client, handle, target, &input))
+        .map_err(|e| ResolveError::Other(format!("cannot start the resolver thread: {e}")))?
+        .join()
+        .map_err(|_| ResolveError::Other(format!("the resolver for {target} crashed")))?
+}
+
+fn resolve_here(
+    client: Arc<IndexClient>,
+    handle: tokio::runtime::Handle,
+    target: Target,
+    input: &ResolveInput,
+) -> Result<Resolution, ResolveError> {
     let _task = crate::progress::begin(crate::progress::Task::Resolve(target.label()));
     let provider = provider::Provider::new(client, handle, target, input)?;
-    let result = pubgrub::resolve(&provider, Pkg::Root, Version::new([0]));
-    match result {
-        Ok(selected) => {
-            let selected: BTreeMap<Pkg, Version> = selected
-                .iter()
-                .map(|(p, v)| (p.clone(), v.clone()))
-                .collect();
-            provider.pins(&selected)
-        }
-        Err(pubgrub::PubGrubError::NoSolution(tree)) => {
+    match solver::solve(&provider) {
+        Ok(selected) => Ok(Resolution {
+            pins: provider.pins(&selected)?,
+            unusable: provider.unusable.borrow().values().cloned().collect(),
+            held_back: provider.held_back(&selected),
+        }),
+        Err(solver::SolveError::NoSolution(tree)) => {
             Err(ResolveError::NoSolution(explain::explain(&tree, &provider)))
         }
-        Err(pubgrub::PubGrubError::ErrorChoosingVersion { source, .. })
-        | Err(pubgrub::PubGrubError::ErrorRetrievingDependencies { source, .. }) => {
-            Err(ResolveError::Other(source.to_string()))
-        }
-        Err(e) => Err(ResolveError::Other(e.to_string())),
+        Err(solver::SolveError::Provider(e)) => Err(ResolveError::Other(e.0)),
     }
 }

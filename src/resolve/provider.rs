@@ -14,8 +14,8 @@ use uv_pep440::Version;
 use uv_pep508::{MarkerEnvironment, Requirement, VersionOrUrl};
 
 use super::candidates::Candidates;
-use super::{Pin, ResolveError, ResolveInput};
-use crate::index::{DistFile, IndexClient};
+use super::{Pin, ResolveError, ResolveInput, Unusable};
+use crate::index::{DistFile, IndexClient, MetadataError};
 use crate::target::{TagRanking, Target};
 use crate::wheel_name::WheelName;
 
@@ -72,7 +72,24 @@ pub struct Provider {
     candidates: RefCell<HashMap<PackageName, Rc<Candidates>>>,
     discovered: RefCell<HashMap<PackageName, usize>>,
     deps_of: RefCell<HashMap<(Pkg, Version), Vec<PackageName>>>,
+    /// What each version tried asks of each dependency, for saying who held a package back.
+    dep_ranges: RefCell<HashMap<(Pkg, Version), DepRanges>>,
+    /// How many versions of each package the search has tried, for batch prefetching and
+    /// progress.
+    tried: RefCell<HashMap<PackageName, usize>>,
+    /// Metadata files whose download has been started in the background.
+    prefetched: RefCell<HashSet<String>>,
+    /// Caps background metadata downloads, so a long backtrack cannot open hundreds at once.
+    prefetch_slots: Arc<tokio::sync::Semaphore>,
+    /// Versions left out because their metadata cannot be used, with the reason.
+    pub unusable: RefCell<BTreeMap<(PackageName, Version), Unusable>>,
 }
+
+/// The range a version asks of each of its dependencies.
+type DepRanges = Vec<(PackageName, Ranges<Version>)>;
+
+/// Background metadata downloads at once.
+const PREFETCH_CONCURRENCY: usize = 32;
 
 fn ranges_of(req: &Requirement) -> Ranges<Version> {
     match &req.version_or_url {
@@ -211,6 +228,11 @@ impl Provider {
             candidates: RefCell::default(),
             discovered: RefCell::default(),
             deps_of: RefCell::default(),
+            dep_ranges: RefCell::default(),
+            tried: RefCell::default(),
+            prefetched: RefCell::default(),
+            prefetch_slots: Arc::new(tokio::sync::Semaphore::new(PREFETCH_CONCURRENCY)),
+            unusable: RefCell::default(),
         })
     }
 
@@ -277,20 +299,106 @@ impl Provider {
         cand.file.clone().or_else(|| cand.yanked.clone())
     }
 
+    /// Core metadata of one version; `Ok(Err(reason))` when the file was read but cannot be
+    /// used, which makes that version unusable rather than ending the resolution.
     fn metadata(
         &self,
         name: &PackageName,
         version: &Version,
-    ) -> Result<Arc<crate::index::CoreMetadata>, ProviderError> {
+    ) -> Result<Result<Arc<crate::index::CoreMetadata>, String>, ProviderError> {
         let file = self.file_for(name, version).ok_or_else(|| {
             ProviderError(format!("internal: no file chosen for {name} {version}"))
         })?;
         let client = self.client.clone();
-        let meta = self
+        let f = file.clone();
+        match self
             .handle
-            .block_on(async move { client.metadata(&file).await })
-            .map_err(ProviderError)?;
-        Ok(meta)
+            .block_on(async move { client.metadata(&f).await })
+        {
+            Ok(meta) => Ok(Ok(meta)),
+            Err(MetadataError::Malformed(why)) => Ok(Err(why)),
+            Err(MetadataError::Fetch(why)) => Err(ProviderError(why)),
+        }
+    }
+
+    /// Records that a version is unusable and returns the reason PubGrub keeps.
+    fn unusable(&self, name: &PackageName, version: &Version, reason: String) -> String {
+        let filename = self
+            .file_for(name, version)
+            .map(|f| f.filename)
+            .unwrap_or_default();
+        let short = format!("its metadata ({filename}) cannot be used: {reason}");
+        self.unusable.borrow_mut().insert(
+            (name.clone(), version.clone()),
+            Unusable {
+                name: name.clone(),
+                version: version.clone(),
+                filename,
+                reason,
+            },
+        );
+        short
+    }
+
+    /// Starts downloading, in the background, the metadata of the next `count` versions of
+    /// `name` the search would try after `after` within `range`: when a package is being
+    /// backtracked through, its older releases are read many at a time instead of one by one.
+    fn prefetch_versions(
+        &self,
+        name: &PackageName,
+        range: &Ranges<Version>,
+        after: &Version,
+        count: usize,
+        beyond_range: bool,
+    ) {
+        let Some(cands) = self.candidates.borrow().get(name).cloned() else {
+            return;
+        };
+        let mut prefetched = self.prefetched.borrow_mut();
+        // Older releases inside the range first; when the search has already walked through
+        // many releases of this package, the next older ones are likely wanted too (the range
+        // often shrinks to a few releases at a time, as with boto3 → botocore).
+        let below = cands.versions.partition_point(|c| &c.version >= after);
+        let older = cands.versions[below..].iter();
+        let in_range = older.clone().filter(|c| range.contains(&c.version));
+        let beyond: Box<dyn Iterator<Item = &super::candidates::Candidate>> = if beyond_range {
+            Box::new(older.filter(|c| !range.contains(&c.version)))
+        } else {
+            Box::new(std::iter::empty())
+        };
+        for c in in_range.chain(beyond).take(count) {
+            let Some(file) = c.file.clone() else { continue };
+            if !prefetched.insert(file.url.clone()) {
+                continue;
+            }
+            let client = self.client.clone();
+            let slots = self.prefetch_slots.clone();
+            self.handle.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                let _ = client.metadata(&file).await;
+            });
+        }
+    }
+
+    /// The versions that share the dependencies of `version`: the gap between its nearest
+    /// existing neighbours (no other existing version lies inside it).
+    pub fn gap_around(&self, package: &Pkg, version: &Version) -> Ranges<Version> {
+        let single = Ranges::singleton(version.clone());
+        match package
+            .name()
+            .and_then(|n| self.candidates.borrow().get(n).cloned())
+        {
+            Some(c) => single.widen_versions(&c.ascending),
+            None => single,
+        }
+    }
+
+    /// The existing versions of a package, oldest first, for narrowing ranges in messages.
+    pub fn existing_versions(&self, name: &PackageName) -> Option<Vec<Version>> {
+        self.candidates
+            .borrow()
+            .get(name)
+            .map(|c| c.ascending.clone())
     }
 
     fn constrain(&self, name: &PackageName, range: Ranges<Version>) -> Ranges<Version> {
@@ -366,34 +474,115 @@ impl Provider {
         Ok(pins)
     }
 
+    /// For every chosen package whose newest release was not taken: that release and why.
+    pub fn held_back(&self, selected: &BTreeMap<Pkg, Version>) -> Vec<super::HeldBack> {
+        let mut out = Vec::new();
+        for (pkg, chosen) in selected {
+            let Pkg::Dist(name) = pkg else { continue };
+            let Some(cands) = self.rejections(name) else {
+                continue;
+            };
+            let newest = cands
+                .versions
+                .iter()
+                .map(|c| &c.version)
+                .chain(cands.rejected.keys())
+                .filter(|v| chosen.any_prerelease() || !v.any_prerelease())
+                .max();
+            let Some(newest) = newest.filter(|n| *n > chosen).cloned() else {
+                continue;
+            };
+            let usable = cands
+                .versions
+                .iter()
+                .any(|c| c.version == newest && c.file.is_some());
+            let rejected = (!usable)
+                .then(|| cands.rejected.get(&newest))
+                .flatten()
+                .and_then(|r| {
+                    super::explain::reason(
+                        r,
+                        false,
+                        &self.target,
+                        self.hash_origins.get(name).map(String::as_str),
+                    )
+                });
+            let unusable = self
+                .unusable
+                .borrow()
+                .get(&(name.clone(), newest.clone()))
+                .map(|u| format!("its metadata ({}) cannot be used", u.filename));
+            let reason = match rejected.or(unusable) {
+                Some(r) => r,
+                None => self.who_excludes(name, &newest, selected),
+            };
+            out.push(super::HeldBack {
+                name: name.clone(),
+                version: chosen.clone(),
+                newest,
+                reason,
+            });
+        }
+        out
+    }
+
+    /// Which requirement keeps `version` of `name` out of a selection.
+    fn who_excludes(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        selected: &BTreeMap<Pkg, Version>,
+    ) -> String {
+        let tidy = super::explain::tidy;
+        if self.preferences.contains_key(name) {
+            return "kept at the version of the existing lock (--upgrade-package to move it)"
+                .to_string();
+        }
+        for (p, r) in &self.root {
+            if p == &Pkg::Dist(name.clone()) && !r.contains(version) {
+                return tidy(&format!("your requirements ask for {name} {r}"));
+            }
+        }
+        if let Some(c) = self.constraints.get(name)
+            && !c.contains(version)
+        {
+            return tidy(&format!("a constraint limits {name} to {c}"));
+        }
+        let ranges = self.dep_ranges.borrow();
+        for (p, v) in selected {
+            if let Some(deps) = ranges.get(&(p.clone(), v.clone()))
+                && let Some((_, r)) = deps.iter().find(|(n, r)| n == name && !r.contains(version))
+            {
+                return tidy(&format!("{p} {v} needs {name} {r}"));
+            }
+        }
+        "the other requirements rule it out".to_string()
+    }
+
     pub fn rejections(&self, name: &PackageName) -> Option<Rc<Candidates>> {
         self.candidates.borrow().get(name).cloned()
     }
 }
 
-impl DependencyProvider for Provider {
-    type P = Pkg;
-    type V = Version;
-    type VS = Ranges<Version>;
-    type Priority = (u32, u8, Reverse<usize>);
-    type M = String;
-    type Err = ProviderError;
-
-    fn prioritize(
+impl Provider {
+    /// PubGrub's order: packages that conflicted most first, then pinned ones, then in the
+    /// order they were discovered.
+    pub fn priority(
         &self,
         package: &Pkg,
         range: &Ranges<Version>,
-        stats: &PackageResolutionStatistics,
-    ) -> Self::Priority {
+        conflicts: u32,
+    ) -> (u32, u8, Reverse<usize>) {
         let pinned = u8::from(range.as_singleton().is_some() || matches!(package, Pkg::Extra(..)));
         let order = package
             .name()
             .and_then(|n| self.discovered.borrow().get(n).copied())
             .unwrap_or(usize::MAX);
-        (stats.conflict_count(), pinned, Reverse(order))
+        (conflicts, pinned, Reverse(order))
     }
 
-    fn choose_version(
+    /// The version to try next: the preferred (locked) one when it fits, else the newest.
+    pub fn choose(
         &self,
         package: &Pkg,
         range: &Ranges<Version>,
@@ -420,16 +609,47 @@ impl DependencyProvider for Provider {
             return Ok(Some(c.version.clone()));
         }
         let pre_ok = self.pre || self.explicit_pre.borrow().contains(name);
-        let first = cands
-            .versions
+        // Skip the releases above the range at once: while the search walks down thousands
+        // of releases, scanning them from the newest each time would be quadratic.
+        let start = match range.bounding_range().map(|(_, hi)| hi) {
+            Some(std::ops::Bound::Included(hi)) => {
+                cands.versions.partition_point(|c| &c.version > hi)
+            }
+            Some(std::ops::Bound::Excluded(hi)) => {
+                cands.versions.partition_point(|c| &c.version >= hi)
+            }
+            _ => 0,
+        };
+        let in_scope = &cands.versions[start..];
+        let first = in_scope
             .iter()
             .find(|c| usable(c) && (pre_ok || !c.version.any_prerelease()));
         // PEP 440: pre-releases are acceptable when nothing else satisfies the specifier.
-        let chosen = first.or_else(|| cands.versions.iter().find(|c| usable(c)));
-        Ok(chosen.map(|c| c.version.clone()))
+        let chosen = first
+            .or_else(|| in_scope.iter().find(|c| usable(c)))
+            .map(|c| c.version.clone());
+        if let Some(v) = &chosen {
+            let n = {
+                let mut tried = self.tried.borrow_mut();
+                let n = tried.entry(name.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            crate::progress::event(crate::progress::Event::Tried {
+                package: name.to_string(),
+                versions: n,
+            });
+            // From the second version of a package on, the search is walking down its
+            // releases: read the next ones' metadata many at a time.
+            if n >= 2 {
+                self.prefetch_versions(name, range, v, n.clamp(16, 64), n >= 4);
+            }
+        }
+        Ok(chosen)
     }
 
-    fn get_dependencies(
+    /// The dependencies of one version, or why that version cannot be used.
+    pub fn dependencies(
         &self,
         package: &Pkg,
         version: &Version,
@@ -446,12 +666,18 @@ impl DependencyProvider for Provider {
                 return Ok(Dependencies::Available(out.into_iter().collect()));
             }
             Pkg::Dist(name) | Pkg::Extra(name, _) => {
-                let meta = self.metadata(name, version)?;
+                let meta = match self.metadata(name, version)? {
+                    Ok(m) => m,
+                    Err(why) => {
+                        return Ok(Dependencies::Unavailable(self.unusable(name, version, why)));
+                    }
+                };
                 if &meta.name != name || &meta.version != version {
-                    return Err(ProviderError(format!(
-                        "the metadata of {name} {version} says it is {} {}; the index is serving a wrong file",
+                    let why = format!(
+                        "it says it is {} {}, not {name} {version}",
                         meta.name, meta.version
-                    )));
+                    );
+                    return Ok(Dependencies::Unavailable(self.unusable(name, version, why)));
                 }
                 if let Some(rp) = &meta.requires_python
                     && let Ok(py) = self.target.python_full_version().parse::<Version>()
@@ -499,6 +725,52 @@ impl DependencyProvider for Provider {
         self.deps_of
             .borrow_mut()
             .insert((package.clone(), version.clone()), names);
+        let ranges = out
+            .iter()
+            .filter_map(|(p, r)| match p {
+                Pkg::Dist(n) => Some((n.clone(), r.clone())),
+                _ => None,
+            })
+            .collect();
+        self.dep_ranges
+            .borrow_mut()
+            .insert((package.clone(), version.clone()), ranges);
         Ok(Dependencies::Available(out.into_iter().collect()))
+    }
+}
+
+/// PubGrub's state API needs the provider's types; the loop in `solver` calls the inherent
+/// methods above directly.
+impl DependencyProvider for Provider {
+    type P = Pkg;
+    type V = Version;
+    type VS = Ranges<Version>;
+    type Priority = (u32, u8, Reverse<usize>);
+    type M = String;
+    type Err = ProviderError;
+
+    fn prioritize(
+        &self,
+        package: &Pkg,
+        range: &Ranges<Version>,
+        stats: &PackageResolutionStatistics,
+    ) -> Self::Priority {
+        self.priority(package, range, stats.conflict_count())
+    }
+
+    fn choose_version(
+        &self,
+        package: &Pkg,
+        range: &Ranges<Version>,
+    ) -> Result<Option<Version>, ProviderError> {
+        self.choose(package, range)
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &Pkg,
+        version: &Version,
+    ) -> Result<Dependencies<Pkg, Ranges<Version>, String>, ProviderError> {
+        self.dependencies(package, version)
     }
 }

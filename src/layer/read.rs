@@ -15,82 +15,17 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use zip::ZipArchive;
 use zip::read::ZipReadOptions;
 
-use super::binary::{self, BinaryInfo};
-use super::report::Finding;
+use super::binfile as binary;
+use super::inventory::{Content, Entry, EntryKind, HEAD_BYTES, Inventory, LayerSource, wants_head};
+use crate::check::report::Finding;
 use crate::domain::MAX_UNZIPPED_BYTES;
-
-/// A layer to check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LayerSource {
-    /// A layer zip, read in place.
-    Zip(PathBuf),
-    /// A directory laid out like the inside of a layer zip (`python/…`).
-    Dir(PathBuf),
-}
-
-impl LayerSource {
-    /// A zip for a file, a directory for a directory.
-    pub fn from_path(path: &Path) -> io::Result<LayerSource> {
-        let meta = std::fs::metadata(path)?;
-        Ok(if meta.is_dir() {
-            LayerSource::Dir(path.to_path_buf())
-        } else {
-            LayerSource::Zip(path.to_path_buf())
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        match self {
-            LayerSource::Zip(p) | LayerSource::Dir(p) => p,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind {
-    File,
-    Dir,
-    Symlink,
-}
-
-/// One entry of the layer, with what the later stages need to know about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// `/`-separated path inside the layer, as written in the zip (directories without
-    /// their trailing `/`).
-    pub path: String,
-    pub kind: EntryKind,
-    /// Uncompressed size (declared in the zip, verified when the entry was read).
-    pub size: u64,
-    pub content: Content,
-}
-
-/// What was kept of an entry's bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Content {
-    None,
-    /// A parsed ELF, Mach-O or PE file.
-    Binary(BinaryInfo),
-    /// A text file a later stage reads (METADATA, RECORD) or a symbolic link's target.
-    Text(Vec<u8>),
-}
-
-/// Everything read from the layer.
-#[derive(Debug, Clone, Default)]
-pub struct Inventory {
-    pub entries: Vec<Entry>,
-    /// Size of the zip file; `None` for a directory.
-    pub zip_bytes: Option<u64>,
-    /// Problems with the container itself (hostile or damaged zip entries).
-    pub findings: Vec<Finding>,
-}
 
 /// Largest text file kept for the later stages; a METADATA or RECORD bigger than this is
 /// not read (real ones are kilobytes, RECORDs of huge packages a few megabytes).
@@ -110,16 +45,59 @@ pub fn wants_text(path: &str) -> bool {
     let Some((dir, file)) = path.rsplit_once('/') else {
         return false;
     };
-    dir.ends_with(".dist-info") && matches!(file, "METADATA" | "RECORD")
+    dir.ends_with(".dist-info") && matches!(file, "METADATA" | "RECORD" | "top_level.txt")
 }
 
 /// Reads a layer. `Err` only when the source cannot be opened at all (no such file, not
 /// readable); a damaged or hostile zip gives an inventory with error findings.
 pub fn read(source: &LayerSource) -> io::Result<Inventory> {
-    match source {
-        LayerSource::Zip(p) => read_zip(p),
-        LayerSource::Dir(p) => read_dir(p),
+    let mut inv = match source {
+        LayerSource::Zip(p) => read_zip(p)?,
+        LayerSource::Dir(p) => read_dir(p)?,
+    };
+    let clashes = name_clashes(&inv.entries);
+    inv.findings.extend(clashes);
+    Ok(inv)
+}
+
+/// Paths that are both a file and a directory (`a/b` stored as a file while `a/b/c` or a
+/// directory entry `a/b/` exists): one of them cannot be extracted, and which one survives
+/// depends on the unzip tool.
+pub fn name_clashes(entries: &[Entry]) -> Vec<Finding> {
+    use std::collections::HashMap;
+    let mut kinds: HashMap<&str, EntryKind> = HashMap::new();
+    let mut clashes = Vec::new();
+    for e in entries {
+        if let Some(&k) = kinds.get(e.path.as_str())
+            && (k == EntryKind::Dir) != (e.kind == EntryKind::Dir)
+        {
+            clashes.push(e.path.clone());
+        }
+        kinds.entry(&e.path).or_insert(e.kind);
     }
+    for e in entries {
+        let mut at = 0;
+        while let Some(i) = e.path[at..].find('/') {
+            let parent = &e.path[..at + i];
+            if kinds.get(parent).is_some_and(|k| *k != EntryKind::Dir) {
+                clashes.push(parent.to_string());
+            }
+            at += i + 1;
+        }
+    }
+    clashes.sort();
+    clashes.dedup();
+    clashes
+        .into_iter()
+        .map(|p| {
+            Finding::error(
+                "name-clash",
+                "this path is both a file and a directory in the layer: one of them cannot be extracted, and which one survives depends on the unzip tool",
+                "rebuild the layer so the path is either a file or a directory",
+            )
+            .at(p)
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,6 +201,7 @@ fn read_zip(path: &Path) -> io::Result<Inventory> {
                                     path: String::new(),
                                     kind: EntryKind::Dir,
                                     size: 0,
+                                    compressed: 0,
                                     content: Content::None,
                                 },
                                 findings,
@@ -325,6 +304,16 @@ fn read_zip_entry(
         // Its bytes are never looked at: where it would land is the problem.
         return None;
     }
+    if std::str::from_utf8(file.name_raw()).is_err() {
+        findings.push(
+            Finding::warning(
+                "non-utf8-name",
+                "the entry name is not valid UTF-8 (a legacy code page?): unzip tools decode it differently, and Python cannot import a module by such a name",
+                "rename the file with an ASCII or UTF-8 name and rebuild the zip",
+            )
+            .at(crate::format::shorten(&name)),
+        );
+    }
     if file.encrypted() {
         findings.push(
             Finding::error(
@@ -346,12 +335,26 @@ fn read_zip_entry(
             path,
             kind: EntryKind::Dir,
             size: 0,
+            compressed: 0,
             content: Content::None,
         });
     }
-    if declared > MAX_UNZIPPED_BYTES
-        || (declared >= BOMB_MIN_BYTES && declared / compressed.max(1) >= BOMB_RATIO)
-    {
+    if declared > MAX_UNZIPPED_BYTES {
+        findings.push(
+            Finding::error(
+                "zip-bomb",
+                format!(
+                    "the entry claims an impossible size: {} bytes unzipped, more than Lambda's limit of {} bytes for a function and all its layers together (a forged zip64 size or a zip bomb)",
+                    crate::format::thousands(declared),
+                    crate::format::thousands(MAX_UNZIPPED_BYTES)
+                ),
+                "do not upload this zip; rebuild the layer from its packages",
+            )
+            .at(name),
+        );
+        return None;
+    }
+    if declared >= BOMB_MIN_BYTES && declared / compressed.max(1) >= BOMB_RATIO {
         findings.push(
             Finding::error(
                 "zip-bomb",
@@ -368,6 +371,7 @@ fn read_zip_entry(
 
     // Stream the data: verify size and CRC, keep only what is needed.
     let mut kept: Option<Vec<u8>> = None;
+    let mut head: Option<Vec<u8>> = wants_head(&path).then(Vec::new);
     let mut total: u64 = 0;
     let cap = if is_symlink {
         MAX_LINK_BYTES
@@ -388,6 +392,10 @@ fn read_zip_entry(
                     if keep {
                         kept = Some(Vec::with_capacity(declared.min(64 << 20) as usize));
                     }
+                }
+                if let Some(h) = head.as_mut() {
+                    let want = HEAD_BYTES.saturating_sub(h.len()).min(chunk.len());
+                    h.extend_from_slice(&chunk[..want]);
                 }
                 total += k as u64;
                 if total > declared || total > cap {
@@ -475,7 +483,10 @@ fn read_zip_entry(
             None if wants_text(&path) => Content::Text(bytes),
             None => Content::None,
         },
-        None => Content::None,
+        None => match head {
+            Some(h) => Content::Head(h),
+            None => Content::None,
+        },
     };
     Some(Entry {
         path,
@@ -485,6 +496,7 @@ fn read_zip_entry(
             EntryKind::File
         },
         size: declared,
+        compressed,
         content,
     })
 }
@@ -512,6 +524,16 @@ fn read_dir(root: &Path) -> io::Result<Inventory> {
                 })
                 .unwrap_or_default();
             let ft = child.file_type()?;
+            if child.file_name().to_str().is_none() {
+                inv.findings.push(
+                    Finding::warning(
+                        "non-utf8-name",
+                        "the file name is not valid UTF-8: zip tools store and extract it differently, and Python cannot import a module by such a name",
+                        "rename the file with an ASCII or UTF-8 name",
+                    )
+                    .at(crate::format::shorten(&rel)),
+                );
+            }
             if ft.is_symlink() {
                 let target = std::fs::read_link(&p)
                     .map(|t| t.to_string_lossy().into_owned())
@@ -528,6 +550,7 @@ fn read_dir(root: &Path) -> io::Result<Inventory> {
                     path: rel,
                     kind: EntryKind::Symlink,
                     size: 0,
+                    compressed: 0,
                     content: Content::Text(target.into_bytes()),
                 });
             } else if ft.is_dir() {
@@ -535,6 +558,7 @@ fn read_dir(root: &Path) -> io::Result<Inventory> {
                     path: rel,
                     kind: EntryKind::Dir,
                     size: 0,
+                    compressed: 0,
                     content: Content::None,
                 });
                 stack.push(p);
@@ -545,6 +569,7 @@ fn read_dir(root: &Path) -> io::Result<Inventory> {
                     path: rel,
                     kind: EntryKind::File,
                     size,
+                    compressed: size,
                     content,
                 });
             }
@@ -559,6 +584,9 @@ fn read_dir_file(p: &Path, rel: &str, size: u64, buf: &mut [u8]) -> io::Result<C
     let head = &buf[..head_len];
     let text = wants_text(rel) && size <= MAX_TEXT_BYTES;
     if !(binary::looks_binary(head) || text) {
+        if wants_head(rel) {
+            return Ok(Content::Head(head[..head.len().min(HEAD_BYTES)].to_vec()));
+        }
         return Ok(Content::None);
     }
     let mut bytes = head.to_vec();

@@ -1,11 +1,14 @@
-//! Installed distributions: the `*.dist-info` directories on the layer's import roots, read
-//! from their METADATA (name, version, Requires-Dist) and RECORD (the files they own).
+//! Installed distributions: the `*.dist-info` directories DIRECTLY in one of the layer's
+//! import roots (a `setuptools/_vendor/x.dist-info` is vendored code, not an installed
+//! distribution), read from their METADATA (name, version, Requires-Dist), RECORD (the
+//! files they own) and top_level.txt (the modules they provide).
 
-use crate::wheel_name::normalize_name;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use super::source::{Content, Entry, EntryKind};
+use super::inventory::{Content, Entry, EntryKind};
+use crate::metadata::Headers;
 use crate::target::Target;
+use crate::wheel_name::normalize_name;
 
 /// One installed distribution found in the layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +26,8 @@ pub struct Dist {
     pub requires: Vec<String>,
     /// Layer paths listed in RECORD (normalized; directories excluded).
     pub files: Vec<String>,
+    /// Top-level importable names, from `top_level.txt` or else from `RECORD`.
+    pub top_level: Vec<String>,
 }
 
 impl Dist {
@@ -43,45 +48,65 @@ pub fn import_roots(target: &Target) -> [String; 2] {
     ]
 }
 
-/// Parses METADATA's header block: (Name, Version, Requires-Dist values).
-pub fn parse_metadata(text: &str) -> (Option<String>, Option<String>, Vec<String>) {
-    let (mut name, mut version, mut requires) = (None, None, Vec::new());
-    let mut last: Option<(String, String)> = None;
-    let mut flush = |field: Option<(String, String)>| {
-        if let Some((k, v)) = field {
-            match k.to_ascii_lowercase().as_str() {
-                "name" => name = Some(v.trim().to_string()),
-                "version" => version = Some(v.trim().to_string()),
-                "requires-dist" => requires.push(v.trim().to_string()),
-                _ => {}
-            }
-        }
-    };
-    for line in text.lines() {
-        if line.trim().is_empty() {
-            break; // the body (description) starts
-        }
-        if line.starts_with([' ', '\t']) {
-            if let Some((_, v)) = last.as_mut() {
-                v.push(' ');
-                v.push_str(line.trim());
-            }
+/// The import roots a layer holds, whatever Python it is for: `python/` when anything is
+/// under it, and each `python/lib/python3.X/site-packages/` present.
+pub fn roots_present(entries: &[Entry]) -> Vec<String> {
+    let mut roots = BTreeSet::new();
+    for e in entries {
+        let Some(rest) = e.path.strip_prefix("python/") else {
             continue;
-        }
-        flush(last.take());
-        if let Some((k, v)) = line.split_once(':') {
-            last = Some((k.trim().to_string(), v.to_string()));
+        };
+        roots.insert("python/".to_string());
+        if let Some(rest) = rest.strip_prefix("lib/")
+            && let Some((dir, tail)) = rest.split_once('/')
+            && dir
+                .strip_prefix("python3.")
+                .is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()))
+            && (tail == "site-packages" || tail.starts_with("site-packages/"))
+        {
+            roots.insert(format!("python/lib/{dir}/site-packages/"));
         }
     }
-    flush(last.take());
-    (name, version, requires)
+    roots.into_iter().collect()
 }
 
-/// Every distribution installed on one of the target's import roots.
-pub fn collect(entries: &[Entry], target: &Target) -> Vec<Dist> {
-    let roots = import_roots(target);
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// Top-level importable names a RECORD lists: first path components of code files
+/// (`pkg/…`, `mod.py`, `ext.cpython-312-….so`), not `..` paths or `__pycache__`.
+fn record_tops(paths: &[String]) -> Vec<String> {
+    let mut tops = BTreeSet::new();
+    for rel in paths {
+        if rel.starts_with("..") {
+            continue;
+        }
+        let first = rel.split('/').next().unwrap_or_default();
+        let top = if rel.contains('/') {
+            first
+        } else {
+            first.split('.').next().unwrap_or_default()
+        };
+        let is_code = rel.contains('/')
+            || rel.ends_with(".py")
+            || rel.ends_with(".so")
+            || rel.ends_with(".pyd");
+        if is_code && is_identifier(top) && top != "__pycache__" {
+            tops.insert(top.to_string());
+        }
+    }
+    tops.into_iter().collect()
+}
+
+/// Every distribution installed directly in one of `roots` (each with a trailing `/`;
+/// [`import_roots`] for a target, [`roots_present`] for any).
+pub fn collect(entries: &[Entry], roots: &[String]) -> Vec<Dist> {
     let mut metadata: HashMap<&str, &[u8]> = HashMap::new();
     let mut records: HashMap<&str, &[u8]> = HashMap::new();
+    let mut top_levels: HashMap<&str, &[u8]> = HashMap::new();
     let mut dirs: Vec<(String, String)> = Vec::new(); // (root, dist-info dir)
     for e in entries {
         if let Some((dir, file)) = e.path.rsplit_once('/')
@@ -94,6 +119,9 @@ pub fn collect(entries: &[Entry], target: &Target) -> Vec<Dist> {
                     }
                     "RECORD" => {
                         records.insert(dir, t);
+                    }
+                    "top_level.txt" => {
+                        top_levels.insert(dir, t);
                     }
                     _ => {}
                 }
@@ -111,11 +139,13 @@ pub fn collect(entries: &[Entry], target: &Target) -> Vec<Dist> {
     dirs.dedup();
     let mut out = Vec::new();
     for (root, dir) in dirs {
-        let text = metadata
-            .get(dir.as_str())
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
-        let (name, version, requires) = parse_metadata(&text);
+        let headers = Headers::parse(metadata.get(dir.as_str()).copied().unwrap_or_default());
+        let name = headers.get("Name").map(str::to_string);
+        let version = headers.get("Version").map(str::to_string);
+        let requires: Vec<String> = headers
+            .get_all("Requires-Dist")
+            .map(str::to_string)
+            .collect();
         // Fall back on the directory name (`name-version.dist-info`).
         let stem = dir
             .rsplit('/')
@@ -125,15 +155,27 @@ pub fn collect(entries: &[Entry], target: &Target) -> Vec<Dist> {
         let (dname, dver) = stem.split_once('-').unwrap_or((stem, ""));
         let name = name.unwrap_or_else(|| dname.to_string());
         let version = version.unwrap_or_else(|| dver.to_string());
-        let files = records
+        let recorded = records
             .get(dir.as_str())
-            .map(|r| {
-                record_paths(&String::from_utf8_lossy(r))
-                    .iter()
-                    .filter_map(|p| crate::record::join(&root, p))
-                    .collect()
-            })
+            .map(|r| record_paths(&String::from_utf8_lossy(r)))
             .unwrap_or_default();
+        let files = recorded
+            .iter()
+            .filter_map(|p| crate::record::join(&root, p))
+            .collect();
+        let mut top_level: Vec<String> = top_levels
+            .get(dir.as_str())
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.trim().replace('/', "."))
+            .filter(|l| !l.is_empty())
+            .collect();
+        if top_level.is_empty() {
+            top_level = record_tops(&recorded);
+        }
+        top_level.sort();
+        top_level.dedup();
         out.push(Dist {
             key: normalize_name(&name),
             name,
@@ -142,6 +184,7 @@ pub fn collect(entries: &[Entry], target: &Target) -> Vec<Dist> {
             root,
             requires,
             files,
+            top_level,
         });
     }
     out
@@ -213,16 +256,6 @@ pub fn record_paths(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metadata_headers_only() {
-        let text = "Metadata-Version: 2.1\nName: pydantic\nVersion: 2.11.7\nRequires-Dist: pydantic-core==2.33.2\nRequires-Dist: typing-extensions>=4.12.2\nRequires-Dist: email-validator>=2.0.0;\n  extra == 'email'\n\nRequires-Dist: not-a-header\n";
-        let (n, v, r) = parse_metadata(text);
-        assert_eq!(n.as_deref(), Some("pydantic"));
-        assert_eq!(v.as_deref(), Some("2.11.7"));
-        assert_eq!(r.len(), 3);
-        assert_eq!(r[2], "email-validator>=2.0.0; extra == 'email'");
-    }
 
     #[test]
     fn record_rows_and_paths() {

@@ -1,0 +1,389 @@
+//! The build pipeline: the one place that knows the order of the stages.
+//!
+//! ```text
+//! inputs → lock (ensure/refresh) → fetch → plan → [stages on the plan] → write → check → manifest
+//! ```
+//!
+//! The CLI merges flags, pylayer.toml and the environment into [`Inputs`] and
+//! [`BuildSettings`], calls [`build`] (or [`ensure_lock`] for `pylayer lock`) and prints; every
+//! decision about what goes into a layer and where it is written is made here or in the
+//! stage modules. What happens along the way reaches the caller as [`Event`]s, so the
+//! library never prints.
+//!
+//! A new stage that changes the layer's content (bytecode, slimming, stripping) goes
+//! between [`plan::plan`] and [`assemble::write`] in `build_target`: it takes the
+//! [`plan::Plan`] and adds, filters or rewrites entries (see the `plan` module); RECORD files
+//! and the manifest follow from the final plan without further work.
+
+mod locking;
+pub mod naming;
+mod selection;
+
+pub use locking::{LockOutcome, LockSettings, ensure_lock};
+pub use selection::{exclusions, keep_tooling};
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::assemble;
+use crate::bytecode;
+use crate::cache::CacheDir;
+use crate::check::{self, CheckOptions, LayerSource};
+use crate::fetch::{self, FetchEvent, FetchOptions};
+use crate::inputs::Inputs;
+use crate::interpreter::{self, Interpreter, Purpose};
+use crate::lock::LockedPackage;
+use crate::manifest::{self, Manifest};
+use crate::plan::{self, Layout, PlanOptions};
+use crate::target::Target;
+
+/// Why the pipeline stopped, by whose fault: the input (exit 2) or the build (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad flags or input files; the message names what and how to fix it.
+    #[error("{0}")]
+    Input(String),
+    /// Resolution, download or writing failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        Error::Failed(format!("{e:#}"))
+    }
+}
+
+/// What the pipeline tells its caller along the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Something the user should know that does not stop the build.
+    Warning(String),
+    /// A decision taken for the user (a distribution left out or kept).
+    Note(String),
+    /// A release not taken although it is newer, and why (glibc, Python, a constraint…).
+    HeldBack(String),
+    /// Only worth printing with `--verbose` (a release left out for unusable metadata).
+    Detail(String),
+    /// The lock changed and was written.
+    Locked { path: PathBuf },
+    /// Wheels are being fetched: `total_bytes` to verify or download.
+    FetchStarted { total_bytes: u64 },
+    /// `bytes` more of them are verified or downloaded.
+    FetchProgress { bytes: u64 },
+    /// Every wheel is in the cache (or the fetch failed).
+    FetchFinished,
+}
+
+/// Everything `build` needs besides the inputs. `None` fields fall back to pylayer.toml,
+/// then to the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct BuildSettings {
+    pub lock: LockSettings,
+    /// Layer name [default: pylayer.toml's, else the requirements file's directory].
+    pub name: Option<String>,
+    /// Where the zips and manifests go [default: pylayer.toml's, else `dist`].
+    pub out_dir: Option<PathBuf>,
+    /// [default: pylayer.toml's, else `python`]
+    pub layout: Option<Layout>,
+    /// Distributions to leave out, with what only they needed [default: pylayer.toml's].
+    pub exclude: Vec<String>,
+    /// Leave out the SDK the runtime already ships.
+    pub no_runtime_provided: bool,
+    /// Requirements files named on the command line (the first names the layer by default).
+    pub requirement_files: Vec<PathBuf>,
+    /// The venv the inputs came from, whose compiled distributions are reported.
+    pub from_venv: Option<PathBuf>,
+    /// Timestamp of every zip entry (`SOURCE_DATE_EPOCH`); `None` is 1980-01-01.
+    pub source_date_epoch: Option<u64>,
+    /// Which modules get hash-based bytecode [default: pylayer.toml's, else none].
+    pub compile_bytecode: Option<bytecode::Mode>,
+    /// The CPython that compiles it [default: pylayer.toml's, else found on this machine].
+    pub python_interpreter: Option<PathBuf>,
+}
+
+/// One layer `build` wrote.
+pub struct BuiltLayer {
+    pub zip: PathBuf,
+    pub manifest: Manifest,
+    /// The static check of the written zip.
+    pub check: check::Report,
+}
+
+/// What `build` did.
+pub struct BuildOutcome {
+    pub out_dir: PathBuf,
+    /// One per target, in the inputs' target order.
+    pub layers: Vec<BuiltLayer>,
+}
+
+/// Locks (when the inputs changed), fetches, and writes and checks one layer per target.
+pub fn build(
+    rt: &tokio::runtime::Runtime,
+    inputs: &Inputs,
+    settings: &BuildSettings,
+    on_event: &dyn Fn(Event),
+) -> Result<BuildOutcome, Error> {
+    let config = inputs.config.clone().unwrap_or_default();
+    let layout = match (settings.layout, config.layout.as_deref()) {
+        (Some(l), _) => l,
+        (None, Some(l)) => l.parse().map_err(Error::Input)?,
+        (None, None) => Layout::Python,
+    };
+    let out_dir = settings
+        .out_dir
+        .clone()
+        .or_else(|| config.out_dir.as_ref().map(|d| config.path(d)))
+        .unwrap_or_else(|| PathBuf::from(naming::DEFAULT_OUT_DIR));
+    let name = naming::layer_name(
+        settings.name.as_deref().or(config.name.as_deref()),
+        settings.requirement_files.first().map(PathBuf::as_path),
+    )?;
+    let exclude = exclusions(
+        &settings.exclude,
+        settings.no_runtime_provided,
+        &config,
+        on_event,
+    )?;
+    let compilers = bytecode_interpreters(inputs, settings, &config)?;
+    if let Some(dir) = &settings.from_venv {
+        let dists = crate::venv::installed(&crate::venv::site_packages(dir)?)?;
+        for t in &inputs.targets {
+            for note in crate::venv::foreign_binaries(&dists, t) {
+                on_event(Event::Note(format!(
+                    "{note}; using the {} wheel of the same version instead",
+                    t.label()
+                )));
+            }
+        }
+    }
+
+    let outcome = ensure_lock(rt, inputs, &settings.lock, true, on_event)?;
+    if outcome.changed {
+        on_event(Event::Locked {
+            path: settings.lock.lock_path.clone(),
+        });
+    }
+
+    // What goes into each target's layer.
+    let roots: Vec<String> = inputs
+        .reqs
+        .requirements
+        .iter()
+        .map(|r| r.requirement.name.to_string())
+        .collect();
+    let mut selected: Vec<(Target, Vec<LockedPackage>)> = Vec::new();
+    for t in &inputs.targets {
+        if let Some(lt) = outcome.lock.target(t) {
+            let kept = crate::exclude::prune(&lt.packages, &roots, &exclude, inputs.from_venv);
+            for p in &lt.packages {
+                if !kept.iter().any(|k| k.name == p.name) {
+                    on_event(Event::Note(format!(
+                        "{}: leaving out {} {}",
+                        t.label(),
+                        p.name,
+                        p.version
+                    )));
+                }
+            }
+            selected.push((*t, kept));
+        }
+    }
+
+    let fetched = fetch_all(rt, inputs, settings, &selected, on_event)?;
+    let mut layers = Vec::new();
+    for (t, packages) in &selected {
+        let wheels = packages
+            .iter()
+            .map(|p| {
+                fetched
+                    .get(p.sha256.as_str())
+                    .map(|path| (p.clone(), path.clone()))
+                    .ok_or_else(|| {
+                        Error::Failed(format!("internal: {} was not fetched", p.filename))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let target = TargetBuild {
+            name: &name,
+            target: t,
+            layout,
+            zip: naming::zip_path(&out_dir, &name, t),
+            keep: keep_tooling(&roots, packages, on_event),
+            source_date_epoch: settings.source_date_epoch,
+            bytecode: compilers
+                .iter()
+                .find(|(m, _)| *m == t.minor)
+                .map(|(_, i)| i),
+            cache: CacheDir::resolve(settings.lock.cache_dir.as_deref()),
+        };
+        layers.push(build_target(&target, packages, &wheels)?);
+    }
+    Ok(BuildOutcome { out_dir, layers })
+}
+
+/// Fetches every wheel of every target once, in parallel, into the shared cache; returns
+/// the cached path of each by sha256.
+fn fetch_all(
+    rt: &tokio::runtime::Runtime,
+    inputs: &Inputs,
+    settings: &BuildSettings,
+    selected: &[(Target, Vec<LockedPackage>)],
+    on_event: &dyn Fn(Event),
+) -> Result<HashMap<String, PathBuf>, Error> {
+    let mut all: Vec<LockedPackage> = selected.iter().flat_map(|(_, p)| p.clone()).collect();
+    all.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+    all.dedup_by(|a, b| a.sha256 == b.sha256);
+    let cache = CacheDir::resolve(settings.lock.cache_dir.as_deref());
+    let http = crate::http::client()?;
+    on_event(Event::FetchStarted {
+        total_bytes: all.iter().map(|p| p.size).sum(),
+    });
+    let forward = |e: FetchEvent| match e {
+        FetchEvent::Cached { name } => {
+            if let Some(p) = all.iter().find(|p| p.name == name) {
+                on_event(Event::FetchProgress { bytes: p.size });
+            }
+        }
+        FetchEvent::Progress { bytes, .. } => on_event(Event::FetchProgress { bytes }),
+        FetchEvent::Corrupt { name, path } => on_event(Event::Warning(format!(
+            "cached wheel of {name} at {} was damaged; fetching it again",
+            path.display()
+        ))),
+        FetchEvent::Downloaded { .. } => {}
+    };
+    let opts = FetchOptions {
+        offline: settings.lock.offline,
+        credential_urls: inputs.index.indexes.clone(),
+        ..FetchOptions::default()
+    };
+    let paths = rt.block_on(fetch::fetch_wheels(&http, &cache, &all, &opts, &forward));
+    on_event(Event::FetchFinished);
+    let paths = paths?;
+    Ok(all.into_iter().map(|p| p.sha256).zip(paths).collect())
+}
+
+/// One target's layer, as decided by `build`.
+struct TargetBuild<'a> {
+    name: &'a str,
+    target: &'a Target,
+    layout: Layout,
+    zip: PathBuf,
+    keep: Vec<String>,
+    source_date_epoch: Option<u64>,
+    /// The interpreter compiling this target's bytecode; `None` for none.
+    bytecode: Option<&'a Interpreter>,
+    cache: CacheDir,
+}
+
+/// The interpreters that compile bytecode, one per Python minor of the targets; empty when
+/// the layers get none. Found before anything is locked or fetched, so a missing Python
+/// stops the build at once (exit 2) with what to install.
+fn bytecode_interpreters(
+    inputs: &Inputs,
+    settings: &BuildSettings,
+    config: &crate::config::Config,
+) -> Result<Vec<(u8, Interpreter)>, Error> {
+    let mode = match (
+        settings.compile_bytecode,
+        config.compile_bytecode.as_deref(),
+    ) {
+        (Some(m), _) => m,
+        (None, Some(m)) => m.parse().map_err(|e| {
+            Error::Input(format!(
+                "{}: compile-bytecode: {e}",
+                config.dir.join(crate::config::CONFIG_FILE).display()
+            ))
+        })?,
+        (None, None) => bytecode::Mode::None,
+    };
+    match mode {
+        bytecode::Mode::None => return Ok(Vec::new()),
+        bytecode::Mode::All => {}
+        bytecode::Mode::Imported => {
+            return Err(Error::Input(
+                "--compile-bytecode=imported is not available yet: use --compile-bytecode (every module) or none".into(),
+            ));
+        }
+    }
+    let explicit = settings
+        .python_interpreter
+        .clone()
+        .or_else(|| config.python_interpreter.as_ref().map(|p| config.path(p)));
+    let mut minors: Vec<u8> = inputs.targets.iter().map(|t| t.minor).collect();
+    minors.sort_unstable();
+    minors.dedup();
+    minors
+        .into_iter()
+        .map(|minor| {
+            // Bytecode does not depend on the CPU: any architecture's interpreter serves.
+            let found = match &explicit {
+                Some(p) => interpreter::explicit(p, None, minor, None, Purpose::BYTECODE),
+                None => interpreter::discover(minor, None, Purpose::BYTECODE),
+            };
+            found.map(|i| (minor, i)).map_err(|e| Error::Input(e.0))
+        })
+        .collect()
+}
+
+/// plan → (stages) → write → check → manifest, for one target.
+fn build_target(
+    b: &TargetBuild,
+    packages: &[LockedPackage],
+    wheels: &[(LockedPackage, PathBuf)],
+) -> Result<BuiltLayer, Error> {
+    let failed = |e: anyhow::Error| Error::Failed(format!("building {}: {e:#}", b.zip.display()));
+    let mut plan = plan::plan(
+        wheels,
+        b.target,
+        &PlanOptions {
+            layout: b.layout,
+            keep: b.keep.clone(),
+        },
+    )
+    .map_err(failed)?;
+    // Stages that add, filter or rewrite entries go here (see the `plan` module).
+    let mut bytecode_summary = None;
+    if let Some(interp) = b.bytecode {
+        let sha_of = |filename: &str| {
+            wheels
+                .iter()
+                .find(|(p, _)| p.filename == filename)
+                .map(|(p, _)| p.sha256.clone())
+        };
+        let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let r = bytecode::stage::add_to_plan(&mut plan, interp, &b.cache, b.layout, &sha_of, jobs)
+            .map_err(|e| failed(e.context("compiling bytecode")))?;
+        plan.notes.extend(r.notes.iter().cloned());
+        bytecode_summary = Some(manifest::ManifestBytecode {
+            mode: bytecode::Mode::All.as_str().to_string(),
+            interpreter: interp.full_version(),
+            interpreter_path: interp.python.display().to_string(),
+            magic: interp.magic.clone(),
+            files: r.pyc_files,
+            skipped: r.skipped,
+        });
+    }
+    // The zip and its manifest are written as a pair: another build into the same path
+    // waits here until both are in place.
+    let _out_lock = crate::outlock::OutputLock::acquire(&b.zip).map_err(failed)?;
+    let report = assemble::write(plan, b.source_date_epoch, &b.zip).map_err(failed)?;
+    let check = check_zip(&b.zip, b.target)?;
+    let mut manifest =
+        manifest::build_manifest(b.name, b.target, b.layout, &b.zip, packages, &report);
+    manifest.bytecode = bytecode_summary;
+    manifest::write(&manifest, &manifest::manifest_path(&b.zip))?;
+    Ok(BuiltLayer {
+        zip: b.zip.clone(),
+        manifest,
+        check,
+    })
+}
+
+/// The static check of a zip this build just wrote.
+fn check_zip(zip: &Path, target: &Target) -> Result<check::Report, Error> {
+    let source = LayerSource::from_path(zip)
+        .map_err(|e| Error::Failed(format!("cannot read {}: {e}", zip.display())))?;
+    check::check(&source, target, &CheckOptions::default())
+        .map_err(|e| Error::Failed(format!("cannot read {}: {e}", zip.display())))
+}

@@ -1,0 +1,218 @@
+//! The lock stage: a lock that fits the inputs, reused when it still does, else resolved
+//! again (keeping the existing pins where they still fit, unless upgrading).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use uv_normalize::PackageName;
+
+use super::{Error, Event};
+use crate::cache::CacheDir;
+use crate::index::IndexClient;
+use crate::inputs::Inputs;
+use crate::lock::{LOCK_VERSION, Lock, LockedPackage, LockedTarget};
+use crate::resolve::{self, ResolveError, ResolveInput};
+
+/// How to lock: where the lock lives and whether to upgrade.
+#[derive(Debug, Clone, Default)]
+pub struct LockSettings {
+    /// Where the lock is kept (`pylayer.lock`).
+    pub lock_path: PathBuf,
+    /// Re-resolve everything, ignoring the pins of the existing lock.
+    pub upgrade: bool,
+    /// Re-resolve these packages, keeping the other pins.
+    pub upgrade_packages: Vec<String>,
+    /// Use only cached index pages and metadata.
+    pub offline: bool,
+    /// Where downloads are cached; `None` for the default.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What `ensure_lock` did.
+pub struct LockOutcome {
+    pub lock: Lock,
+    /// False when the existing lock already satisfied the inputs.
+    pub changed: bool,
+}
+
+/// Returns a lock for `inputs`: the existing one when it still fits, else a new
+/// resolution (keeping the existing pins where they still fit, unless upgrading).
+/// Writes it when `write` is set and it changed.
+pub fn ensure_lock(
+    rt: &tokio::runtime::Runtime,
+    inputs: &Inputs,
+    settings: &LockSettings,
+    write: bool,
+    on_event: &dyn Fn(Event),
+) -> Result<LockOutcome, Error> {
+    let args = settings;
+    let digest = inputs.digest();
+    let existing = if args.lock_path.exists() {
+        match Lock::read(&args.lock_path) {
+            Ok(l) => Some(l),
+            Err(e) if args.upgrade => {
+                on_event(Event::Warning(format!("ignoring the existing lock: {e:#}")));
+                None
+            }
+            Err(e) => return Err(Error::Input(format!("{e:#}"))),
+        }
+    } else {
+        None
+    };
+    let upgrading = args.upgrade || !args.upgrade_packages.is_empty();
+    if let Some(lock) = &existing
+        && !upgrading
+        && lock.inputs_digest == digest
+        && inputs.targets.iter().all(|t| lock.target(t).is_some())
+    {
+        return Ok(LockOutcome {
+            lock: lock.clone(),
+            changed: false,
+        });
+    }
+    let upgrade_names: Vec<PackageName> = args
+        .upgrade_packages
+        .iter()
+        .map(|n| {
+            n.parse::<PackageName>()
+                .map_err(|e| Error::Input(format!("--upgrade-package {n}: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+
+    let http = crate::http::client()?;
+    let cache = CacheDir::resolve(args.cache_dir.as_deref());
+    let client = Arc::new(IndexClient::new(
+        http,
+        cache,
+        inputs.index.clone(),
+        args.offline,
+    ));
+    let mut new_targets = Vec::new();
+    let mut jobs = Vec::new();
+    for target in &inputs.targets {
+        let mut preferences = HashMap::new();
+        if !args.upgrade
+            && let Some(lt) = existing.as_ref().and_then(|l| l.target(target))
+        {
+            for p in &lt.packages {
+                if let (Ok(n), Ok(v)) = (p.name.parse::<PackageName>(), p.version.parse())
+                    && !upgrade_names.contains(&n)
+                {
+                    preferences.insert(n, v);
+                }
+            }
+        }
+        let input = ResolveInput {
+            requirements: inputs.reqs.requirements.clone(),
+            constraints: inputs.reqs.constraints.clone(),
+            pre: inputs.pre,
+            preferences,
+        };
+        let client = client.clone();
+        let handle = rt.handle().clone();
+        let target = *target;
+        jobs.push((
+            target,
+            rt.spawn_blocking(move || resolve::resolve(client, handle, target, &input)),
+        ));
+    }
+    let mut failures = Vec::new();
+    for (target, job) in jobs {
+        let result = rt
+            .block_on(job)
+            .map_err(|e| Error::Failed(format!("resolution for {target} crashed: {e}")))?;
+        match result {
+            Ok(resolution) => {
+                for u in &resolution.unusable {
+                    on_event(Event::Detail(format!(
+                        "{} {} left out for {}: {} ({})",
+                        u.name,
+                        u.version,
+                        target.label(),
+                        u.reason,
+                        u.filename
+                    )));
+                }
+                for h in &resolution.held_back {
+                    on_event(Event::HeldBack(format!(
+                        "held back on {}: {} {} (not {}: {})",
+                        target.label(),
+                        h.name,
+                        h.version,
+                        h.newest,
+                        h.reason
+                    )));
+                }
+                let packages = rt.block_on(locked_packages(&client, resolution.pins))?;
+                new_targets.push(LockedTarget {
+                    python: target.python_version(),
+                    arch: target.arch.lambda_name().to_string(),
+                    packages,
+                });
+            }
+            Err(ResolveError::NoSolution(msg)) | Err(ResolveError::Other(msg)) => {
+                failures.push(msg)
+            }
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Error::Failed(failures.join("\n\n")));
+    }
+    let mut lock = Lock {
+        version: LOCK_VERSION,
+        inputs_digest: digest,
+        targets: new_targets,
+    };
+    // Targets not asked for this time stay when the inputs are unchanged.
+    if let Some(old) = &existing
+        && old.inputs_digest == lock.inputs_digest
+    {
+        for t in &old.targets {
+            if !lock
+                .targets
+                .iter()
+                .any(|n| n.python == t.python && n.arch == t.arch)
+            {
+                lock.targets.push(t.clone());
+            }
+        }
+    }
+    lock.normalize();
+    let changed = existing.as_ref() != Some(&lock);
+    if write && changed {
+        lock.write(&args.lock_path)?;
+    }
+    Ok(LockOutcome { lock, changed })
+}
+
+/// Completes each pin with the sha256 and size the lock records, in parallel.
+async fn locked_packages(
+    client: &Arc<IndexClient>,
+    pins: Vec<resolve::Pin>,
+) -> Result<Vec<LockedPackage>, Error> {
+    let results: Vec<_> = futures::stream::iter(pins.into_iter().map(|pin| {
+        let client = client.clone();
+        async move {
+            let (sha256, size) = client.hash_and_size(&pin.file).await?;
+            Ok::<_, anyhow::Error>(LockedPackage {
+                name: pin.name.to_string(),
+                version: pin.version.to_string(),
+                filename: pin.file.filename.clone(),
+                url: pin.file.url.clone(),
+                sha256,
+                size,
+                dependencies: pin.dependencies.iter().map(ToString::to_string).collect(),
+            })
+        }
+    }))
+    .buffer_unordered(16)
+    .collect()
+    .await;
+    let mut out = Vec::new();
+    for r in results {
+        out.push(r.map_err(|e| Error::Failed(format!("{e:#}")))?);
+    }
+    Ok(out)
+}

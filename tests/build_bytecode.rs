@@ -1,0 +1,334 @@
+//! `pylayer build --compile-bytecode` against the local test index, checked with the real
+//! python3.12: every compilable module gets a PEP 552 unchecked-hash `.pyc` with its Lambda
+//! path as `co_filename`, a read-only copy of the layer imports from bytecode only, and the
+//! zip's bytes do not depend on the build or cache directory. Without python3.12 these tests
+//! fail when `CI` is set and are skipped otherwise.
+
+mod support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pylayer::bytecode::pyc::{Invalidation, PycHeader};
+use pylayer::interpreter::{Purpose, discover};
+use support::{IndexOptions, TestEnv, TestIndex, WheelSpec, describe_output, run};
+
+fn python312() -> Option<PathBuf> {
+    match discover(12, None, Purpose::BYTECODE) {
+        Ok(i) => Some(i.python),
+        Err(e) => {
+            support::missing_tool(&e.0);
+            None
+        }
+    }
+}
+
+/// Two distributions: `alpha` (a package with a submodule and a Python 2 file that does not
+/// compile) and `beta` (one module with set constants, whose order marshal once tied to the
+/// hash seed).
+fn wheels(dir: &Path) -> Vec<PathBuf> {
+    vec![
+        WheelSpec::new("alpha", "1.0")
+            .no_files()
+            .file("alpha/__init__.py", "from alpha import sub\nVALUE = sub.f(2)\n")
+            .file("alpha/sub.py", "def f(x):\n    return x * 21\n")
+            .file("alpha/legacy/py2.py", "print 'python 2'\n")
+            .build(dir),
+        WheelSpec::new("beta", "2.0")
+            .no_files()
+            .file(
+                "beta.py",
+                "NAMES = frozenset({'a', 'bb', 'ccc', 'dddd'})\ndef has(x):\n    return x in {'one', 'two', 'three'}\n",
+            )
+            .build(dir),
+    ]
+}
+
+fn read_zip(zip: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut f = z.by_index(i).unwrap();
+            let mut v = Vec::new();
+            f.read_to_end(&mut v).unwrap();
+            (f.name().unwrap().to_string(), v)
+        })
+        .collect()
+}
+
+fn build(env: &TestEnv, index: &TestIndex, extra: &[&str]) -> std::process::Output {
+    run(env
+        .cmd()
+        .args([
+            "build",
+            "alpha",
+            "beta",
+            "--index-url",
+            &index.url,
+            "--name",
+            "bc",
+            "--python",
+            "3.12",
+            "--json",
+        ])
+        .args(extra))
+}
+
+#[test]
+fn every_compilable_module_gets_unchecked_hash_bytecode_and_imports_from_it() {
+    let Some(python) = python312() else { return };
+    let env = TestEnv::new();
+    let index = TestIndex::start(
+        &wheels(&env.work_dir().join("wheels")),
+        IndexOptions::default(),
+    );
+    let out = build(&env, &index, &["--compile-bytecode"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let zip = env.work_dir().join("dist/bc-py3.12-x86_64.zip");
+    let entries = read_zip(&zip);
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+
+    // A .pyc for every .py but the one that does not compile, with 3.12's magic number and
+    // the unchecked-hash flag.
+    let sources: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| n.ends_with(".py"))
+        .collect();
+    assert_eq!(sources.len(), 4, "{names:?}");
+    let mut pycs = Vec::new();
+    for s in &sources {
+        let (dir, file) = s.rsplit_once('/').unwrap();
+        let pyc = format!(
+            "{dir}/__pycache__/{}.cpython-312.pyc",
+            &file[..file.len() - 3]
+        );
+        let found = entries.iter().find(|(n, _)| *n == pyc);
+        if s.ends_with("py2.py") {
+            assert!(found.is_none(), "{pyc} should not exist");
+            continue;
+        }
+        let (_, bytes) = found.unwrap_or_else(|| panic!("no {pyc} in {names:?}"));
+        let h = PycHeader::parse(bytes).unwrap();
+        assert_eq!(h.minor(), Some(12), "{pyc}");
+        assert_eq!(h.invalidation, Invalidation::UncheckedHash, "{pyc}");
+        pycs.push((s.to_string(), pyc));
+    }
+    assert_eq!(pycs.len(), 3);
+
+    // co_filename is the path Lambda sees, as python3.12 itself reads it.
+    let script = "import marshal, sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nfor n in sys.argv[2:]:\n    print(marshal.loads(z.read(n)[16:]).co_filename)\n";
+    let shown = run(Command::new(&python)
+        .args(["-I", "-B", "-c", script])
+        .arg(&zip)
+        .args(pycs.iter().map(|(_, p)| p)));
+    assert!(shown.status.success(), "{}", describe_output(&shown));
+    let expected: Vec<String> = pycs.iter().map(|(s, _)| format!("/opt/{s}")).collect();
+    assert_eq!(
+        String::from_utf8_lossy(&shown.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        expected
+    );
+
+    // RECORD lists each .pyc with its hash.
+    let (_, record) = entries
+        .iter()
+        .find(|(n, _)| n.ends_with("alpha-1.0.dist-info/RECORD"))
+        .unwrap();
+    let record = String::from_utf8_lossy(record);
+    let sub_pyc = "alpha/__pycache__/sub.cpython-312.pyc";
+    let line = record
+        .lines()
+        .find(|l| l.starts_with(sub_pyc))
+        .unwrap_or_else(|| panic!("{sub_pyc} not in RECORD:\n{record}"));
+    let bytes = &entries
+        .iter()
+        .find(|(n, _)| n.ends_with(sub_pyc))
+        .unwrap()
+        .1;
+    assert!(line.ends_with(&format!(",{}", bytes.len())), "{line}");
+
+    // The manifest records the mode and the interpreter; the note names the skipped file.
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &all["layers"][0];
+    assert_eq!(m["bytecode"]["mode"], "all", "{m:#}");
+    assert_eq!(m["bytecode"]["files"], 3, "{m:#}");
+    assert_eq!(m["bytecode"]["skipped"], 1, "{m:#}");
+    assert!(
+        m["bytecode"]["interpreter"]
+            .as_str()
+            .unwrap()
+            .starts_with("3.12."),
+        "{m:#}"
+    );
+    assert_eq!(m["bytecode"]["magic"], "cb0d0d0a", "{m:#}");
+    let notes = m["notes"].to_string();
+    assert!(notes.contains("alpha/legacy/py2.py"), "{notes}");
+    assert!(notes.contains("SyntaxError"), "{notes}");
+
+    // A read-only copy imports every layer module from bytecode: no source is compiled.
+    let root = tempfile::tempdir().unwrap();
+    for (name, bytes) in &entries {
+        let p = root.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+    }
+    set_readonly(root.path(), true);
+    let py_root = root.path().join("python");
+    let imported = run(Command::new(&python)
+        .args(["-I", "-B", "-v", "-c"])
+        .arg(format!(
+            "import sys; sys.path.insert(0, {:?}); import alpha, beta; assert alpha.VALUE == 42 and beta.has('two')",
+            py_root.display().to_string()
+        )));
+    set_readonly(root.path(), false);
+    assert!(imported.status.success(), "{}", describe_output(&imported));
+    let log = String::from_utf8_lossy(&imported.stderr);
+    let root_text = py_root.display().to_string();
+    let from_source: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with(&format!("# code object from {root_text}")))
+        .collect();
+    assert!(
+        from_source.is_empty(),
+        "compiled from source: {from_source:?}"
+    );
+    for module in [
+        "alpha/__pycache__/__init__",
+        "alpha/__pycache__/sub",
+        "__pycache__/beta",
+    ] {
+        let line = format!("# code object from '{root_text}/{module}.cpython-312.pyc'");
+        assert!(log.contains(&line), "{line} not in:\n{log}");
+    }
+
+    // pylayer check and inspect see the bytecode.
+    let checked = run(env
+        .cmd()
+        .args(["check", "--json", "--python", "3.12"])
+        .arg(&zip));
+    let c: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+    let codes = c["findings"].to_string();
+    assert!(!codes.contains("no-bytecode"), "{c:#}");
+    assert!(!codes.contains("timestamp-bytecode"), "{c:#}");
+    let inspected = run(env.cmd().args(["inspect", "--json"]).arg(&zip));
+    let i: serde_json::Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    assert_eq!(i["bytecode"]["files"], 3, "{i:#}");
+    assert_eq!(i["bytecode"]["sources_without_bytecode"], 1, "{i:#}");
+}
+
+#[cfg(unix)]
+fn set_readonly(dir: &Path, readonly: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            set_readonly(&p, readonly);
+            std::fs::set_permissions(
+                &p,
+                std::fs::Permissions::from_mode(if readonly { 0o555 } else { 0o755 }),
+            )
+            .unwrap();
+        }
+    }
+    std::fs::set_permissions(
+        dir,
+        std::fs::Permissions::from_mode(if readonly { 0o555 } else { 0o755 }),
+    )
+    .unwrap();
+}
+
+#[cfg(not(unix))]
+fn set_readonly(_dir: &Path, _readonly: bool) {}
+
+#[test]
+fn the_zip_does_not_depend_on_the_build_or_cache_directory() {
+    if python312().is_none() {
+        return;
+    }
+    let first = TestEnv::new();
+    let index = TestIndex::start(
+        &wheels(&first.work_dir().join("wheels")),
+        IndexOptions::default(),
+    );
+    let out = build(&first, &index, &["--compile-bytecode"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let zip =
+        |env: &TestEnv| std::fs::read(env.work_dir().join("dist/bc-py3.12-x86_64.zip")).unwrap();
+    let a = zip(&first);
+    assert!(
+        read_zip(&first.work_dir().join("dist/bc-py3.12-x86_64.zip"))
+            .iter()
+            .any(|(n, _)| n.ends_with(".pyc"))
+    );
+
+    // Each wheel's bytecode is cached once, by the wheel's hash.
+    let cached: Vec<PathBuf> = walk(&first.cache_dir().join("bytecode-v1"));
+    assert_eq!(cached.len(), 2, "{cached:?}");
+
+    // Another directory and another cache, bytecode turned on from pylayer.toml.
+    let second = TestEnv::new();
+    second.write("pylayer.toml", "compile-bytecode = true\n");
+    let out = build(&second, &index, &[]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(zip(&second) == a, "a build elsewhere gave other bytes");
+
+    // Warm: the same bytes again, from the cached bytecode.
+    let out = build(&first, &index, &["--compile-bytecode"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(zip(&first) == a, "a warm build gave other bytes");
+
+    // The flag wins over the file.
+    let out = build(&second, &index, &["--compile-bytecode=none"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(
+        !read_zip(&second.work_dir().join("dist/bc-py3.12-x86_64.zip"))
+            .iter()
+            .any(|(n, _)| n.ends_with(".pyc"))
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn no_matching_interpreter_is_a_clear_error() {
+    let env = TestEnv::new();
+    let empty = env.work_dir().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(env
+        .cmd()
+        .args([
+            "build",
+            "alpha",
+            "--index-url",
+            "http://127.0.0.1:9/simple/",
+            "--python",
+            "3.12",
+            "--compile-bytecode",
+        ])
+        .env("PATH", "")
+        .env("PYENV_ROOT", &empty)
+        .env("UV_PYTHON_INSTALL_DIR", &empty)
+        .env("HOME", &empty));
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no python3.12 found to compile the layer's bytecode with"),
+        "{err}"
+    );
+    assert!(err.contains("uv python install 3.12"), "{err}");
+    assert!(err.contains("--python-interpreter PATH"), "{err}");
+}
