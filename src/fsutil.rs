@@ -45,6 +45,8 @@ fn write_atomic_with(path: &Path, bytes: &[u8], shared: bool) -> anyhow::Result<
         .prefix(".pylayer-tmp-")
         .tempfile_in(dir)
         .map_err(|e| anyhow::anyhow!("cannot create a temporary file in {}: {e}", dir.display()))?;
+    // Removed by the interrupt handler if a signal comes before the rename.
+    let _registered = crate::cleanup::register(tmp.path());
     tmp.write_all(bytes)
         .and_then(|_| {
             // Outputs are synced and shared; cache entries stay as created (0600).
