@@ -529,7 +529,10 @@ pub async fn download_to_cache<F: Fn(u64)>(
             .map_err(|e| anyhow::anyhow!("cannot download {what}: {e:#}"))?;
         let status = resp.status();
         if !status.is_success() {
-            anyhow::bail!("cannot download {what}: HTTP {status}");
+            anyhow::bail!(
+                "cannot download {what}: HTTP {status}{}",
+                crate::http::unfollowed_redirect(status, resp.headers())
+            );
         }
         let tmp = partial_file(&dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;

@@ -284,6 +284,43 @@ fn no_authorization_is_sent_to_another_port() {
 }
 
 #[test]
+fn a_redirect_to_a_local_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let foo_whl = WheelSpec::new("foo", "1.0").build(dir.path());
+    // What the redirect points at exists on this machine: a page listing a local wheel.
+    let local = tempfile::tempdir().unwrap();
+    let page_dir = local.path().join("simple/foo");
+    std::fs::create_dir_all(&page_dir).unwrap();
+    let local_whl = WheelSpec::new("foo", "6.6").build(local.path());
+    std::fs::write(
+        page_dir.join("index.html"),
+        format!(
+            "<a href=\"{}\">foo-6.6-py3-none-any.whl</a>",
+            url::Url::from_file_path(&local_whl).unwrap()
+        ),
+    )
+    .unwrap();
+    let base = url::Url::from_directory_path(local.path()).unwrap();
+    let index = TestIndex::start(
+        &[foo_whl],
+        IndexOptions {
+            faults: vec![Fault::new(
+                "/simple/foo/",
+                FaultKind::RedirectTo(base.as_str().trim_end_matches('/').to_string()),
+                usize::MAX,
+            )],
+            ..IndexOptions::default()
+        },
+    );
+    let env = TestEnv::new();
+    let out = run(env.cmd().args(lock_args(&index.url, &["foo"])));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let err = stderr(&out);
+    assert!(err.contains("redirect") && err.contains("file:"), "{err}");
+    assert!(!env.work_dir().join("pylayer.lock").exists());
+}
+
+#[test]
 fn lock_survives_one_fault_of_each_kind() {
     let dir = tempfile::tempdir().unwrap();
     let foo_whl = WheelSpec::new("foo", "1.0")
