@@ -99,7 +99,8 @@ impl Lock {
         format!("# This file is written by `pylayer lock`; do not edit it by hand.\n{body}")
     }
 
-    /// Reads a lock (a regular file of at most [`LOCK_MAX_BYTES`]), naming the file, line and column of anything malformed.
+    /// Reads a lock (a regular file of at most [`LOCK_MAX_BYTES`]), naming the file, line
+    /// and column of anything malformed.
     pub fn read(path: &Path) -> anyhow::Result<Lock> {
         let text = crate::fsutil::read_capped_text(path, LOCK_MAX_BYTES)?;
         Self::parse(&text, path)
