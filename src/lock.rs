@@ -11,6 +11,10 @@ pub mod diff;
 /// Format version written into every lock; bumped when the schema changes incompatibly.
 pub const LOCK_VERSION: u32 = 1;
 
+/// A `pylayer.lock` larger than this is refused (a lock of a few hundred pins for several
+/// targets is well under 1 MiB); devices and FIFOs are refused as not regular files.
+pub const LOCK_MAX_BYTES: u64 = 32 << 20;
+
 /// The whole lock file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lock {
@@ -95,10 +99,10 @@ impl Lock {
         format!("# This file is written by `pylayer lock`; do not edit it by hand.\n{body}")
     }
 
-    /// Reads a lock, naming the file, line and column of anything malformed.
+    /// Reads a lock (a regular file of at most [`LOCK_MAX_BYTES`]), naming the file, line
+    /// and column of anything malformed.
     pub fn read(path: &Path) -> anyhow::Result<Lock> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let text = crate::fsutil::read_capped_text(path, LOCK_MAX_BYTES)?;
         Self::parse(&text, path)
     }
 
