@@ -338,7 +338,8 @@ impl Purpose {
     };
 }
 
-fn machine_matches(machine: &str, arch: Arch) -> bool {
+/// Whether an interpreter reporting `platform.machine()` = `machine` runs `arch` code.
+pub fn machine_matches(machine: &str, arch: Arch) -> bool {
     machine == arch.machine() || (arch == Arch::Arm64 && machine == "arm64")
 }
 

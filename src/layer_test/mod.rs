@@ -45,6 +45,14 @@ pub struct Unpacked {
 }
 
 impl Unpacked {
+    /// Takes over a directory registered for removal on Ctrl-C.
+    pub fn from_dir(dir: tempfile::TempDir, registered: cleanup::Registered) -> Unpacked {
+        Unpacked {
+            dir,
+            _registered: registered,
+        }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -64,7 +72,8 @@ fn set_mode(p: &Path, mode: u32) {
 #[cfg(not(unix))]
 fn set_mode(_p: &Path, _mode: u32) {}
 
-fn set_tree_readonly(dir: &Path) {
+/// Makes a tree read-only, as Lambda mounts /opt (executables keep their x bits).
+pub fn set_tree_readonly(dir: &Path) {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             match e.file_type() {
