@@ -514,3 +514,98 @@ fn imported_mode_compiles_only_what_start_up_imports_and_test_counts_it() {
         describe_output(&out)
     );
 }
+
+/// Where scripts/test-deps.sh unpacks Debian's aarch64 python3.11.
+fn arm64_python311() -> Option<PathBuf> {
+    if std::env::consts::ARCH != "x86_64" {
+        support::missing_tool("this test emulates aarch64 on an x86_64 machine");
+        return None;
+    }
+    let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|d| d.join("qemu-aarch64").is_file());
+    if !on_path {
+        support::missing_tool(
+            "qemu-aarch64 is not installed (apt-get install qemu-user; scripts/test-deps.sh does it)",
+        );
+        return None;
+    }
+    let sysroot = std::env::var_os("PYLAYER_TEST_ARM64_SYSROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-deps/sysroot-arm64")
+        });
+    let python = sysroot.join("usr/bin/python3.11");
+    if !python.is_file() {
+        support::missing_tool(&format!(
+            "no aarch64 python3.11 at {} (scripts/test-deps.sh unpacks Debian's there)",
+            python.display()
+        ));
+        return None;
+    }
+    Some(python)
+}
+
+#[test]
+fn arm64_layers_get_the_same_bytecode_and_an_aarch64_python_loads_it_under_qemu() {
+    let Some(arm_python) = arm64_python311() else {
+        return;
+    };
+    if let Err(e) = discover(11, None, Purpose::BYTECODE) {
+        support::missing_tool(&e.0);
+        return;
+    }
+    let env = TestEnv::new();
+    let index = TestIndex::start(
+        &startup_wheels(&env.work_dir().join("wheels")),
+        IndexOptions::default(),
+    );
+    let out = run(env.cmd().args([
+        "build",
+        "gamma",
+        "delta",
+        "--index-url",
+        &index.url,
+        "--name",
+        "arm",
+        "--python",
+        "3.11",
+        "--arch",
+        "x86_64,arm64",
+        "--compile-bytecode",
+    ]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let arm = env.work_dir().join("dist/arm-py3.11-arm64.zip");
+    let x86 = env.work_dir().join("dist/arm-py3.11-x86_64.zip");
+    // One compile serves both architectures: the same .pyc bytes in both layers.
+    let pyc = |zip: &Path| -> Vec<(String, Vec<u8>)> {
+        read_zip(zip)
+            .into_iter()
+            .filter(|(n, _)| n.ends_with(".pyc"))
+            .collect()
+    };
+    let arm_pyc = pyc(&arm);
+    assert_eq!(arm_pyc.len(), 6, "{arm_pyc:?}");
+    assert!(arm_pyc == pyc(&x86), "arm64 and x86_64 bytecode differ");
+
+    // An aarch64 CPython, emulated, imports the layer from that bytecode alone.
+    let out = run(env
+        .cmd()
+        .args(["test", "--json", "--arch", "arm64", "--interpreter"])
+        .arg(&arm_python)
+        .arg(&arm));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        t["emulator"]
+            .as_str()
+            .is_some_and(|e| e.ends_with("qemu-aarch64")),
+        "{t:#}"
+    );
+    let rows = t["modules"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{t:#}");
+    for r in rows {
+        assert_eq!(r["status"], "ok", "{t:#}");
+        assert_eq!(r["compiled_from_source"], 0, "{t:#}");
+        assert!(r["from_bytecode"].as_u64().unwrap() >= 1, "{t:#}");
+    }
+}
