@@ -13,8 +13,9 @@ sys.path, the directory read-only (as /opt is), no bytecode written.
              --python-platform x86_64-manylinux_2_34 --python-version 3.12 --only-binary :all:
              PINS (UV_PYTHON_DOWNLOADS=never)
   pip        pip's recipe as it comes: python3.12 -m pip install --platform manylinux2014_x86_64
-             --only-binary=:all: --python-version 3.12 --implementation cp --target DIR/python
-             PINS (pip compiles timestamp .pyc that record each source's mtime at install)
+             (plus manylinux_2_17/2_28/2_34, without which pip cannot install today's numpy)
+             --only-binary=:all: --python-version 3.12 --implementation cp --no-deps
+             --target DIR/python PINS (pip compiles timestamp .pyc recording each source's mtime)
   pip-1980   the pip directory with every file dated 1980-01-01 00:00, as in a reproducible zip
              (pylayer's, or any zip built with SOURCE_DATE_EPOCH): its .pyc no longer validate
 
@@ -175,8 +176,14 @@ def bench_set(args, bin_, python, pkgs, work: Path):
     env = dict(os.environ, PIP_CACHE_DIR=str(work / "pip-cache"))
     d = work / "pip"
     rmtree(d)
-    sh([python, "-m", "pip", "install", "--disable-pip-version-check", "--platform",
-        "manylinux2014_x86_64", "--only-binary=:all:", "--python-version", "3.12",
+    # AWS's `--platform manylinux2014_x86_64` alone cannot install today's numpy (it needs
+    # manylinux_2_28): the glibc tags of python3.12's Amazon Linux 2023 are listed too, so
+    # pip installs the very same pins and only the bytecode differs.
+    platforms = [a for t in ("manylinux_2_34_x86_64", "manylinux_2_28_x86_64",
+                             "manylinux_2_17_x86_64", "manylinux2014_x86_64")
+                 for a in ("--platform", t)]
+    sh([python, "-m", "pip", "install", "--disable-pip-version-check", *platforms,
+        "--only-binary=:all:", "--python-version", "3.12",
         "--implementation", "cp", "--no-deps", "--target", str(d / "python"), *pins], env=env)
     roots["pip"] = d / "python"
     sizes["pip"] = (*tree_bytes(d), None)
