@@ -401,14 +401,6 @@ impl Provider {
         }
     }
 
-    /// The existing versions of a package, oldest first, for narrowing ranges in messages.
-    pub fn existing_versions(&self, name: &PackageName) -> Option<Vec<Version>> {
-        self.candidates
-            .borrow()
-            .get(name)
-            .map(|c| c.ascending.clone())
-    }
-
     fn constrain(&self, name: &PackageName, range: Ranges<Version>) -> Ranges<Version> {
         match self.constraints.get(name) {
             Some(c) => range.intersection(c),
@@ -624,6 +616,8 @@ impl Provider {
         "the other requirements rule it out".to_string()
     }
 
+    /// The candidates read for a package: its releases for this target (`ascending`, for
+    /// narrowing ranges in messages) and why other files were turned down.
     pub fn rejections(&self, name: &PackageName) -> Option<Rc<Candidates>> {
         self.candidates.borrow().get(name).cloned()
     }
