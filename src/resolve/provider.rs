@@ -367,18 +367,34 @@ impl Provider {
         // many releases of this package, the next older ones are likely wanted too (the range
         // often shrinks to a few releases at a time, as with boto3 → botocore).
         let below = cands.versions.partition_point(|c| &c.version >= after);
+        // Releases under the range's lower bound are never in it: the scan for those in the
+        // range stops there (without this bound, a search walking down thousands of
+        // releases would rescan all the older ones at every step).
+        let floor = match range.bounding_range().map(|(lo, _)| lo) {
+            Some(std::ops::Bound::Included(lo)) => {
+                cands.versions.partition_point(|c| &c.version >= lo)
+            }
+            Some(std::ops::Bound::Excluded(lo)) => {
+                cands.versions.partition_point(|c| &c.version > lo)
+            }
+            _ => cands.versions.len(),
+        };
         let older = cands.versions[below..].iter();
-        let in_range = older.clone().filter(|c| range.contains(&c.version));
+        let in_range = cands.versions[below..floor.max(below)]
+            .iter()
+            .filter(|c| range.contains(&c.version));
         let beyond: Box<dyn Iterator<Item = &super::candidates::Candidate>> = if beyond_range {
             Box::new(older.filter(|c| !range.contains(&c.version)))
         } else {
             Box::new(std::iter::empty())
         };
         for c in in_range.chain(beyond).take(count) {
-            let Some(file) = c.file.clone() else { continue };
-            if !prefetched.insert(file.url.clone()) {
+            let Some(file) = &c.file else { continue };
+            if prefetched.contains(&file.url) {
                 continue;
             }
+            prefetched.insert(file.url.clone());
+            let file = file.clone();
             let client = self.client.clone();
             let slots = self.prefetch_slots.clone();
             self.handle.spawn(async move {
