@@ -386,7 +386,9 @@ fn a_glibc_bound_package_differs_across_targets_with_the_reason() {
     let out = lock(
         &env,
         &index,
-        &["native", "pure", "--python", "3.11", "--python", "3.12", "--json"],
+        &[
+            "native", "pure", "--python", "3.11", "--python", "3.12", "--json",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
     let targets = json_targets(&out);
@@ -433,7 +435,11 @@ fn a_glibc_bound_package_differs_across_targets_with_the_reason() {
         "{written}"
     );
     // A lock that is reused still says it.
-    let out = lock(&env, &index, &["native", "pure", "--python", "3.11", "--python", "3.12"]);
+    let out = lock(
+        &env,
+        &index,
+        &["native", "pure", "--python", "3.11", "--python", "3.12"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
     assert!(stderr(&out).contains("is up to date"), "{}", stderr(&out));
     assert!(
@@ -512,7 +518,6 @@ fn held_back_notes_are_in_the_json_of_lock_and_build() {
         .work_dir()
         .join("dist")
         .join(zip.replace(".zip", ".json"));
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
     assert_eq!(m["held_back"], v["layers"][0]["held_back"]);
 }

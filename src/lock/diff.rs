@@ -163,6 +163,7 @@ mod tests {
             sha256: format!("{name}{version}"),
             size: 1,
             dependencies: vec![],
+            metadata_sha256: None,
         }
     }
 

@@ -151,7 +151,11 @@ pub fn ensure_lock(
                     reason: h.reason.clone(),
                     elsewhere,
                 };
-                let held_back = resolution.held_back.iter().map(|h| note(h, vec![])).collect();
+                let held_back = resolution
+                    .held_back
+                    .iter()
+                    .map(|h| note(h, vec![]))
+                    .collect();
                 let differs = resolution
                     .differs
                     .iter()

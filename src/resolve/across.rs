@@ -103,13 +103,13 @@ pub fn resolve_targets(
 }
 
 /// For every package, the newest version any successful target took.
-fn newest_taken(
-    results: &[Result<Resolution, ResolveError>],
-) -> HashMap<PackageName, Version> {
+fn newest_taken(results: &[Result<Resolution, ResolveError>]) -> HashMap<PackageName, Version> {
     let mut wanted: HashMap<PackageName, Version> = HashMap::new();
     for res in results.iter().flatten() {
         for p in &res.pins {
-            let w = wanted.entry(p.name.clone()).or_insert_with(|| p.version.clone());
+            let w = wanted
+                .entry(p.name.clone())
+                .or_insert_with(|| p.version.clone());
             if p.version > *w {
                 *w = p.version.clone();
             }

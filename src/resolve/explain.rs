@@ -100,10 +100,7 @@ fn narrow_shared(
     provider: &Provider,
     done: &mut HashMap<*const Tree, Arc<Tree>>,
 ) -> Tree {
-    let r = |p: &Pkg, vs: &Ranges<Version>| match p
-        .name()
-        .and_then(|n| provider.rejections(n))
-    {
+    let r = |p: &Pkg, vs: &Ranges<Version>| match p.name().and_then(|n| provider.rejections(n)) {
         Some(c) => vs.narrow_versions(&c.ascending),
         None => vs.clone(),
     };
