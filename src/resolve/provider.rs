@@ -303,7 +303,12 @@ impl Provider {
     /// The file chosen for a version (yanked files only when the range pins that version).
     fn file_for(&self, name: &PackageName, version: &Version) -> Option<DistFile> {
         let c = self.candidates.borrow().get(name)?.clone();
-        let cand = c.versions.iter().find(|v| &v.version == version)?;
+        // Newest first: binary search (a long backtrack asks for thousands of releases).
+        let i = c
+            .versions
+            .binary_search_by(|v| version.cmp(&v.version))
+            .ok()?;
+        let cand = &c.versions[i];
         cand.file.clone().or_else(|| cand.yanked.clone())
     }
 
