@@ -35,6 +35,30 @@ pub struct LockedTarget {
     pub arch: String,
     #[serde(rename = "package", default)]
     pub packages: Vec<LockedPackage>,
+    /// Packages not at their newest release on the index when this target was resolved,
+    /// and why (glibc ceiling, Python version, no wheel for the architecture, a requirement).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<NotTaken>,
+    /// Packages at another version than other targets of this lock have, and why this
+    /// target cannot have theirs. Every other package has one version on every target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub differs: Vec<NotTaken>,
+}
+
+/// A release a target did not take although it exists, and why: recorded in the lock so
+/// `build` and `--json` output can say it without resolving again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotTaken {
+    /// Normalized distribution name.
+    pub name: String,
+    /// The version locked for this target.
+    pub version: String,
+    /// The release not taken: the newest one (`held_back`) or the other targets' (`differs`).
+    pub not_taken: String,
+    pub reason: String,
+    /// For `differs`: the targets that have `not_taken` (`3.12/x86_64`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elsewhere: Vec<String>,
 }
 
 /// One pinned wheel.
@@ -89,6 +113,8 @@ impl Lock {
                 p.dependencies.sort();
                 p.dependencies.dedup();
             }
+            t.held_back.sort_by(|a, b| a.name.cmp(&b.name));
+            t.differs.sort_by(|a, b| a.name.cmp(&b.name));
         }
     }
 

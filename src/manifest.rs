@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::assemble::AssembleReport;
 use crate::domain::{MAX_DIRECT_UPLOAD_BYTES, MAX_UNZIPPED_BYTES};
-use crate::lock::LockedPackage;
+use crate::lock::{LockedPackage, NotTaken};
 use crate::plan::Layout;
 use crate::target::Target;
 
@@ -45,6 +45,12 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytecode: Option<ManifestBytecode>,
     pub notes: Vec<String>,
+    /// Packages not at their newest release, and why (from the lock).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<NotTaken>,
+    /// Packages at another version than the lock's other targets have, and why (from the lock).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub differs: Vec<NotTaken>,
 }
 
 /// How the layer's bytecode was made: which modules, by which interpreter (the magic number
@@ -174,6 +180,8 @@ pub fn build_manifest(
         packages,
         bytecode: None,
         notes: report.notes.clone(),
+        held_back: Vec::new(),
+        differs: Vec::new(),
     }
 }
 

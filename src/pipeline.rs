@@ -180,8 +180,10 @@ pub fn build(
         .map(|r| r.requirement.name.to_string())
         .collect();
     let mut selected: Vec<(Target, Vec<LockedPackage>)> = Vec::new();
+    let mut not_taken = Vec::new();
     for t in &inputs.targets {
         if let Some(lt) = outcome.lock.target(t) {
+            not_taken.push((lt.held_back.clone(), lt.differs.clone()));
             let kept = crate::exclude::prune(&lt.packages, &roots, &exclude, inputs.from_venv);
             for p in &lt.packages {
                 if !kept.iter().any(|k| k.name == p.name) {
@@ -199,7 +201,7 @@ pub fn build(
 
     let fetched = fetch_all(rt, inputs, settings, &selected, on_event)?;
     let mut layers = Vec::new();
-    for (t, packages) in &selected {
+    for ((t, packages), (held_back, differs)) in selected.iter().zip(not_taken) {
         let wheels = packages
             .iter()
             .map(|p| {
@@ -225,6 +227,8 @@ pub fn build(
             bytecode_mode,
             startup: startup.as_ref(),
             cache: CacheDir::resolve(settings.lock.cache_dir.as_deref()),
+            held_back,
+            differs,
         };
         layers.push(build_target(&target, packages, &wheels)?);
     }
@@ -286,6 +290,9 @@ struct TargetBuild<'a> {
     /// Where the start-up imports begin, for `imported` bytecode.
     startup: Option<&'a bytecode::imported::Startup>,
     cache: CacheDir,
+    /// The lock's notes on releases not taken, for the manifest.
+    held_back: Vec<crate::lock::NotTaken>,
+    differs: Vec<crate::lock::NotTaken>,
 }
 
 /// The interpreters that compile bytecode, one per Python minor of the targets; empty when
@@ -423,6 +430,8 @@ fn build_target(
     let mut manifest =
         manifest::build_manifest(b.name, b.target, b.layout, &b.zip, packages, &report);
     manifest.bytecode = bytecode_summary;
+    manifest.held_back = b.held_back.clone();
+    manifest.differs = b.differs.clone();
     manifest::write(&manifest, &manifest::manifest_path(&b.zip))?;
     Ok(BuiltLayer {
         zip: b.zip.clone(),

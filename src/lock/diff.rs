@@ -178,6 +178,8 @@ mod tests {
                     python: (*py).into(),
                     arch: (*arch).into(),
                     packages: ps.clone(),
+                    held_back: Vec::new(),
+                    differs: Vec::new(),
                 })
                 .collect(),
         }
