@@ -164,7 +164,6 @@ mod tests {
             size: 1,
             metadata_sha256: None,
             dependencies: vec![],
-            metadata_sha256: None,
         }
     }
 
