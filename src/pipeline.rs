@@ -323,6 +323,10 @@ fn bytecode_interpreters(
         .python_interpreter
         .clone()
         .or_else(|| config.python_interpreter.as_ref().map(|p| config.path(p)));
+    // Warm builds reuse each interpreter's answer instead of starting it again.
+    let memo = CacheDir::resolve(settings.lock.cache_dir.as_deref())
+        .root()
+        .join("interpreters-v1.json");
     let mut minors: Vec<u8> = inputs.targets.iter().map(|t| t.minor).collect();
     minors.sort_unstable();
     minors.dedup();
@@ -332,7 +336,15 @@ fn bytecode_interpreters(
             // Bytecode does not depend on the CPU: any architecture's interpreter serves.
             let found = match &explicit {
                 Some(p) => interpreter::explicit(p, None, minor, None, Purpose::BYTECODE),
-                None => interpreter::discover(minor, None, Purpose::BYTECODE),
+                None => interpreter::discover_in(
+                    minor,
+                    None,
+                    Purpose::BYTECODE,
+                    &interpreter::SearchPaths {
+                        memo: Some(memo.clone()),
+                        ..interpreter::SearchPaths::from_env()
+                    },
+                ),
             };
             found.map(|i| (minor, i)).map_err(|e| Error::Input(e.0))
         })

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use crate::target::Arch;
 
+mod memo;
+
 /// How to start the interpreter: the program, and the arguments that go before Python's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interpreter {
@@ -425,6 +427,8 @@ pub struct SearchPaths {
     pub uv_python_dir: Option<PathBuf>,
     /// Whether to ask the `py` launcher (Windows).
     pub py_launcher: bool,
+    /// A file remembering each executable's answer (see `memo`); None asks every time.
+    pub memo: Option<PathBuf>,
 }
 
 impl SearchPaths {
@@ -452,6 +456,7 @@ impl SearchPaths {
             pyenv_root: non_empty("PYENV_ROOT").or_else(|| home.map(|h| h.join(".pyenv"))),
             uv_python_dir,
             py_launcher: cfg!(windows),
+            memo: None,
         }
     }
 }
@@ -621,14 +626,24 @@ pub fn discover_in(
         )));
     }
     let cands = candidates(minor, search);
-    // Every candidate is asked in parallel: each answer costs a process start.
+    let mut memo = search.memo.as_deref().map(memo::Memo::load);
+    let remembered: Vec<Option<Interpreter>> = cands
+        .iter()
+        .map(|c| match (c, &memo) {
+            (Candidate::File(p), Some(m)) => m.get(p),
+            _ => None,
+        })
+        .collect();
+    // Every candidate not remembered is asked in parallel: each answer costs a process start.
     let answers: Vec<Result<Interpreter, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = cands
             .iter()
-            .map(|c| {
-                s.spawn(move || match c {
-                    Candidate::File(p) => probe(p, None, None),
-                    Candidate::PyLauncher(m) => {
+            .zip(&remembered)
+            .map(|(c, known)| {
+                s.spawn(move || match (c, known) {
+                    (_, Some(k)) => Ok(k.clone()),
+                    (Candidate::File(p), None) => probe(p, None, None),
+                    (Candidate::PyLauncher(m), None) => {
                         let mut cmd = Command::new("py");
                         cmd.arg(format!("-3.{m}"));
                         probe_with(cmd, unprobed(Path::new("py"), None, None))
@@ -644,6 +659,14 @@ pub fn discover_in(
             })
             .collect()
     });
+    if let Some(m) = memo.as_mut() {
+        for (c, answer) in cands.iter().zip(&answers) {
+            if let (Candidate::File(p), Ok(it)) = (c, answer) {
+                m.put(p, it);
+            }
+        }
+        m.save();
+    }
     let mut best: Option<Interpreter> = None;
     let mut tried = Vec::new();
     for (c, answer) in cands.iter().zip(answers) {
@@ -767,6 +790,38 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn a_remembered_answer_is_used_until_the_executable_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let python = d.join("bin/python3.12");
+        fake_python(&python, "cpython 3.12.9 x86_64 cb0d0d0a");
+        let search = SearchPaths {
+            path: vec![d.join("bin")],
+            memo: Some(d.join("cache/interpreters.json")),
+            ..SearchPaths::default()
+        };
+        let first = discover_in(12, None, Purpose::BYTECODE, &search).unwrap();
+        assert_eq!(first.full_version(), "3.12.9");
+        // Same size and modification time, other answer: the remembered one is used, so the
+        // file was not run again.
+        let mtime = std::fs::metadata(&python).unwrap().modified().unwrap();
+        fake_python(&python, "cpython 3.12.8 x86_64 cb0d0d0a");
+        let f = std::fs::File::options().write(true).open(&python).unwrap();
+        f.set_modified(mtime).unwrap();
+        drop(f);
+        let again = discover_in(12, None, Purpose::BYTECODE, &search).unwrap();
+        assert_eq!(again.full_version(), "3.12.9");
+        // A newer file (an upgrade in place) is asked again.
+        let f = std::fs::File::options().write(true).open(&python).unwrap();
+        f.set_modified(mtime + std::time::Duration::from_secs(5))
+            .unwrap();
+        drop(f);
+        let upgraded = discover_in(12, None, Purpose::BYTECODE, &search).unwrap();
+        assert_eq!(upgraded.full_version(), "3.12.8");
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn a_pyenv_shim_is_only_a_last_resort() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
@@ -777,6 +832,7 @@ mod tests {
             pyenv_root: Some(d.join("pyenv")),
             uv_python_dir: None,
             py_launcher: false,
+            memo: None,
         };
         assert_eq!(candidates(12, &search), vec![Candidate::File(shim.clone())]);
         let real = d.join("pyenv/versions/3.12.1/bin/python3.12");
@@ -805,6 +861,7 @@ mod tests {
             pyenv_root: Some(d.join("pyenv")),
             uv_python_dir: Some(d.join("uv")),
             py_launcher: false,
+            memo: None,
         };
         let it = discover_in(12, None, Purpose::BYTECODE, &search).unwrap();
         assert_eq!(it.python, uv_new);
@@ -836,6 +893,7 @@ mod tests {
             pyenv_root: Some(d.join("pyenv")),
             uv_python_dir: Some(d.join("uv")),
             py_launcher: false,
+            memo: None,
         };
         let err = discover_in(12, None, Purpose::BYTECODE, &search)
             .unwrap_err()
