@@ -481,4 +481,14 @@ fn a_slow_index_prints_progress_lines_when_stderr_is_not_a_terminal() {
         .env("PYLAYER_PROGRESS_INTERVAL", "0.1"));
     assert_code(&out, 0);
     assert!(!stderr(&out).contains("progress: "), "{}", stderr(&out));
+    // The check's notes (this layer has no bytecode) are advice, left out by --quiet too;
+    // without it they are shown.
+    assert!(!stderr(&out).contains("no-bytecode"), "{}", stderr(&out));
+    let out = run(env.cmd().args(["build", "demo", "--index-url", &index.url]));
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("note[no-bytecode]"),
+        "{}",
+        stderr(&out)
+    );
 }

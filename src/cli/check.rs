@@ -94,6 +94,10 @@ pub fn after_build(reports: &[Report]) -> Result<(), Failure> {
             ));
             continue;
         }
+        // Notes alone (no bytecode, say) are advice, which `--quiet` leaves out.
+        if r.errors() == 0 && r.warnings() == 0 && output::quiet() {
+            continue;
+        }
         output::eprint(&check::report::render(r));
         if r.errors() > 0 {
             failed.push(format!("{} ({} error(s))", r.layer, r.errors()));
