@@ -100,6 +100,9 @@ pub struct BuildSettings {
     pub compile_bytecode: Option<bytecode::Mode>,
     /// The CPython that compiles it [default: pylayer.toml's, else found on this machine].
     pub python_interpreter: Option<PathBuf>,
+    /// `PATH=DIST`: a path two distributions install, and whose copy the layer keeps
+    /// (added to pylayer.toml's `overwrite`).
+    pub overwrite: Vec<String>,
 }
 
 /// One layer `build` wrote.
@@ -146,6 +149,15 @@ pub fn build(
         on_event,
     )?;
     let compilers = bytecode_interpreters(inputs, settings, &config)?;
+    let overwrite = settings
+        .overwrite
+        .iter()
+        .chain(&config.overwrite)
+        .map(|o| {
+            o.parse::<plan::Overwrite>()
+                .map_err(|e| Error::Input(format!("overwrite: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     if let Some(dir) = &settings.from_venv {
         let dists = crate::venv::installed(&crate::venv::site_packages(dir)?)?;
         for t in &inputs.targets {
@@ -210,6 +222,7 @@ pub fn build(
             layout,
             zip: naming::zip_path(&out_dir, &name, t),
             keep: keep_tooling(&roots, packages, on_event),
+            overwrite: overwrite.clone(),
             source_date_epoch: settings.source_date_epoch,
             bytecode: compilers
                 .iter()
@@ -270,6 +283,7 @@ struct TargetBuild<'a> {
     layout: Layout,
     zip: PathBuf,
     keep: Vec<String>,
+    overwrite: Vec<plan::Overwrite>,
     source_date_epoch: Option<u64>,
     /// The interpreter compiling this target's bytecode; `None` for none.
     bytecode: Option<&'a Interpreter>,
@@ -339,6 +353,7 @@ fn build_target(
         &PlanOptions {
             layout: b.layout,
             keep: b.keep.clone(),
+            overwrite: b.overwrite.clone(),
         },
     )
     .map_err(failed)?;

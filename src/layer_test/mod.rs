@@ -26,6 +26,8 @@ use crate::domain::MAX_UNZIPPED_BYTES;
 use crate::interpreter::{Interpreter, run_with_timeout};
 use crate::layer::{Layer, LayerSource};
 
+pub mod triage;
+
 /// A layer unpacked into a read-only temporary directory, made writable again and removed
 /// when dropped — or by the interrupt handler ([`crate::cleanup`]) on Ctrl-C.
 pub struct Unpacked {
@@ -231,6 +233,9 @@ pub enum Status {
     TimedOut,
     /// Failed only for want of a module the Lambda runtime itself provides (boto3, six…).
     NeedsRuntime,
+    /// Failed for want of a module the layer's distributions need only for an extra, or
+    /// never declared (see [`triage`]): not the layer's fault unless the function imports it.
+    Warning,
 }
 
 impl Status {
@@ -240,6 +245,7 @@ impl Status {
             Status::Failed => "FAILED",
             Status::TimedOut => "TIMED OUT",
             Status::NeedsRuntime => "needs runtime",
+            Status::Warning => "warning",
         }
     }
     pub fn is_failure(self) -> bool {
