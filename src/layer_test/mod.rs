@@ -218,6 +218,7 @@ pub fn top_level_modules(layer: &Layer, include_private: bool) -> Vec<ModuleToTe
     found
         .into_iter()
         .filter(|(m, _)| include_private || (!m.starts_with('_') && !is_test_name(m)))
+        .filter(|(m, _)| triage::has_code(layer, m))
         .map(|(module, distribution)| ModuleToTest {
             module,
             distribution,

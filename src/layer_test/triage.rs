@@ -59,6 +59,29 @@ fn in_layer(layer: &Layer, module: &str) -> bool {
         })
 }
 
+/// Whether the layer holds code importable as top-level `module`: `module.py`, an extension
+/// module `module.*.so`, or a directory `module/` with Python code somewhere in it (a
+/// package or a namespace package). A name `top_level.txt` lists with nothing in the layer
+/// (azure-identity lists `images`, which its wheel does not install), or a directory of data
+/// files only, is not a module.
+pub fn has_code(layer: &Layer, module: &str) -> bool {
+    let dir = format!("{module}/");
+    let file = format!("{module}.");
+    layer.files.iter().any(|f| {
+        let rel = layer.relative(f);
+        if rel.len() == f.path.len() {
+            return false;
+        }
+        if let Some(inner) = rel.strip_prefix(&dir) {
+            return [".py", ".so", ".pyc"].iter().any(|x| inner.ends_with(x))
+                || inner.contains(".so.")
+                || inner.ends_with(".pyd");
+        }
+        rel.strip_prefix(&file)
+            .is_some_and(|ext| ext == "py" || ext == "pyc" || ext.ends_with("so"))
+    })
+}
+
 /// `extra == "d"` names in a raw `Requires-Dist` value's marker.
 fn extras_in_marker(raw: &str) -> Vec<String> {
     let Some((_, marker)) = raw.split_once(';') else {
