@@ -45,11 +45,15 @@ pub fn runtime_libraries(target: &Target) -> HashSet<&'static str> {
         .iter()
         .find(|t: &&RuntimeLibraries| t.os == os)
     {
-        out.extend(t.common.iter().copied());
-        out.extend(match target.arch {
-            Arch::X86_64 => t.x86_64,
-            Arch::Arm64 => t.arm64,
-        });
+        out.extend(t.common.iter().map(|l| l.soname));
+        out.extend(
+            match target.arch {
+                Arch::X86_64 => t.x86_64,
+                Arch::Arm64 => t.arm64,
+            }
+            .iter()
+            .map(|l| l.soname),
+        );
     }
     out
 }
