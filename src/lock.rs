@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::target::Target;
 
+pub mod diff;
+
 /// Format version written into every lock; bumped when the schema changes incompatibly.
 pub const LOCK_VERSION: u32 = 1;
 

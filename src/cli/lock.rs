@@ -17,6 +17,10 @@ pub struct LockArgs {
     /// Print the pins without writing the lock.
     #[arg(long)]
     pub dry_run: bool,
+    /// Write nothing; exit 1 and say what changed when the lock no longer matches its inputs
+    /// (missing, other requirements or targets, other pins). For pre-commit hooks and CI.
+    #[arg(long, conflicts_with_all = ["dry_run", "json", "upgrade", "upgrade_package"])]
+    pub check: bool,
     // JSON shape: the lock itself (`{"version", "inputs_digest", "targets": [...]}`).
     #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
@@ -27,6 +31,9 @@ pub fn run(args: LockArgs) -> Result<(), Failure> {
     let inputs = args.inputs.load()?;
     let rt = runtime()?;
     let started = Instant::now();
+    if args.check {
+        return check(&rt, &args.inputs, &inputs);
+    }
     let outcome = pipeline::ensure_lock(
         &rt,
         &inputs,
@@ -54,6 +61,35 @@ pub fn run(args: LockArgs) -> Result<(), Failure> {
         started.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// `pylayer lock --check`: resolves as `pylayer lock` would, writes nothing, and fails with
+/// the differences when the lock on disk is not what `pylayer lock` would leave there.
+fn check(
+    rt: &tokio::runtime::Runtime,
+    args: &InputArgs,
+    inputs: &pylayer::inputs::Inputs,
+) -> Result<(), Failure> {
+    let path = args.lock_path.display();
+    if !args.lock_path.exists() {
+        return Err(Failure::failed(format!(
+            "{path} does not exist\n  run `pylayer lock` to write it, then commit it"
+        )));
+    }
+    let existing = Lock::read(&args.lock_path).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    let outcome = pipeline::ensure_lock(rt, inputs, &lock_settings(args), false, &print_event)?;
+    if !outcome.changed {
+        output::status(&format!("{path} is up to date"));
+        return Ok(());
+    }
+    let changes: Vec<String> = pylayer::lock::diff::diff(&existing, &outcome.lock)
+        .iter()
+        .map(|c| format!("  {c}"))
+        .collect();
+    Err(Failure::failed(format!(
+        "{path} no longer matches its inputs:\n{}\n  run `pylayer lock` to update it, then commit it",
+        changes.join("\n")
+    )))
 }
 
 /// `name==version  filename` per target, the human view of a lock.

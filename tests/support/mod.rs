@@ -1629,3 +1629,20 @@ pub fn missing_tool(why: &str) {
     }
     eprintln!("skipped: {why}");
 }
+
+/// A command-line tool the packaging tests drive (`sam`, `pre-commit`, `maturin`): from the
+/// environment scripts/test.sh installs them into (`PYLAYER_TEST_TOOLS`, default
+/// `target/test-tools/bin`; kept apart from the moto environment so their pins never
+/// conflict), else from PATH. `None` when neither has it.
+pub fn test_tool(name: &str) -> Option<PathBuf> {
+    let tools = std::env::var_os("PYLAYER_TEST_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/bin"));
+    let candidate = tools.join(name);
+    if candidate.is_file() {
+        return Some(candidate);
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
