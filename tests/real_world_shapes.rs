@@ -16,14 +16,27 @@ fn stderr(out: &Output) -> String {
 }
 
 /// Builds `reqs` for python3.`minor`/x86_64 from `wheels`; returns the zip and the output.
-fn build(env: &TestEnv, wheels: &[PathBuf], reqs: &[&str], minor: u8, extra: &[&str]) -> (PathBuf, Output) {
+fn build(
+    env: &TestEnv,
+    wheels: &[PathBuf],
+    reqs: &[&str],
+    minor: u8,
+    extra: &[&str],
+) -> (PathBuf, Output) {
     let index = TestIndex::start(wheels, IndexOptions::default());
     let python = format!("3.{minor}");
     let out = run(env
         .cmd()
         .arg("build")
         .args(reqs)
-        .args(["--index-url", &index.url, "--name", "shape", "--python", &python])
+        .args([
+            "--index-url",
+            &index.url,
+            "--name",
+            "shape",
+            "--python",
+            &python,
+        ])
         .args(["--arch", "x86_64"])
         .args(extra));
     let zip = env
@@ -98,12 +111,18 @@ fn vendored_dist_info_and_stale_or_data_top_levels_are_not_modules() {
             "tooling/_vendor/zipp-3.0.dist-info/RECORD",
             "zipp/__init__.py,,\n../../bin/zippy,,\n",
         )
-        .file("tooling/_vendor/zipp/__init__.py", "raise ImportError('vendored')\n")
+        .file(
+            "tooling/_vendor/zipp/__init__.py",
+            "raise ImportError('vendored')\n",
+        )
         .file(
             "tooling/_vendor/wheel-0.45.dist-info/METADATA",
             "Metadata-Version: 2.1\nName: wheel\nVersion: 0.45\n\n",
         )
-        .file("tooling/_vendor/wheel-0.45.dist-info/top_level.txt", "wheel\n")
+        .file(
+            "tooling/_vendor/wheel-0.45.dist-info/top_level.txt",
+            "wheel\n",
+        )
         .file("tooling/_vendor/wheel/__init__.py", "")
         .file("tooling/_vendor/bin/zippy", "#!/bin/sh\n");
     // azure-identity-like: top_level.txt names `images` (absent from the wheel) and
@@ -127,23 +146,34 @@ fn another_pythons_extension_beside_the_right_one_is_a_warning() {
     let tag = "cp312-cp312-manylinux_2_17_x86_64";
     let both = WheelSpec::new("snowy", "5.2")
         .tag(tag)
-        .file("snowy/arrow.cpython-311-x86_64-linux-gnu.so", "not loaded\n")
+        .file(
+            "snowy/arrow.cpython-311-x86_64-linux-gnu.so",
+            "not loaded\n",
+        )
         .file("snowy/arrow.cpython-312-x86_64-linux-gnu.so", "loaded\n");
     let (_, out) = build(&env, &[both.build(&dir)], &["snowy"], 12, &[]);
     assert!(out.status.success(), "{}", describe_output(&out));
     let err = stderr(&out);
     assert!(err.contains("warning[python-version]"), "{err}");
-    assert!(err.contains("arrow.cpython-312-x86_64-linux-gnu.so"), "{err}");
+    assert!(
+        err.contains("arrow.cpython-312-x86_64-linux-gnu.so"),
+        "{err}"
+    );
 
     // Alone, the other Python's module is still an error: python3.12 has nothing to import.
     let env = TestEnv::new();
     let dir = env.work_dir().join("wheels");
-    let alone = WheelSpec::new("snowy", "5.2")
-        .tag(tag)
-        .file("snowy/arrow.cpython-311-x86_64-linux-gnu.so", "not loaded\n");
+    let alone = WheelSpec::new("snowy", "5.2").tag(tag).file(
+        "snowy/arrow.cpython-311-x86_64-linux-gnu.so",
+        "not loaded\n",
+    );
     let (_, out) = build(&env, &[alone.build(&dir)], &["snowy"], 12, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
-    assert!(stderr(&out).contains("error[python-version]"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error[python-version]"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// black-like (a second module needing an extra) and soupsieve-like (imports a module it
@@ -187,12 +217,18 @@ fn a_module_lacking_an_extra_or_an_undeclared_dependency_is_a_warning() {
     let blkd = module(&v, "blkd");
     assert_eq!(blkd["status"], "warning", "{v:#}");
     let why = blkd["error"].as_str().unwrap_or("");
-    assert!(why.contains("extra `d`") && why.contains("`blk[d]`"), "{why}");
+    assert!(
+        why.contains("extra `d`") && why.contains("`blk[d]`"),
+        "{why}"
+    );
     let soupy = module(&v, "soupy");
     assert_eq!(soupy["status"], "warning", "{v:#}");
     let why = soupy["error"].as_str().unwrap_or("");
     assert!(why.contains("`bs9`") && why.contains("declar"), "{why}");
-    assert!(v["failed"].as_array().is_some_and(|f| f.is_empty()), "{v:#}");
+    assert!(
+        v["failed"].as_array().is_some_and(|f| f.is_empty()),
+        "{v:#}"
+    );
     assert!(stderr(&out).contains("--strict"), "{}", stderr(&out));
 
     // --strict keeps every failure an error, and so does a module named with --import.
@@ -231,7 +267,10 @@ fn an_interpreter_older_than_the_runtime_names_the_markers_that_differ() {
         WheelSpec::new("rds", "5.0")
             .no_files()
             .requires("atimeout>=4; python_full_version < \"3.11.12\"")
-            .file("rds/__init__.py", "import sys\nif sys.version_info < (3, 11, 12):\n    import atimeout\n")
+            .file(
+                "rds/__init__.py",
+                "import sys\nif sys.version_info < (3, 11, 12):\n    import atimeout\n",
+            )
             .build(&dir),
         WheelSpec::new("atimeout", "4.0").build(&dir),
     ];
@@ -248,15 +287,25 @@ fn an_interpreter_older_than_the_runtime_names_the_markers_that_differ() {
     let (out, v) = test_json(&env, &zip, &[]);
     let err = stderr(&out);
     assert!(
-        err.contains("older than the 3.11.13") && err.contains("rds 5.0: atimeout>=4; python_full_version < \"3.11.12\""),
+        err.contains("older than the 3.11.13")
+            && err.contains("rds 5.0: atimeout>=4; python_full_version < \"3.11.12\""),
         "{err}"
     );
-    assert!(v["warnings"].as_array().is_some_and(|w| !w.is_empty()), "{v:#}");
+    assert!(
+        v["warnings"].as_array().is_some_and(|w| !w.is_empty()),
+        "{v:#}"
+    );
     // The import that fails only because of it is a warning that says so.
     assert!(out.status.success(), "{}", describe_output(&out));
     let rds = module(&v, "rds");
     assert_eq!(rds["status"], "warning", "{v:#}");
-    assert!(rds["error"].as_str().unwrap_or("").contains("false on Lambda"), "{v:#}");
+    assert!(
+        rds["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("false on Lambda"),
+        "{v:#}"
+    );
 }
 
 #[test]
@@ -274,7 +323,12 @@ fn two_distributions_writing_one_path_stop_the_build_unless_a_winner_is_named() 
     let (zip, out) = build(&env, &wheels, &["flashy", "dlpacky"], 12, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
     let err = stderr(&out);
-    for s in ["flashy 0.2", "dlpacky 0.1", "build_backend.py", "--overwrite build_backend.py="] {
+    for s in [
+        "flashy 0.2",
+        "dlpacky 0.1",
+        "build_backend.py",
+        "--overwrite build_backend.py=",
+    ] {
         assert!(err.contains(s), "`{s}` missing from: {err}");
     }
     assert!(!zip.exists());
@@ -295,15 +349,25 @@ fn two_distributions_writing_one_path_stop_the_build_unless_a_winner_is_named() 
             &["--overwrite", &format!("build_backend.py={winner}")],
         );
         assert!(out.status.success(), "{}", describe_output(&out));
-        assert_eq!(read(&zip, "python/build_backend.py"), format!("WHO = '{winner}'\n"));
-        let loser = if winner == "flashy" { "dlpacky" } else { "flashy" };
+        assert_eq!(
+            read(&zip, "python/build_backend.py"),
+            format!("WHO = '{winner}'\n")
+        );
+        let loser = if winner == "flashy" {
+            "dlpacky"
+        } else {
+            "flashy"
+        };
         let version = |n: &str| if n == "flashy" { "0.2" } else { "0.1" };
         let rec = |n: &str| read(&zip, &format!("python/{n}-{}.dist-info/RECORD", version(n)));
         assert!(rec(winner).contains("build_backend.py,"), "{}", rec(winner));
         assert!(!rec(loser).contains("build_backend.py,"), "{}", rec(loser));
     }
     // So does pylayer.toml; a distribution that is not one of the two does not count.
-    env.write("pylayer.toml", "overwrite = [\"build_backend.py=dlpacky\"]\n");
+    env.write(
+        "pylayer.toml",
+        "overwrite = [\"build_backend.py=dlpacky\"]\n",
+    );
     let (zip, out) = build(&env, &wheels, &["flashy", "dlpacky"], 12, &[]);
     assert!(out.status.success(), "{}", describe_output(&out));
     assert_eq!(read(&zip, "python/build_backend.py"), "WHO = 'dlpacky'\n");

@@ -217,8 +217,11 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     };
     let lambda = Target::new(minor, arch.unwrap_or(Arch::X86_64))
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let differing =
-        layer_test::triage::marker_differences(&layer, &lambda, (interp.version.0, interp.version.1, interp.patch));
+    let differing = layer_test::triage::marker_differences(
+        &layer,
+        &lambda,
+        (interp.version.0, interp.version.1, interp.patch),
+    );
     let marker_warning = (!differing.is_empty()).then(|| {
         format!(
             "the test interpreter is Python {}, older than the {} python{} runs, which the layer was resolved for; these requirements evaluate differently, so an import may fail here and work on Lambda (or the reverse): {}; fix: test with Python {} or newer (--interpreter)",

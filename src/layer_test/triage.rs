@@ -44,19 +44,19 @@ pub fn missing_module(error: &str) -> Option<String> {
 
 /// Whether the layer has anything importable at top level under `module`.
 fn in_layer(layer: &Layer, module: &str) -> bool {
-    layer
-        .dists
-        .iter()
-        .any(|d| d.top_level.iter().any(|t| t.split('.').next() == Some(module)))
-        || layer.files.iter().any(|f| {
-            let rel = layer.relative(f);
-            rel.len() != f.path.len()
-                && (rel.starts_with(&format!("{module}/"))
-                    || rel == format!("{module}.py")
-                    || rel.starts_with(&format!("{module}.cpython-"))
-                    || rel == format!("{module}.abi3.so")
-                    || rel == format!("{module}.so"))
-        })
+    layer.dists.iter().any(|d| {
+        d.top_level
+            .iter()
+            .any(|t| t.split('.').next() == Some(module))
+    }) || layer.files.iter().any(|f| {
+        let rel = layer.relative(f);
+        rel.len() != f.path.len()
+            && (rel.starts_with(&format!("{module}/"))
+                || rel == format!("{module}.py")
+                || rel.starts_with(&format!("{module}.cpython-"))
+                || rel == format!("{module}.abi3.so")
+                || rel == format!("{module}.so"))
+    })
 }
 
 /// Whether the layer holds code importable as top-level `module`: `module.py`, an extension
@@ -107,7 +107,12 @@ fn extras_in_marker(raw: &str) -> Vec<String> {
 }
 
 /// Why a module missing from the layer is not the layer's fault, or `None` when it is.
-fn optional_cause(layer: &Layer, target: &Target, failed_dist: Option<&str>, missing: &str) -> Option<String> {
+fn optional_cause(
+    layer: &Layer,
+    target: &Target,
+    failed_dist: Option<&str>,
+    missing: &str,
+) -> Option<String> {
     let env = target.marker_environment();
     let wanted = normalize_name(missing);
     // Declared for the target without an extra: the layer should have it (or a marker
@@ -180,7 +185,7 @@ pub fn soften_optional_failures(
     }
     let mut n = 0;
     for r in results.iter_mut() {
-        if r.status != Status::Failed || explicit.iter().any(|e| *e == r.module) {
+        if r.status != Status::Failed || explicit.contains(&r.module) {
             continue;
         }
         let Some(err) = r.error.clone() else { continue };

@@ -162,6 +162,7 @@ mod tests {
             url: format!("https://example.invalid/{name}-{version}-py3-none-any.whl"),
             sha256: format!("{name}{version}"),
             size: 1,
+            metadata_sha256: None,
             dependencies: vec![],
         }
     }
