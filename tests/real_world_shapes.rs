@@ -190,6 +190,19 @@ fn optional_wheels(dir: &Path) -> Vec<PathBuf> {
             )
             .build(dir),
         WheelSpec::new("aiohttpx", "3.1").build(dir),
+        // google-cloud-aiplatform-like: `vray` imports a module of a namespace package
+        // (`gns.bq_storage`) that only the `ray` extra brings.
+        WheelSpec::new("gcp-ai", "1.0")
+            .extra("ray")
+            .requires("gns-bq-storage>=2; extra == 'ray'")
+            .file("gcp_ai-1.0.dist-info/top_level.txt", "gcp_ai\ngns\nvray\n")
+            .file("gns/ai/__init__.py", "")
+            .file("vray/__init__.py", "from gns import bq_storage\n")
+            .build(dir),
+        WheelSpec::new("gns-bq-storage", "2.0")
+            .no_files()
+            .file("gns/bq_storage/__init__.py", "")
+            .build(dir),
         WheelSpec::new("soupy", "2.0")
             .no_files()
             .file("soupy/__init__.py", "import bs9\n")
@@ -208,7 +221,7 @@ fn a_module_lacking_an_extra_or_an_undeclared_dependency_is_a_warning() {
     }
     let env = TestEnv::new();
     let wheels = optional_wheels(&env.work_dir().join("wheels"));
-    let (zip, out) = build(&env, &wheels, &["blk", "soupy"], 12, &[]);
+    let (zip, out) = build(&env, &wheels, &["blk", "soupy", "gcp-ai"], 12, &[]);
     assert!(out.status.success(), "{}", describe_output(&out));
 
     let (out, v) = test_json(&env, &zip, &[]);
@@ -228,6 +241,13 @@ fn a_module_lacking_an_extra_or_an_undeclared_dependency_is_a_warning() {
     assert!(
         v["failed"].as_array().is_some_and(|f| f.is_empty()),
         "{v:#}"
+    );
+    let vray = module(&v, "vray");
+    assert_eq!(vray["status"], "warning", "{v:#}");
+    let why = vray["error"].as_str().unwrap_or("");
+    assert!(
+        why.contains("extra `ray`") && why.contains("gns-bq-storage"),
+        "{why}"
     );
     assert!(stderr(&out).contains("--strict"), "{}", stderr(&out));
 

@@ -25,21 +25,32 @@ use crate::layer::Layer;
 use crate::target::Target;
 use crate::wheel_name::normalize_name;
 
-/// The top-level name of the module a `ModuleNotFoundError` names, from an import's error.
-/// The exception may be the `ModuleNotFoundError` itself or an `ImportError` a package
-/// raises to explain it (black's `blackd`: "aiohttp dependency is not installed: No module
-/// named 'aiohttp'. Please re-install black with the '[d]' extra").
+/// The module an import's error says is missing, dotted (`aiohttp`, `google.cloud.bigquery_storage`).
+/// The exception may be the `ModuleNotFoundError` itself, an `ImportError` a package raises
+/// to explain it (black's `blackd`: "aiohttp dependency is not installed: No module named
+/// 'aiohttp'. Please re-install black with the '[d]' extra"), or a name missing from a
+/// namespace package (`cannot import name 'bigquery_storage' from 'google.cloud' (unknown
+/// location)`: nothing in the layer provides `google.cloud.bigquery_storage`).
 pub fn missing_module(error: &str) -> Option<String> {
     const SAYS: &str = "No module named '";
+    const NAME: &str = "cannot import name '";
     let line = error.lines().rev().find(|l| {
         (l.starts_with("ModuleNotFoundError: ") || l.starts_with("ImportError: "))
-            && l.contains(SAYS)
+            && (l.contains(SAYS) || (l.contains(NAME) && l.ends_with("(unknown location)")))
     })?;
-    let (_, after) = line.rsplit_once(SAYS)?;
-    let name = after.split('\'').next()?;
-    let top = name.split('.').next()?;
-    (!top.is_empty() && top.chars().all(|c| c.is_alphanumeric() || c == '_'))
-        .then(|| top.to_string())
+    let name = if let Some((_, after)) = line.rsplit_once(SAYS) {
+        after.split('\'').next()?.to_string()
+    } else {
+        let (_, after) = line.split_once(NAME)?;
+        let (name, rest) = after.split_once('\'')?;
+        let from = rest.strip_prefix(" from '")?.split('\'').next()?;
+        format!("{from}.{name}")
+    };
+    let ok = !name.is_empty()
+        && name
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'));
+    ok.then_some(name)
 }
 
 /// Whether the layer has anything importable at top level under `module`.
@@ -57,6 +68,39 @@ fn in_layer(layer: &Layer, module: &str) -> bool {
                 || rel == format!("{module}.abi3.so")
                 || rel == format!("{module}.so"))
     })
+}
+
+/// Whether the missing module is absent from the layer in a way a dependency would fill:
+/// its top-level package is not in the layer at all, or its parent is a namespace package
+/// (a directory without `__init__.py`, like `google/cloud/`) that other distributions add
+/// to. A missing submodule of a regular package in the layer is the layer's own problem.
+fn missing_from_layer(layer: &Layer, dotted: &str) -> bool {
+    let top = dotted.split('.').next().unwrap_or(dotted);
+    if !in_layer(layer, top) {
+        return true;
+    }
+    let Some((parent, _)) = dotted.rsplit_once('.') else {
+        return false;
+    };
+    let parent_dir = parent.replace('.', "/");
+    let module_path = dotted.replace('.', "/");
+    let mut parent_seen = false;
+    for f in &layer.files {
+        let rel = layer.relative(f);
+        if rel.len() == f.path.len() {
+            continue;
+        }
+        if rel == format!("{parent_dir}/__init__.py") {
+            return false; // a regular package: its own submodule is missing
+        }
+        if rel.starts_with(&format!("{module_path}/"))
+            || rel.starts_with(&format!("{module_path}."))
+        {
+            return false; // it is there
+        }
+        parent_seen |= rel.starts_with(&format!("{parent_dir}/"));
+    }
+    parent_seen
 }
 
 /// Whether the layer holds code importable as top-level `module`: `module.py`, an extension
@@ -114,7 +158,12 @@ fn optional_cause(
     missing: &str,
 ) -> Option<String> {
     let env = target.marker_environment();
-    let wanted = normalize_name(missing);
+    // `google.cloud.bigquery_storage` may come from google-cloud-bigquery-storage.
+    let parts: Vec<&str> = missing.split('.').collect();
+    let candidates: Vec<String> = (1..=parts.len())
+        .map(|n| normalize_name(&parts[..n].join("-")))
+        .collect();
+    let wanted = |name: &str| candidates.contains(&normalize_name(name));
     // Declared for the target without an extra: the layer should have it (or a marker
     // differs on the test interpreter, which `marker_differences` reports).
     for d in &layer.dists {
@@ -122,7 +171,7 @@ fn optional_cause(
             let Ok(req) = Requirement::<url::Url>::from_str(raw) else {
                 continue;
             };
-            if normalize_name(req.name.as_ref()) != wanted {
+            if !wanted(req.name.as_ref()) {
                 continue;
             }
             if req.evaluate_markers(&env, &[]) {
@@ -139,7 +188,7 @@ fn optional_cause(
             let Ok(req) = Requirement::<url::Url>::from_str(raw) else {
                 continue;
             };
-            if normalize_name(req.name.as_ref()) != wanted {
+            if !wanted(req.name.as_ref()) {
                 continue;
             }
             let extras = extras_in_marker(raw);
@@ -192,7 +241,7 @@ pub fn soften_optional_failures(
         let Some(missing) = missing_module(&err) else {
             continue;
         };
-        if in_layer(layer, &missing) {
+        if !missing_from_layer(layer, &missing) {
             continue;
         }
         if let Some(why) = optional_cause(layer, target, r.distribution.as_deref(), &missing) {
@@ -255,7 +304,17 @@ mod tests {
     #[test]
     fn missing_modules_and_extras() {
         let e = "Traceback…\n  import aiohttp\nModuleNotFoundError: No module named 'aiohttp.web'";
-        assert_eq!(missing_module(e).as_deref(), Some("aiohttp"));
+        assert_eq!(missing_module(e).as_deref(), Some("aiohttp.web"));
+        assert_eq!(
+            missing_module("ImportError: cannot import name 'bigquery_storage' from 'google.cloud' (unknown location)").as_deref(),
+            Some("google.cloud.bigquery_storage")
+        );
+        assert_eq!(
+            missing_module(
+                "ImportError: cannot import name 'x' from 'pkg' (/opt/python/pkg/__init__.py)"
+            ),
+            None
+        );
         assert_eq!(missing_module("ImportError: cannot import name 'x'"), None);
         assert_eq!(
             missing_module("ImportError: aiohttp dependency is not installed: No module named 'aiohttp'. Please re-install black with the '[d]' extra").as_deref(),
