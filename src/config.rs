@@ -378,14 +378,23 @@ fn paths(list: Vec<String>) -> Vec<PathBuf> {
     list.into_iter().map(PathBuf::from).collect()
 }
 
+/// A `pylayer.toml` larger than this is refused: the file holds a few settings, and a device
+/// or a huge file named by `--config` must not exhaust memory.
+pub const CONFIG_MAX_BYTES: u64 = 1 << 20;
+
 impl Config {
     /// Reads `path`, naming the line and column of anything malformed and, for a value of
     /// the wrong type, the type its key takes.
     pub fn read(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let reader = Reader { path, text: &text };
-        let root = toml_access::parse(&text).map_err(|e| {
+        let text = crate::fsutil::read_capped_text(path, CONFIG_MAX_BYTES)?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses `text` as if read from `path` (the path names the file in messages and anchors
+    /// the relative paths it holds).
+    pub fn parse(text: &str, path: &Path) -> anyhow::Result<Config> {
+        let reader = Reader { path, text };
+        let root = toml_access::parse(text).map_err(|e| {
             anyhow::anyhow!(
                 "{}: {}\n  fix the file, or see `pylayer init` for a commented example",
                 reader.at(e.span().map_or(0, |s| s.start)),
@@ -408,7 +417,9 @@ impl Config {
     pub fn discover(explicit: Option<&Path>) -> anyhow::Result<Option<Config>> {
         match explicit {
             Some(p) => Config::read(p).map(Some),
-            None if Path::new(CONFIG_FILE).is_file() => {
+            // Whatever has the name is read, so a directory or FIFO there is an error
+            // rather than a silently ignored config.
+            None if std::fs::symlink_metadata(CONFIG_FILE).is_ok() => {
                 Config::read(Path::new(CONFIG_FILE)).map(Some)
             }
             None => Ok(None),
@@ -472,6 +483,7 @@ layout = "python"
 # every imported module is compiled from source at each cold start (pandas + numpy import
 # about 4x faster with it). Needs a CPython of each target's version on this machine
 # (python3.X on PATH, pyenv or `uv python install 3.X`); the .pyc are cached per wheel.
+# "imported" keeps only the .pyc of modules imported at start-up (for layers near 250 MB).
 compile-bytecode = true
 # python-interpreter = "/usr/bin/python3.12"   # the CPython that compiles it, if not found
 

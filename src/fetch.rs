@@ -468,13 +468,26 @@ pub struct Expected {
     pub what: String,
 }
 
-/// A temporary file in `dir` that the cache ignores and that is removed unless persisted.
-fn partial_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+/// A download on its way into the cache: a temporary file the cache ignores, removed when
+/// dropped unless persisted, and registered with [`crate::cleanup`] so that Ctrl-C or
+/// SIGTERM mid-download removes it too (the process exits without running destructors).
+struct Partial {
+    tmp: tempfile::NamedTempFile,
+    _registered: crate::cleanup::Registered,
+}
+
+/// A [`Partial`] in `dir`.
+fn partial_file(dir: &Path) -> std::io::Result<Partial> {
     crate::fsutil::create_private_dir_all(dir)?;
-    tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(PARTIAL_PREFIX)
         .suffix(".tmp")
-        .tempfile_in(dir)
+        .tempfile_in(dir)?;
+    let registered = crate::cleanup::register(tmp.path());
+    Ok(Partial {
+        tmp,
+        _registered: registered,
+    })
 }
 
 /// Streams the wheel at `url` into the content-addressed cache, hashing as it goes, and
@@ -516,7 +529,10 @@ pub async fn download_to_cache<F: Fn(u64)>(
             .map_err(|e| anyhow::anyhow!("cannot download {what}: {e:#}"))?;
         let status = resp.status();
         if !status.is_success() {
-            anyhow::bail!("cannot download {what}: HTTP {status}");
+            anyhow::bail!(
+                "cannot download {what}: HTTP {status}{}",
+                crate::http::unfollowed_redirect(status, resp.headers())
+            );
         }
         let tmp = partial_file(&dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
@@ -550,11 +566,12 @@ enum StreamError {
 /// Copies a response body into `tmp`, hashing it; refuses more bytes than expected.
 async fn stream_into<F: Fn(u64)>(
     resp: reqwest::Response,
-    mut tmp: tempfile::NamedTempFile,
+    mut partial: Partial,
     expect: &Expected,
     what: &str,
     on_bytes: &F,
-) -> Result<(tempfile::NamedTempFile, String, u64), StreamError> {
+) -> Result<(Partial, String, u64), StreamError> {
+    let tmp = &mut partial.tmp;
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
     let mut body = resp.bytes_stream();
@@ -583,7 +600,7 @@ async fn stream_into<F: Fn(u64)>(
         })?;
         on_bytes(chunk.len() as u64);
     }
-    Ok((tmp, hex::encode(hasher.finalize()), received))
+    Ok((partial, hex::encode(hasher.finalize()), received))
 }
 
 /// Copies a local wheel into the cache, hashing it on the way.
@@ -597,8 +614,9 @@ fn copy_local(p: &LockedPackage, src: &Path, dest: &Path) -> anyhow::Result<u64>
     );
     let mut input = std::fs::File::open(src).with_context(|| format!("cannot open {what}"))?;
     let dir = dest.parent().unwrap_or(Path::new("."));
-    let mut tmp = partial_file(dir)
+    let mut partial = partial_file(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let tmp = &mut partial.tmp;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut total: u64 = 0;
@@ -620,7 +638,7 @@ fn copy_local(p: &LockedPackage, src: &Path, dest: &Path) -> anyhow::Result<u64>
         size: (p.size != 0).then_some(p.size),
         what: what.clone(),
     };
-    finish_entry(&expect, tmp, &actual, total, dest, &what).map_err(|e| anyhow::anyhow!(e))?;
+    finish_entry(&expect, partial, &actual, total, dest, &what).map_err(|e| anyhow::anyhow!(e))?;
     Ok(total)
 }
 
@@ -629,7 +647,7 @@ fn copy_local(p: &LockedPackage, src: &Path, dest: &Path) -> anyhow::Result<u64>
 /// hashes.
 fn finish_entry(
     expect: &Expected,
-    mut tmp: tempfile::NamedTempFile,
+    partial: Partial,
     actual: &str,
     size: u64,
     dest: &Path,
@@ -638,7 +656,7 @@ fn finish_entry(
     if let Some(sha) = &expect.sha256
         && !actual.eq_ignore_ascii_case(sha)
     {
-        drop(tmp);
+        drop(partial);
         return Err(format!(
             "sha256 mismatch for {what}:\n  expected {}\n  actual   {actual} ({size} bytes)\n  the file was not cached; \
              the index or a proxy is serving different bytes; if the index really changed this file, run `pylayer lock` again",
@@ -648,11 +666,15 @@ fn finish_entry(
     if let Some(expected) = expect.size
         && size != expected
     {
-        drop(tmp);
+        drop(partial);
         return Err(format!(
             "size mismatch for {what}: {expected} bytes expected, got {size}"
         ));
     }
+    let Partial {
+        mut tmp,
+        _registered,
+    } = partial;
     tmp.flush()
         .map_err(|e| format!("cannot write {}: {e}", tmp.path().display()))?;
     if let Some(dir) = dest.parent() {

@@ -45,6 +45,8 @@ fn write_atomic_with(path: &Path, bytes: &[u8], shared: bool) -> anyhow::Result<
         .prefix(".pylayer-tmp-")
         .tempfile_in(dir)
         .map_err(|e| anyhow::anyhow!("cannot create a temporary file in {}: {e}", dir.display()))?;
+    // Removed by the interrupt handler if a signal comes before the rename.
+    let _registered = crate::cleanup::register(tmp.path());
     tmp.write_all(bytes)
         .and_then(|_| {
             // Outputs are synced and shared; cache entries stay as created (0600).
@@ -74,36 +76,90 @@ pub fn set_readable(_f: &std::fs::File) -> std::io::Result<()> {
 }
 
 /// Reads a regular file of at most `max` bytes: input we did not create (requirement files,
-/// cache entries another process may have replaced) must not exhaust memory, and devices
-/// such as `/dev/zero` or FIFOs are not files to read.
+/// project files, locks, cache entries another process may have replaced) must not exhaust
+/// memory, and devices such as `/dev/zero` or FIFOs are not files to read. The error says
+/// which rule the file broke, its size and the limit; callers add the path.
 pub fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     use std::io::{Error, ErrorKind, Read};
+    // Checked before opening: opening a FIFO for reading blocks until a writer appears.
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, not_regular(&meta)));
+    }
     let f = std::fs::File::open(path)?;
     let meta = f.metadata()?;
     if !meta.is_file() {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            "not a regular file (a device, FIFO or directory cannot be read as input)",
-        ));
+        return Err(Error::new(ErrorKind::InvalidInput, not_regular(&meta)));
     }
-    let too_large = || {
+    let too_large = |size: String| {
         Error::new(
             ErrorKind::InvalidData,
             format!(
-                "larger than the {} MiB limit for this kind of file",
-                max >> 20
+                "the file is {size}, larger than the {} limit for this kind of file",
+                human_size(max)
             ),
         )
     };
     if meta.len() > max {
-        return Err(too_large());
+        return Err(too_large(human_size(meta.len())));
     }
     let mut out = Vec::with_capacity(meta.len() as usize);
     f.take(max + 1).read_to_end(&mut out)?;
     if out.len() as u64 > max {
-        return Err(too_large());
+        return Err(too_large(format!("more than {}", human_size(max))));
     }
     Ok(out)
+}
+
+/// [`read_capped`] for a text input file: the error names the file, and the content must be
+/// UTF-8.
+pub fn read_capped_text(path: &Path, max: u64) -> anyhow::Result<String> {
+    let bytes = read_capped(path, max)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("cannot read {}: not UTF-8 text", path.display()))
+}
+
+fn not_regular(meta: &std::fs::Metadata) -> String {
+    let what = if meta.is_dir() {
+        "a directory"
+    } else {
+        kind_of_special(meta)
+    };
+    format!("not a regular file ({what}); name a file")
+}
+
+#[cfg(unix)]
+fn kind_of_special(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
+}
+
+#[cfg(not(unix))]
+fn kind_of_special(_meta: &std::fs::Metadata) -> &'static str {
+    "not a file"
+}
+
+/// A size for messages about input files: `512 bytes`, `3.5 MiB (3670016 bytes)`.
+pub fn human_size(n: u64) -> String {
+    const KIB: u64 = 1 << 10;
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    match n {
+        n if n >= GIB => format!("{:.1} GiB ({n} bytes)", n as f64 / GIB as f64),
+        n if n >= MIB => format!("{:.1} MiB ({n} bytes)", n as f64 / MIB as f64),
+        n if n >= KIB => format!("{:.1} KiB ({n} bytes)", n as f64 / KIB as f64),
+        n => format!("{n} bytes"),
+    }
 }
 
 /// Packs a layer directory (laid out like the zip: `python/…`, `lib/…`) into a temporary

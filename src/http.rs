@@ -98,6 +98,24 @@ pub fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
+/// Why a 3xx answer was not followed, for the error that reports it: the redirect pointed
+/// somewhere other than http(s) (a `file:` URL would make the index read local files).
+pub fn unfollowed_redirect(status: StatusCode, headers: &reqwest::header::HeaderMap) -> String {
+    if !status.is_redirection() {
+        return String::new();
+    }
+    match headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(to) => format!(
+            " (a redirect to {} that was not followed: only http and https redirects are followed)",
+            crate::text::shown(&redact(to))
+        ),
+        None => " (a redirect without a Location)".to_string(),
+    }
+}
+
 /// When a request must be finished.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {

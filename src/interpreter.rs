@@ -338,7 +338,8 @@ impl Purpose {
     };
 }
 
-fn machine_matches(machine: &str, arch: Arch) -> bool {
+/// Whether an interpreter reporting `platform.machine()` = `machine` runs `arch` code.
+pub fn machine_matches(machine: &str, arch: Arch) -> bool {
     machine == arch.machine() || (arch == Arch::Arm64 && machine == "arm64")
 }
 
@@ -542,8 +543,15 @@ fn candidates(minor: u8, search: &SearchPaths) -> Vec<Candidate> {
         files.extend(managed(dir, Some(minor)).into_iter().map(|(_, p)| p));
     }
     files.retain(|p| is_executable(p));
-    // A real interpreter before a pyenv shim (a shell script that may refuse to run).
-    files.sort_by_key(|p| p.components().any(|c| c.as_os_str() == "shims"));
+    // A real interpreter before a pyenv shim (a shell script that may refuse to run), and no
+    // shim at all when a real one is found: a shim only starts one of pyenv's versions,
+    // listed above already, and running it costs a dozen shell processes (over a second on
+    // a busy machine, at every build with bytecode).
+    let is_shim = |p: &PathBuf| p.components().any(|c| c.as_os_str() == "shims");
+    files.sort_by_key(is_shim);
+    if files.iter().any(|p| !is_shim(p)) {
+        files.retain(|p| !is_shim(p));
+    }
     let mut seen = std::collections::HashSet::new();
     files.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
     let mut out: Vec<Candidate> = files.into_iter().map(Candidate::File).collect();
@@ -755,6 +763,25 @@ mod tests {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, format!("#!/bin/sh\necho '{answer}'\n")).unwrap();
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_pyenv_shim_is_only_a_last_resort() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let shim = d.join("pyenv/shims/python3.12");
+        fake_python(&shim, "cpython 3.12.1 x86_64 cb0d0d0a");
+        let search = SearchPaths {
+            path: vec![d.join("pyenv/shims")],
+            pyenv_root: Some(d.join("pyenv")),
+            uv_python_dir: None,
+            py_launcher: false,
+        };
+        assert_eq!(candidates(12, &search), vec![Candidate::File(shim.clone())]);
+        let real = d.join("pyenv/versions/3.12.1/bin/python3.12");
+        fake_python(&real, "cpython 3.12.1 x86_64 cb0d0d0a");
+        assert_eq!(candidates(12, &search), vec![Candidate::File(real)]);
     }
 
     #[cfg(unix)]

@@ -11,6 +11,10 @@ pub mod diff;
 /// Format version written into every lock; bumped when the schema changes incompatibly.
 pub const LOCK_VERSION: u32 = 1;
 
+/// A `pylayer.lock` larger than this is refused (a lock of a few hundred pins for several
+/// targets is well under 1 MiB); devices and FIFOs are refused as not regular files.
+pub const LOCK_MAX_BYTES: u64 = 32 << 20;
+
 /// The whole lock file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lock {
@@ -31,6 +35,30 @@ pub struct LockedTarget {
     pub arch: String,
     #[serde(rename = "package", default)]
     pub packages: Vec<LockedPackage>,
+    /// Packages not at their newest release on the index when this target was resolved,
+    /// and why (glibc ceiling, Python version, no wheel for the architecture, a requirement).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<NotTaken>,
+    /// Packages at another version than other targets of this lock have, and why this
+    /// target cannot have theirs. Every other package has one version on every target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub differs: Vec<NotTaken>,
+}
+
+/// A release a target did not take although it exists, and why: recorded in the lock so
+/// `build` and `--json` output can say it without resolving again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotTaken {
+    /// Normalized distribution name.
+    pub name: String,
+    /// The version locked for this target.
+    pub version: String,
+    /// The release not taken: the newest one (`held_back`) or the other targets' (`differs`).
+    pub not_taken: String,
+    pub reason: String,
+    /// For `differs`: the targets that have `not_taken` (`3.12/x86_64`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elsewhere: Vec<String>,
 }
 
 /// One pinned wheel.
@@ -85,6 +113,8 @@ impl Lock {
                 p.dependencies.sort();
                 p.dependencies.dedup();
             }
+            t.held_back.sort_by(|a, b| a.name.cmp(&b.name));
+            t.differs.sort_by(|a, b| a.name.cmp(&b.name));
         }
     }
 
@@ -95,10 +125,10 @@ impl Lock {
         format!("# This file is written by `pylayer lock`; do not edit it by hand.\n{body}")
     }
 
-    /// Reads a lock, naming the file, line and column of anything malformed.
+    /// Reads a lock (a regular file of at most [`LOCK_MAX_BYTES`]), naming the file, line
+    /// and column of anything malformed.
     pub fn read(path: &Path) -> anyhow::Result<Lock> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let text = crate::fsutil::read_capped_text(path, LOCK_MAX_BYTES)?;
         Self::parse(&text, path)
     }
 

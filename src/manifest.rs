@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::assemble::AssembleReport;
 use crate::domain::{MAX_DIRECT_UPLOAD_BYTES, MAX_UNZIPPED_BYTES};
-use crate::lock::LockedPackage;
+use crate::lock::{LockedPackage, NotTaken};
 use crate::plan::Layout;
 use crate::target::Target;
 
@@ -45,6 +45,12 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytecode: Option<ManifestBytecode>,
     pub notes: Vec<String>,
+    /// Packages not at their newest release, and why (from the lock).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<NotTaken>,
+    /// Packages at another version than the lock's other targets have, and why (from the lock).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub differs: Vec<NotTaken>,
 }
 
 /// How the layer's bytecode was made: which modules, by which interpreter (the magic number
@@ -63,6 +69,28 @@ pub struct ManifestBytecode {
     pub files: usize,
     /// Sources left without bytecode because they do not compile.
     pub skipped: usize,
+    /// For `imported`: what the start-up imports kept and left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportedBytecode>,
+}
+
+/// `--compile-bytecode=imported`: which start-up imports decided, and how much bytecode that
+/// left out of the layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedBytecode {
+    /// The handler module given with `--entry`; absent when every top-level module was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// The modules imported to find what runs at start-up.
+    pub modules: Vec<String>,
+    /// `.pyc` kept (their modules were loaded).
+    pub kept_files: usize,
+    /// `.pyc` left out, and their uncompressed bytes.
+    pub left_out_files: usize,
+    pub left_out_bytes: u64,
+    /// Imports that failed (their unreached modules have no bytecode).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
 }
 
 /// Lambda's size limits the layer was measured against, recorded so a reader of the
@@ -152,6 +180,8 @@ pub fn build_manifest(
         packages,
         bytecode: None,
         notes: report.notes.clone(),
+        held_back: Vec::new(),
+        differs: Vec::new(),
     }
 }
 
@@ -267,17 +297,26 @@ pub fn render_table(m: &Manifest) -> String {
         upload_verdict
     ));
     match &m.bytecode {
-        Some(b) => out.push_str(&format!(
-            "bytecode    {} .pyc ({}), compiled by Python {}{}\n",
-            b.files,
-            b.mode,
-            b.interpreter,
-            if b.skipped > 0 {
-                format!("; {} source(s) do not compile", b.skipped)
-            } else {
-                String::new()
-            }
-        )),
+        Some(b) => out.push_str(
+            &(format!(
+                "bytecode    {} .pyc ({}), compiled by Python {}{}\n",
+                b.files,
+                b.mode,
+                b.interpreter,
+                if b.skipped > 0 {
+                    format!("; {} source(s) do not compile", b.skipped)
+                } else {
+                    String::new()
+                }
+            ) + &match &b.imported {
+                Some(i) => format!(
+                    "            left out {} .pyc ({} bytes) of modules not imported at start-up\n",
+                    i.left_out_files,
+                    crate::format::thousands(i.left_out_bytes)
+                ),
+                None => String::new(),
+            }),
+        ),
         None => out.push_str("bytecode    none (--compile-bytecode makes cold starts faster)\n"),
     }
     out.push_str(&format!("sha256      {}\n", m.sha256));

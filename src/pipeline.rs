@@ -100,6 +100,12 @@ pub struct BuildSettings {
     pub compile_bytecode: Option<bytecode::Mode>,
     /// The CPython that compiles it [default: pylayer.toml's, else found on this machine].
     pub python_interpreter: Option<PathBuf>,
+    /// For `imported` bytecode: the function's handler module (or handler setting
+    /// `app.lambda_handler`) whose start-up imports decide [default: every public top-level
+    /// module of the layer].
+    pub entry: Option<String>,
+    /// The function's code directory holding `entry` [default: the current directory].
+    pub code_dir: Option<PathBuf>,
     /// `PATH=DIST`: a path two distributions install, and whose copy the layer keeps
     /// (added to pylayer.toml's `overwrite`).
     pub overwrite: Vec<String>,
@@ -148,7 +154,8 @@ pub fn build(
         &config,
         on_event,
     )?;
-    let compilers = bytecode_interpreters(inputs, settings, &config)?;
+    let (bytecode_mode, compilers) = bytecode_interpreters(inputs, settings, &config)?;
+    let startup = startup(settings, bytecode_mode)?;
     let overwrite = settings
         .overwrite
         .iter()
@@ -185,8 +192,10 @@ pub fn build(
         .map(|r| r.requirement.name.to_string())
         .collect();
     let mut selected: Vec<(Target, Vec<LockedPackage>)> = Vec::new();
+    let mut not_taken = Vec::new();
     for t in &inputs.targets {
         if let Some(lt) = outcome.lock.target(t) {
+            not_taken.push((lt.held_back.clone(), lt.differs.clone()));
             let kept = crate::exclude::prune(&lt.packages, &roots, &exclude, inputs.from_venv);
             for p in &lt.packages {
                 if !kept.iter().any(|k| k.name == p.name) {
@@ -204,7 +213,7 @@ pub fn build(
 
     let fetched = fetch_all(rt, inputs, settings, &selected, on_event)?;
     let mut layers = Vec::new();
-    for (t, packages) in &selected {
+    for ((t, packages), (held_back, differs)) in selected.iter().zip(not_taken) {
         let wheels = packages
             .iter()
             .map(|p| {
@@ -228,7 +237,11 @@ pub fn build(
                 .iter()
                 .find(|(m, _)| *m == t.minor)
                 .map(|(_, i)| i),
+            bytecode_mode,
+            startup: startup.as_ref(),
             cache: CacheDir::resolve(settings.lock.cache_dir.as_deref()),
+            held_back,
+            differs,
         };
         layers.push(build_target(&target, packages, &wheels)?);
     }
@@ -287,7 +300,13 @@ struct TargetBuild<'a> {
     source_date_epoch: Option<u64>,
     /// The interpreter compiling this target's bytecode; `None` for none.
     bytecode: Option<&'a Interpreter>,
+    bytecode_mode: bytecode::Mode,
+    /// Where the start-up imports begin, for `imported` bytecode.
+    startup: Option<&'a bytecode::imported::Startup>,
     cache: CacheDir,
+    /// The lock's notes on releases not taken, for the manifest.
+    held_back: Vec<crate::lock::NotTaken>,
+    differs: Vec<crate::lock::NotTaken>,
 }
 
 /// The interpreters that compile bytecode, one per Python minor of the targets; empty when
@@ -297,7 +316,7 @@ fn bytecode_interpreters(
     inputs: &Inputs,
     settings: &BuildSettings,
     config: &crate::config::Config,
-) -> Result<Vec<(u8, Interpreter)>, Error> {
+) -> Result<(bytecode::Mode, Vec<(u8, Interpreter)>), Error> {
     let mode = match (
         settings.compile_bytecode,
         config.compile_bytecode.as_deref(),
@@ -311,14 +330,8 @@ fn bytecode_interpreters(
         })?,
         (None, None) => bytecode::Mode::None,
     };
-    match mode {
-        bytecode::Mode::None => return Ok(Vec::new()),
-        bytecode::Mode::All => {}
-        bytecode::Mode::Imported => {
-            return Err(Error::Input(
-                "--compile-bytecode=imported is not available yet: use --compile-bytecode (every module) or none".into(),
-            ));
-        }
+    if mode == bytecode::Mode::None {
+        return Ok((mode, Vec::new()));
     }
     let explicit = settings
         .python_interpreter
@@ -337,7 +350,43 @@ fn bytecode_interpreters(
             };
             found.map(|i| (minor, i)).map_err(|e| Error::Input(e.0))
         })
-        .collect()
+        .collect::<Result<_, _>>()
+        .map(|found| (mode, found))
+}
+
+/// Where `imported` bytecode's start-up imports begin: `--entry` in its code directory, or
+/// every public top-level module. `--entry` without `imported` is a usage error.
+fn startup(
+    settings: &BuildSettings,
+    mode: bytecode::Mode,
+) -> Result<Option<bytecode::imported::Startup>, Error> {
+    if mode != bytecode::Mode::Imported {
+        return match &settings.entry {
+            Some(e) => Err(Error::Input(format!(
+                "--entry {e} only chooses what `--compile-bytecode=imported` compiles: add --compile-bytecode=imported, or leave --entry out"
+            ))),
+            None => Ok(None),
+        };
+    }
+    let entry = match &settings.entry {
+        Some(e) => {
+            let dir = settings
+                .code_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("."));
+            let dir = std::path::absolute(&dir)
+                .map_err(|err| Error::Input(format!("--code {}: {err}", dir.display())))?;
+            let module = crate::layer_test::entry::resolve_entry(&dir, e)
+                .map_err(|err| Error::Input(format!("{err:#}")))?;
+            Some((dir, module))
+        }
+        None => None,
+    };
+    Ok(Some(bytecode::imported::Startup {
+        entry,
+        timeout: std::time::Duration::from_secs(300),
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }))
 }
 
 /// plan → (stages) → write → check → manifest, for one target.
@@ -370,13 +419,22 @@ fn build_target(
         let r = bytecode::stage::add_to_plan(&mut plan, interp, &b.cache, b.layout, &sha_of, jobs)
             .map_err(|e| failed(e.context("compiling bytecode")))?;
         plan.notes.extend(r.notes.iter().cloned());
+        let mut files = r.pyc_files;
+        let mut imported = None;
+        if let Some(startup) = b.startup {
+            let t =
+                only_imported(&mut plan, interp, startup, &r.added, b.target).map_err(failed)?;
+            files = t.kept_files;
+            imported = Some(t);
+        }
         bytecode_summary = Some(manifest::ManifestBytecode {
-            mode: bytecode::Mode::All.as_str().to_string(),
+            mode: b.bytecode_mode.as_str().to_string(),
             interpreter: interp.full_version(),
             interpreter_path: interp.python.display().to_string(),
             magic: interp.magic.clone(),
-            files: r.pyc_files,
+            files,
             skipped: r.skipped,
+            imported,
         });
     }
     // The zip and its manifest are written as a pair: another build into the same path
@@ -387,11 +445,58 @@ fn build_target(
     let mut manifest =
         manifest::build_manifest(b.name, b.target, b.layout, &b.zip, packages, &report);
     manifest.bytecode = bytecode_summary;
+    manifest.held_back = b.held_back.clone();
+    manifest.differs = b.differs.clone();
     manifest::write(&manifest, &manifest::manifest_path(&b.zip))?;
     Ok(BuiltLayer {
         zip: b.zip.clone(),
         manifest,
         check,
+    })
+}
+
+/// `imported` bytecode: imports what runs at start-up from the planned layer and leaves out
+/// the `.pyc` of every module it did not load.
+fn only_imported(
+    plan: &mut plan::Plan,
+    interp: &Interpreter,
+    startup: &bytecode::imported::Startup,
+    added: &[(String, String)],
+    target: &Target,
+) -> anyhow::Result<manifest::ImportedBytecode> {
+    let native = plan
+        .entries()
+        .any(|(p, _)| p.ends_with(".so") || p.contains(".so."));
+    if native && !interpreter::machine_matches(&interp.machine, target.arch) {
+        anyhow::bail!(
+            "--compile-bytecode=imported imports the layer to find what it imports at start-up, and its compiled modules are for {}, which {} cannot load: give a python3.{} for {} with --python-interpreter (on this machine, under qemu-user: see docs/test-inspect.md), or use --compile-bytecode (every module)",
+            target.arch.machine(),
+            interp.describe(),
+            target.minor,
+            target.arch.machine()
+        );
+    }
+    let found = bytecode::imported::discover(plan, interp, startup)?;
+    let trimmed = bytecode::imported::keep_loaded(plan, added, &found.loaded);
+    for f in &found.failures {
+        plan.notes.push(format!(
+            "imported bytecode: {f} (while importing it to find what runs at start-up; the modules it did not reach have no bytecode)"
+        ));
+    }
+    plan.notes.push(format!(
+        "imported bytecode: .pyc for the {} module(s) imported at start-up by {}; left out {} .pyc ({} bytes) of modules not imported then, which compile from source if imported later",
+        trimmed.kept,
+        found.modules.join(", "),
+        trimmed.left_out,
+        crate::format::thousands(trimmed.left_out_bytes)
+    ));
+    Ok(manifest::ImportedBytecode {
+        entry: startup.entry.as_ref().map(|(_, m)| m.clone()),
+        modules: found.modules,
+        kept_files: trimmed.kept,
+        left_out_files: trimmed.left_out,
+        left_out_bytes: trimmed.left_out_bytes,
+        failures: found.failures,
     })
 }
 

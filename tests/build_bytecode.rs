@@ -332,3 +332,280 @@ fn no_matching_interpreter_is_a_clear_error() {
     assert!(err.contains("uv python install 3.12"), "{err}");
     assert!(err.contains("--python-interpreter PATH"), "{err}");
 }
+
+/// `gamma` imports `gamma.core` at start-up and leaves `gamma.extra` and `gamma.lazy` for
+/// later; `delta` is a module of its own; `_hidden` is private, so nothing imports it.
+fn startup_wheels(dir: &Path) -> Vec<PathBuf> {
+    vec![
+        WheelSpec::new("gamma", "1.0")
+            .no_files()
+            .file("gamma/__init__.py", "from gamma import core\n")
+            .file("gamma/core.py", "def f():\n    return 1\n")
+            .file("gamma/extra.py", "import json\nX = json.dumps([1])\n")
+            .file(
+                "gamma/lazy.py",
+                "def g():\n    from gamma import extra\n    return extra.X\n",
+            )
+            .build(dir),
+        WheelSpec::new("delta", "1.0")
+            .no_files()
+            .file("delta.py", "Y = 2\n")
+            .file("_hidden.py", "Z = 3\n")
+            .build(dir),
+    ]
+}
+
+fn pyc_names(zip: &Path) -> Vec<String> {
+    let mut v: Vec<String> = read_zip(zip)
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.ends_with(".pyc"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn test_json(env: &TestEnv, zip: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = run(env
+        .cmd()
+        .args(["test", "--json", "--python", "3.12"])
+        .arg(zip)
+        .args(extra));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn imported_mode_compiles_only_what_start_up_imports_and_test_counts_it() {
+    if python312().is_none() {
+        return;
+    }
+    let env = TestEnv::new();
+    let index = TestIndex::start(
+        &startup_wheels(&env.work_dir().join("wheels")),
+        IndexOptions::default(),
+    );
+    let build = |extra: &[&str]| {
+        run(env
+            .cmd()
+            .args([
+                "build",
+                "gamma",
+                "delta",
+                "--index-url",
+                &index.url,
+                "--name",
+                "st",
+                "--python",
+                "3.12",
+                "--json",
+            ])
+            .args(extra))
+    };
+    let zip = env.work_dir().join("dist/st-py3.12-x86_64.zip");
+
+    // Without bytecode, `pylayer test` counts every layer module it imported as compiled
+    // from source.
+    let out = build(&[]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let t = test_json(&env, &zip, &[]);
+    let rows = t["modules"].as_array().unwrap();
+    let row = |name: &str| rows.iter().find(|r| r["module"] == name).unwrap().clone();
+    assert_eq!(row("gamma")["compiled_from_source"], 2, "{t:#}");
+    assert_eq!(row("gamma")["from_bytecode"], 0, "{t:#}");
+    assert_eq!(row("delta")["compiled_from_source"], 1, "{t:#}");
+
+    // Full bytecode: every module, and the test loads all of them from it.
+    let out = build(&["--compile-bytecode"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let all_pyc = pyc_names(&zip);
+    assert_eq!(all_pyc.len(), 6, "{all_pyc:?}");
+    let all_sizes: std::collections::HashMap<String, usize> = read_zip(&zip)
+        .into_iter()
+        .filter(|(n, _)| n.ends_with(".pyc"))
+        .map(|(n, b)| (n, b.len()))
+        .collect();
+    let t = test_json(&env, &zip, &[]);
+    for r in t["modules"].as_array().unwrap() {
+        assert_eq!(r["compiled_from_source"], 0, "{t:#}");
+    }
+    let rows = t["modules"].as_array().unwrap();
+    assert_eq!(
+        rows.iter().find(|r| r["module"] == "gamma").unwrap()["from_bytecode"],
+        2,
+        "{t:#}"
+    );
+
+    // imported: only what importing every public top-level module loads.
+    let out = build(&["--compile-bytecode=imported"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let kept = pyc_names(&zip);
+    assert_eq!(
+        kept,
+        vec![
+            "python/__pycache__/delta.cpython-312.pyc",
+            "python/gamma/__pycache__/__init__.cpython-312.pyc",
+            "python/gamma/__pycache__/core.cpython-312.pyc",
+        ],
+    );
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b = &m["layers"][0]["bytecode"];
+    assert_eq!(b["mode"], "imported", "{b:#}");
+    assert_eq!(b["files"], 3, "{b:#}");
+    assert_eq!(
+        b["imported"]["modules"],
+        serde_json::json!(["delta", "gamma"])
+    );
+    assert_eq!(b["imported"]["left_out_files"], 3, "{b:#}");
+    let left_out: usize = all_sizes
+        .iter()
+        .filter(|(n, _)| !kept.contains(n))
+        .map(|(_, s)| s)
+        .sum();
+    assert_eq!(b["imported"]["left_out_bytes"], left_out, "{b:#}");
+    let notes = m["layers"][0]["notes"].to_string();
+    assert!(notes.contains("left out 3 .pyc"), "{notes}");
+
+    // --entry: the handler's own imports decide, from its code directory.
+    let code = env.work_dir().join("function");
+    std::fs::create_dir_all(&code).unwrap();
+    std::fs::write(
+        code.join("app.py"),
+        "import gamma.extra\ndef handler(event, context):\n    return gamma.extra.X\n",
+    )
+    .unwrap();
+    let code_arg = code.display().to_string();
+    let out = build(&[
+        "--compile-bytecode=imported",
+        "--entry",
+        "app.handler",
+        "--code",
+        &code_arg,
+    ]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert_eq!(
+        pyc_names(&zip),
+        vec![
+            "python/gamma/__pycache__/__init__.cpython-312.pyc",
+            "python/gamma/__pycache__/core.cpython-312.pyc",
+            "python/gamma/__pycache__/extra.cpython-312.pyc",
+        ],
+    );
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["layers"][0]["bytecode"]["imported"]["entry"], "app");
+
+    // pylayer test --entry imports the handler as Lambda would: no layer module compiles,
+    // the function's own module does.
+    let t = test_json(&env, &zip, &["--entry", "app.handler", "--code", &code_arg]);
+    let rows = t["modules"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{t:#}");
+    assert_eq!(rows[0]["module"], "app");
+    assert_eq!(rows[0]["status"], "ok", "{t:#}");
+    assert_eq!(rows[0]["from_bytecode"], 3, "{t:#}");
+    assert_eq!(rows[0]["compiled_from_source"], 0, "{t:#}");
+    assert_eq!(rows[0]["code_compiled_from_source"], 1, "{t:#}");
+
+    // --entry without imported bytecode is a usage error.
+    let out = build(&["--entry", "app", "--code", &code_arg]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--compile-bytecode=imported"),
+        "{}",
+        describe_output(&out)
+    );
+}
+
+/// Where scripts/test-deps.sh unpacks Debian's aarch64 python3.11.
+fn arm64_python311() -> Option<PathBuf> {
+    if std::env::consts::ARCH != "x86_64" {
+        support::missing_tool("this test emulates aarch64 on an x86_64 machine");
+        return None;
+    }
+    let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|d| d.join("qemu-aarch64").is_file());
+    if !on_path {
+        support::missing_tool(
+            "qemu-aarch64 is not installed (apt-get install qemu-user; scripts/test-deps.sh does it)",
+        );
+        return None;
+    }
+    let sysroot = std::env::var_os("PYLAYER_TEST_ARM64_SYSROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-deps/sysroot-arm64")
+        });
+    let python = sysroot.join("usr/bin/python3.11");
+    if !python.is_file() {
+        support::missing_tool(&format!(
+            "no aarch64 python3.11 at {} (scripts/test-deps.sh unpacks Debian's there)",
+            python.display()
+        ));
+        return None;
+    }
+    Some(python)
+}
+
+#[test]
+fn arm64_layers_get_the_same_bytecode_and_an_aarch64_python_loads_it_under_qemu() {
+    let Some(arm_python) = arm64_python311() else {
+        return;
+    };
+    if let Err(e) = discover(11, None, Purpose::BYTECODE) {
+        support::missing_tool(&e.0);
+        return;
+    }
+    let env = TestEnv::new();
+    let index = TestIndex::start(
+        &startup_wheels(&env.work_dir().join("wheels")),
+        IndexOptions::default(),
+    );
+    let out = run(env.cmd().args([
+        "build",
+        "gamma",
+        "delta",
+        "--index-url",
+        &index.url,
+        "--name",
+        "arm",
+        "--python",
+        "3.11",
+        "--arch",
+        "x86_64,arm64",
+        "--compile-bytecode",
+    ]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let arm = env.work_dir().join("dist/arm-py3.11-arm64.zip");
+    let x86 = env.work_dir().join("dist/arm-py3.11-x86_64.zip");
+    // One compile serves both architectures: the same .pyc bytes in both layers.
+    let pyc = |zip: &Path| -> Vec<(String, Vec<u8>)> {
+        read_zip(zip)
+            .into_iter()
+            .filter(|(n, _)| n.ends_with(".pyc"))
+            .collect()
+    };
+    let arm_pyc = pyc(&arm);
+    assert_eq!(arm_pyc.len(), 6, "{arm_pyc:?}");
+    assert!(arm_pyc == pyc(&x86), "arm64 and x86_64 bytecode differ");
+
+    // An aarch64 CPython, emulated, imports the layer from that bytecode alone.
+    let out = run(env
+        .cmd()
+        .args(["test", "--json", "--arch", "arm64", "--interpreter"])
+        .arg(&arm_python)
+        .arg(&arm));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        t["emulator"]
+            .as_str()
+            .is_some_and(|e| e.ends_with("qemu-aarch64")),
+        "{t:#}"
+    );
+    let rows = t["modules"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{t:#}");
+    for r in rows {
+        assert_eq!(r["status"], "ok", "{t:#}");
+        assert_eq!(r["compiled_from_source"], 0, "{t:#}");
+        assert!(r["from_bytecode"].as_u64().unwrap() >= 1, "{t:#}");
+    }
+}

@@ -284,6 +284,43 @@ fn no_authorization_is_sent_to_another_port() {
 }
 
 #[test]
+fn a_redirect_to_a_local_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let foo_whl = WheelSpec::new("foo", "1.0").build(dir.path());
+    // What the redirect points at exists on this machine: a page listing a local wheel.
+    let local = tempfile::tempdir().unwrap();
+    let page_dir = local.path().join("simple/foo");
+    std::fs::create_dir_all(&page_dir).unwrap();
+    let local_whl = WheelSpec::new("foo", "6.6").build(local.path());
+    std::fs::write(
+        page_dir.join("index.html"),
+        format!(
+            "<a href=\"{}\">foo-6.6-py3-none-any.whl</a>",
+            url::Url::from_file_path(&local_whl).unwrap()
+        ),
+    )
+    .unwrap();
+    let base = url::Url::from_directory_path(local.path()).unwrap();
+    let index = TestIndex::start(
+        &[foo_whl],
+        IndexOptions {
+            faults: vec![Fault::new(
+                "/simple/foo/",
+                FaultKind::RedirectTo(base.as_str().trim_end_matches('/').to_string()),
+                usize::MAX,
+            )],
+            ..IndexOptions::default()
+        },
+    );
+    let env = TestEnv::new();
+    let out = run(env.cmd().args(lock_args(&index.url, &["foo"])));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let err = stderr(&out);
+    assert!(err.contains("redirect") && err.contains("file:"), "{err}");
+    assert!(!env.work_dir().join("pylayer.lock").exists());
+}
+
+#[test]
 fn lock_survives_one_fault_of_each_kind() {
     let dir = tempfile::tempdir().unwrap();
     let foo_whl = WheelSpec::new("foo", "1.0")
@@ -508,4 +545,37 @@ fn a_huge_requirement_name_gives_a_short_escaped_error() {
     assert!(err.len() < 2000, "{} bytes of error", err.len());
     assert!(!err.contains('\u{0}') && !err.contains('\u{1b}'), "{err:?}");
     assert!(err.contains("requirements.txt:1"), "{err}");
+}
+
+/// 10,000 requirements the index does not know (a generated or corrupted requirements file):
+/// every page is asked for with a bounded number of requests in flight, and the lock ends
+/// with an error naming an unknown package instead of growing to gigabytes (1.5 GB before
+/// the fix; figures in docs/benchmarks.md) — memory itself is not asserted here.
+#[test]
+fn ten_thousand_unknown_requirements_end_in_an_error_naming_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let foo_whl = WheelSpec::new("foo", "1.0").build(dir.path());
+    let index = TestIndex::start(&[foo_whl], IndexOptions::default());
+    let env = TestEnv::new();
+    let mut text = String::from("foo\n");
+    for i in 0..10_000 {
+        text.push_str(&format!("nopkg-{i:05}\n"));
+    }
+    env.write("requirements.txt", &text);
+    let out = run(env
+        .cmd()
+        .args(lock_args(&index.url, &["-r", "requirements.txt"])));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let err = stderr(&out);
+    let last = err
+        .lines()
+        .filter(|l| !l.starts_with("progress:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        last.contains("nopkg-") && last.contains("not found on any configured index"),
+        "{last}"
+    );
+    assert!(last.len() < 4000, "{} bytes of error: {last}", last.len());
+    assert!(!env.work_dir().join("pylayer.lock").exists());
 }

@@ -268,3 +268,148 @@ fn interrupted_build_leaves_no_zip_and_a_usable_cache() {
         "no build was interrupted; the test proved nothing"
     );
 }
+
+/// The issue's acceptance test with real wheels: a python3.12 layer of requests and pandas
+/// built with `--compile-bytecode` has an unchecked-hash 3.12 `.pyc` for every compilable
+/// `.py`, named with its Lambda path; a read-only copy imports from bytecode only; a build in
+/// another directory with another cache gives the same bytes.
+#[test]
+fn requests_pandas_layer_with_bytecode_imports_from_bytecode_only_on_python312() {
+    use pylayer::bytecode::pyc::{Invalidation, PycHeader};
+    use std::io::Read;
+    let python =
+        match pylayer::interpreter::discover(12, None, pylayer::interpreter::Purpose::BYTECODE) {
+            Ok(i) => i.python,
+            Err(e) => {
+                support::missing_tool(&e.0);
+                return;
+            }
+        };
+    let args = [
+        "requests",
+        "pandas",
+        "--python",
+        "3.12",
+        "--arch",
+        "x86_64",
+        "--name",
+        "bc",
+        "--compile-bytecode",
+    ];
+    let env = TestEnv::new();
+    let zip = build(&env, env.cache_dir(), &args);
+
+    let mut z = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    let names: Vec<String> = z.file_names().map(|n| n.unwrap().into_owned()).collect();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(zip.with_extension("json")).unwrap()).unwrap();
+    let notes = manifest["notes"].to_string();
+    let mut pycs = Vec::new();
+    let mut without = Vec::new();
+    for py in names.iter().filter(|n| n.ends_with(".py")) {
+        let (dir, file) = py.rsplit_once('/').unwrap();
+        let pyc = format!(
+            "{dir}/__pycache__/{}.cpython-312.pyc",
+            &file[..file.len() - 3]
+        );
+        if names.contains(&pyc) {
+            pycs.push(pyc);
+        } else {
+            without.push(py.clone());
+        }
+    }
+    assert!(pycs.len() > 1000, "{} .pyc", pycs.len());
+    // A source without bytecode is one that does not compile, and the build said so.
+    assert_eq!(
+        manifest["bytecode"]["skipped"],
+        without.len(),
+        "{without:?}"
+    );
+    for py in &without {
+        assert!(notes.contains(py.as_str()), "{py} has no .pyc and no note");
+    }
+    for pyc in &pycs {
+        let mut head = [0u8; 16];
+        z.by_name(pyc).unwrap().read_exact(&mut head).unwrap();
+        let h = PycHeader::parse(&head).unwrap();
+        assert_eq!(h.minor(), Some(12), "{pyc}");
+        assert_eq!(h.invalidation, Invalidation::UncheckedHash, "{pyc}");
+    }
+    // co_filename, as python3.12 reads it: the path under /opt/python/.
+    let script = "import marshal, sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nbad = []\n\
+        for n in z.namelist():\n    if n.endswith('.pyc'):\n        c = marshal.loads(z.read(n)[16:])\n\
+                if not c.co_filename.startswith('/opt/python/'):\n            bad.append((n, c.co_filename))\n\
+        print(len(bad), bad[:3])\n";
+    let out = run(Command::new(&python)
+        .args(["-I", "-B", "-c", script])
+        .arg(&zip));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("0 "),
+        "{}",
+        describe_output(&out)
+    );
+
+    // A read-only copy, `python3.12 -I -B -v`: no layer module is compiled from source.
+    let root = tempfile::tempdir().unwrap();
+    let layer = root.path().join("layer");
+    let out = run(Command::new(&python)
+        .args([
+            "-I",
+            "-B",
+            "-c",
+            "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])",
+        ])
+        .arg(&zip)
+        .arg(&layer));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let chmod = |mode: &str| {
+        let out = run(Command::new("chmod").args(["-R", mode]).arg(&layer));
+        assert!(out.status.success(), "{}", describe_output(&out));
+    };
+    chmod("a-w");
+    let py_root = layer.join("python").display().to_string();
+    let out = run(Command::new(&python)
+        .args(["-I", "-B", "-v", "-c"])
+        .arg(format!(
+            "import sys; sys.path.insert(0, {py_root:?}); import requests, pandas"
+        )));
+    chmod("u+w");
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let log = String::from_utf8_lossy(&out.stderr);
+    let from_source: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with(&format!("# code object from {py_root}")))
+        .collect();
+    assert!(
+        from_source.is_empty(),
+        "compiled from source: {from_source:?}"
+    );
+    let from_pyc = log
+        .lines()
+        .filter(|l| l.starts_with(&format!("# code object from '{py_root}")))
+        .count();
+    assert!(from_pyc > 300, "only {from_pyc} modules from bytecode");
+
+    // pylayer test counts the same: nothing compiled from source.
+    let out = run(pylayer_with_cache(env.cache_dir())
+        .args([
+            "test", "--json", "--import", "requests", "--import", "pandas",
+        ])
+        .arg(&zip));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for r in t["modules"].as_array().unwrap() {
+        assert_eq!(r["compiled_from_source"], 0, "{r}");
+        assert!(r["from_bytecode"].as_u64().unwrap() > 10, "{r}");
+    }
+
+    // Another directory and another cache: the same bytes.
+    let other = TestEnv::new();
+    let other_cache = tempfile::tempdir().unwrap();
+    let again = build(&other, other_cache.path(), &args);
+    assert!(
+        std::fs::read(&zip).unwrap() == std::fs::read(&again).unwrap(),
+        "a build elsewhere with another cache gave other bytes"
+    );
+}

@@ -310,3 +310,60 @@ fn boto3_against_a_python_dateutil_4_pin_names_the_conflict() {
         "one broken release ended the resolution:\n{err}"
     );
 }
+
+/// Locked together for python3.11 and python3.12, a pure package (requests) gets one version
+/// on both, and numpy, whose newest releases python3.11 cannot have (they need Python 3.12, and
+/// wheels for a newer glibc than Amazon Linux 2's), differs with the reason recorded.
+#[test]
+fn one_version_across_targets_unless_a_target_cannot_have_it() {
+    let env = TestEnv::new();
+    let out = run(env.cmd().args([
+        "lock",
+        "--dry-run",
+        "--json",
+        "--python",
+        "3.11",
+        "--python",
+        "3.12",
+        "requests",
+        "numpy",
+    ]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let lock: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let targets = lock["target"].as_array().expect("targets");
+    let target = |py: &str| {
+        targets
+            .iter()
+            .find(|t| t["python"] == py)
+            .unwrap_or_else(|| panic!("no {py} in {lock}"))
+    };
+    let version = |py: &str, name: &str| {
+        target(py)["package"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .map(|p| p["version"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_else(|| panic!("no {name} on {py}"))
+    };
+    for name in ["requests", "urllib3", "idna", "certifi"] {
+        assert_eq!(version("3.11", name), version("3.12", name), "{name}");
+    }
+    assert_ne!(version("3.11", "numpy"), version("3.12", "numpy"));
+    let differs = target("3.11")["differs"]
+        .as_array()
+        .expect("differs on 3.11");
+    let numpy = differs
+        .iter()
+        .find(|d| d["name"] == "numpy")
+        .unwrap_or_else(|| panic!("numpy not in {differs:?}"));
+    assert_eq!(
+        numpy["not_taken"].as_str(),
+        Some(version("3.12", "numpy").as_str())
+    );
+    assert!(
+        numpy["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("python3.11"),
+        "{numpy}"
+    );
+}

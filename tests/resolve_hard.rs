@@ -289,3 +289,235 @@ fn packages_not_at_their_newest_release_are_named_with_the_reason() {
         "app is at its newest release:\n{err}"
     );
 }
+
+/// The targets of one `pylayer lock --json` run: `(python, arch) -> target object`.
+fn json_targets(out: &Output) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", describe_output(out)));
+    v["target"].as_array().cloned().unwrap_or_default()
+}
+
+fn json_target<'a>(targets: &'a [serde_json::Value], python: &str) -> &'a serde_json::Value {
+    targets
+        .iter()
+        .find(|t| t["python"] == python)
+        .unwrap_or_else(|| panic!("no target {python} in {targets:?}"))
+}
+
+fn json_version(target: &serde_json::Value, name: &str) -> String {
+    target["package"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+        .and_then(|p| p["version"].as_str())
+        .unwrap_or_else(|| panic!("no {name} in {target}"))
+        .to_string()
+}
+
+#[test]
+fn a_pure_package_gets_one_version_on_every_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let index = TestIndex::start(
+        &[
+            WheelSpec::new("app", "1.0").requires("pure").build(d),
+            WheelSpec::new("pure", "1.0").build(d),
+        ],
+        IndexOptions::default(),
+    );
+    let env = TestEnv::new();
+    // Locked for python3.11 while pure 1.0 was the newest…
+    let out = lock(&env, &index, &["app", "--python", "3.11"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
+    // …then pure 2.0 is released and python3.12 is added: the 3.11 pin is kept when it
+    // still fits, the new target takes the newest, and the two must end up the same.
+    index.add_wheel(WheelSpec::new("pure", "2.0").build(d));
+    let out = lock(
+        &env,
+        &index,
+        &["app", "--python", "3.11", "--python", "3.12", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
+    let targets = json_targets(&out);
+    assert_eq!(targets.len(), 2, "{targets:?}");
+    for python in ["3.11", "3.12"] {
+        let t = json_target(&targets, python);
+        assert_eq!(json_version(t, "pure"), "2.0", "python {python}: {t}");
+        assert!(t.get("differs").is_none(), "nothing differs: {t}");
+    }
+    let written = std::fs::read_to_string(env.work_dir().join("pylayer.lock")).unwrap();
+    assert!(!written.contains("[[target.differs]]"), "{written}");
+    assert!(
+        !stderr(&out).contains("not the same on every target"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `native` 2.0 ships only manylinux_2_28 wheels, which python3.11 (Amazon Linux 2, glibc
+/// 2.26) cannot load: 3.11 keeps 1.0 and says why; `pure` is the same everywhere.
+fn glibc_bound_index(d: &std::path::Path) -> TestIndex {
+    let mut files = vec![
+        WheelSpec::new("pure", "1.0").build(d),
+        WheelSpec::new("pure", "1.5").build(d),
+    ];
+    for py in ["cp311", "cp312"] {
+        files.push(
+            WheelSpec::new("native", "1.0")
+                .tag(&format!(
+                    "{py}-{py}-manylinux_2_17_x86_64.manylinux2014_x86_64"
+                ))
+                .build(d),
+        );
+        files.push(
+            WheelSpec::new("native", "2.0")
+                .tag(&format!("{py}-{py}-manylinux_2_28_x86_64"))
+                .requires("pure>=1.5")
+                .build(d),
+        );
+    }
+    TestIndex::start(&files, IndexOptions::default())
+}
+
+#[test]
+fn a_glibc_bound_package_differs_across_targets_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = glibc_bound_index(dir.path());
+    let env = TestEnv::new();
+    let out = lock(
+        &env,
+        &index,
+        &[
+            "native", "pure", "--python", "3.11", "--python", "3.12", "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
+    let targets = json_targets(&out);
+    let (t11, t12) = (json_target(&targets, "3.11"), json_target(&targets, "3.12"));
+    assert_eq!(json_version(t11, "native"), "1.0");
+    assert_eq!(json_version(t12, "native"), "2.0");
+    // pure is the same on both: 1.5 works on both.
+    assert_eq!(json_version(t11, "pure"), "1.5");
+    assert_eq!(json_version(t12, "pure"), "1.5");
+    // The difference, with the reason, in the JSON…
+    let differs = t11["differs"].as_array().expect("differs on 3.11");
+    assert_eq!(differs.len(), 1, "{differs:?}");
+    assert_eq!(differs[0]["name"], "native");
+    assert_eq!(differs[0]["version"], "1.0");
+    assert_eq!(differs[0]["not_taken"], "2.0");
+    assert_eq!(differs[0]["elsewhere"], serde_json::json!(["3.12/x86_64"]));
+    let reason = differs[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("need glibc 2.28") && reason.contains("glibc 2.26"),
+        "{reason}"
+    );
+    assert!(t12.get("differs").is_none(), "{t12}");
+    // …the held-back note too (native's newest release is 2.0)…
+    let held = t11["held_back"].as_array().expect("held_back on 3.11");
+    assert!(
+        held.iter()
+            .any(|h| h["name"] == "native" && h["not_taken"] == "2.0"),
+        "{held:?}"
+    );
+    // …on stderr in one line, said once…
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("native 1.0")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with(
+            "not the same on every target: native 1.0 on python3.11/x86_64 (2.0 on 3.12/x86_64): its cp311 wheels need glibc 2.28"
+        ),
+        "{err}"
+    );
+    // …and in the lock file.
+    let written = std::fs::read_to_string(env.work_dir().join("pylayer.lock")).unwrap();
+    assert!(
+        written.contains("[[target.differs]]") && written.contains("not_taken = \"2.0\""),
+        "{written}"
+    );
+    // A lock that is reused still says it.
+    let out = lock(
+        &env,
+        &index,
+        &["native", "pure", "--python", "3.11", "--python", "3.12"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
+    assert!(stderr(&out).contains("is up to date"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not the same on every target: native 1.0 on python3.11/x86_64"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn held_back_notes_are_in_the_json_of_lock_and_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let index = TestIndex::start(
+        &[
+            WheelSpec::new("app", "1.0").requires("lib<2").build(d),
+            WheelSpec::new("lib", "1.0").build(d),
+            WheelSpec::new("lib", "2.0").build(d),
+            WheelSpec::new("pure", "1.0").build(d),
+            WheelSpec::new("pure", "2.0")
+                .requires_python(">=3.12")
+                .build(d),
+        ],
+        IndexOptions::default(),
+    );
+    let env = TestEnv::new();
+    let out = lock(
+        &env,
+        &index,
+        &["app", "pure", "--python", "3.11", "--dry-run", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
+    let targets = json_targets(&out);
+    let held = json_target(&targets, "3.11")["held_back"]
+        .as_array()
+        .cloned()
+        .expect("held_back in lock --json");
+    let entry = |held: &[serde_json::Value], name: &str| {
+        held.iter()
+            .find(|h| h["name"] == name)
+            .unwrap_or_else(|| panic!("no held-back entry for {name}: {held:?}"))
+            .clone()
+    };
+    let lib = entry(&held, "lib");
+    assert_eq!(
+        (lib["version"].as_str(), lib["not_taken"].as_str()),
+        (Some("1.0"), Some("2.0"))
+    );
+    assert_eq!(lib["reason"], "app 1.0 needs lib <2");
+    let pure = entry(&held, "pure");
+    assert!(
+        pure["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("requires Python >=3.12"),
+        "{pure}"
+    );
+    assert_eq!(held.len(), 2, "app is at its newest release: {held:?}");
+
+    let out = run(env
+        .cmd()
+        .args(["build", "app", "pure", "--python", "3.11", "--json"])
+        .arg("--index-url")
+        .arg(&index.url));
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let held = v["layers"][0]["held_back"]
+        .as_array()
+        .cloned()
+        .expect("held_back in build --json");
+    assert_eq!(entry(&held, "lib")["reason"], "app 1.0 needs lib <2");
+    assert_eq!(entry(&held, "pure")["not_taken"], "2.0");
+    // The manifest beside the zip says it too.
+    let zip = v["layers"][0]["zip"].as_str().unwrap();
+    let manifest = env
+        .work_dir()
+        .join("dist")
+        .join(zip.replace(".zip", ".json"));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    assert_eq!(m["held_back"], v["layers"][0]["held_back"]);
+}

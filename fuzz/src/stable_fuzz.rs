@@ -4,7 +4,7 @@
 //! leaves the input in `crashes/`. No coverage feedback — use `cargo fuzz` when a nightly
 //! (or `RUSTC_BOOTSTRAP=1`) toolchain is available; see docs/fuzzing.md.
 //!
-//! Usage: stable_fuzz zip_reader|elf_reader|metadata SECONDS CORPUS_DIR [SEED]
+//! Usage: stable_fuzz zip_reader|elf_reader|metadata|requirements|config|lock|index_page|project SECONDS CORPUS_DIR [SEED]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -85,13 +85,20 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], input: &mut Vec<u8>) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
-        eprintln!("usage: stable_fuzz zip_reader|elf_reader|metadata SECONDS CORPUS_DIR [SEED]");
+        eprintln!(
+            "usage: stable_fuzz zip_reader|elf_reader|metadata|requirements|config|lock|index_page|project SECONDS CORPUS_DIR [SEED]"
+        );
         std::process::exit(2);
     }
     let run: fn(&[u8]) = match args[1].as_str() {
         "zip_reader" => pylayer_fuzz::fuzz_zip,
         "elf_reader" => pylayer_fuzz::fuzz_elf,
         "metadata" => pylayer_fuzz::fuzz_metadata,
+        "requirements" => pylayer_fuzz::fuzz_requirements,
+        "config" => pylayer_fuzz::fuzz_config,
+        "lock" => pylayer_fuzz::fuzz_lock,
+        "index_page" => pylayer_fuzz::fuzz_index_page,
+        "project" => pylayer_fuzz::fuzz_project,
         other => {
             eprintln!("unknown target {other}");
             std::process::exit(2);

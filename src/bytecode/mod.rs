@@ -18,6 +18,7 @@
 //! does; it never fails the build.
 
 pub mod driver;
+pub mod imported;
 pub mod pyc;
 pub mod stage;
 pub mod store;

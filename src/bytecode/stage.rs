@@ -25,6 +25,9 @@ pub struct StageReport {
     pub compiled_wheels: usize,
     /// One line per distribution with sources that did not compile.
     pub notes: Vec<String>,
+    /// Each `.pyc` added, with its source: (`python/pkg/__pycache__/m.cpython-312.pyc`,
+    /// `python/pkg/m.py`).
+    pub added: Vec<(String, String)>,
 }
 
 /// Adds bytecode for every `.py` in `plan`, compiled by `interp` (whose minor must be the
@@ -105,6 +108,7 @@ pub fn add_to_plan(
                 dist: Some(d),
                 shared_with: Vec::new(),
             };
+            report.added.push((e.path.clone(), e.source.clone()));
             plan.add(e.path, entry)?;
             report.pyc_files += 1;
         }
@@ -127,6 +131,7 @@ pub fn add_to_plan(
             };
             match result {
                 Ok(bytes) if plan.get(&pyc_path).is_none() => {
+                    report.added.push((pyc_path.clone(), path.clone()));
                     plan.add(pyc_path, Entry::generated(bytes, *dist))?;
                     report.pyc_files += 1;
                 }

@@ -45,13 +45,22 @@ pub struct BuildArgs {
     #[arg(long, value_name = "PATH=DIST")]
     pub overwrite: Vec<String>,
     /// Hash-based bytecode beside every module, so cold starts on read-only /opt do not
-    /// compile them: `all` (the flag alone), `none` [default: pylayer.toml's, else none]
+    /// compile them: `all` (the flag alone), `imported` (only the modules imported at
+    /// start-up, for layers near the size limit), `none` [default: pylayer.toml's, else none]
     #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "all", require_equals = true)]
     pub compile_bytecode: Option<String>,
     /// The CPython that compiles bytecode [default: the newest python3.X of the target's
     /// version on PATH, under pyenv or uv's managed Pythons]
     #[arg(long, value_name = "PATH")]
     pub python_interpreter: Option<PathBuf>,
+    /// With `--compile-bytecode=imported`: what the function imports at start-up is found by
+    /// importing its handler module from its code directory (`--code`): `app`, or the
+    /// handler setting `app.lambda_handler` [default: every public top-level module of the layer]
+    #[arg(long, value_name = "MODULE")]
+    pub entry: Option<String>,
+    /// The function's code directory, for `--entry`.
+    #[arg(long, value_name = "DIR", requires = "entry")]
+    pub code: Option<PathBuf>,
     // JSON shape: `{"layers": [manifest, …]}`, one manifest per target.
     #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
@@ -82,6 +91,8 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         compile_bytecode,
         python_interpreter: args.python_interpreter.clone(),
         overwrite: args.overwrite.clone(),
+        entry: args.entry.clone(),
+        code_dir: args.code.clone(),
     };
     let rt = runtime()?;
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());

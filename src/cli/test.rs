@@ -2,6 +2,11 @@
 //! Python, each in a fresh isolated process, and report per module ok or the exception,
 //! with its import time (the cold-start cost a function pays), slowest first.
 //!
+//! Each row also says how many of the layer's modules were compiled from source during the
+//! import (what every cold start pays for a layer without valid bytecode). With `--entry`,
+//! the function's handler module is imported from its code directory, first on `sys.path`
+//! as /var/task is on Lambda, instead of every top-level module.
+//!
 //! Exit codes: 0 every import worked, 1 an import failed, 2 bad usage or no interpreter.
 
 use std::path::PathBuf;
@@ -40,6 +45,14 @@ pub struct TestArgs {
     /// modules]
     #[arg(long = "arch", value_name = "ARCH", value_parser = values::arch_parser())]
     pub arch: Option<Arch>,
+    /// Import the function's handler module from its code directory (`--code`), first on
+    /// `sys.path` as /var/task is on Lambda, instead of every top-level module: `app`, or the
+    /// handler setting `app.lambda_handler`.
+    #[arg(long, value_name = "MODULE", conflicts_with = "import")]
+    pub entry: Option<String>,
+    /// The function's code directory, for `--entry`.
+    #[arg(long, value_name = "DIR", default_value = ".", requires = "entry")]
+    pub code: PathBuf,
     /// Also import private (`_name`) and test packages.
     #[arg(long)]
     pub include_private: bool,
@@ -103,6 +116,7 @@ fn print_table(results: &[ImportResult]) -> String {
                 } else {
                     "-".into()
                 },
+                format!("{} of {}", r.compiled_from_source, r.loaded.len()),
                 slowest,
             ]
         })
@@ -113,10 +127,11 @@ fn print_table(results: &[ImportResult]) -> String {
             "distribution",
             "status",
             "import time",
+            "compiled from source",
             "slowest nested imports",
         ],
         &rows,
-        &[3],
+        &[3, 4],
     );
     for r in results.iter().filter(|r| r.error.is_some()) {
         out.push_str(&format!("\n{} ({}):\n", r.module, r.status.as_str()));
@@ -125,6 +140,33 @@ fn print_table(results: &[ImportResult]) -> String {
         }
     }
     out
+}
+
+/// One line on bytecode: how many of the layer's modules compiled from source at these cold
+/// imports, and what to do about it.
+fn bytecode_summary(results: &[ImportResult]) -> String {
+    let source: usize = results.iter().map(|r| r.compiled_from_source).sum();
+    let pyc: usize = results.iter().map(|r| r.from_bytecode).sum();
+    let code: usize = results
+        .iter()
+        .filter_map(|r| r.code_compiled_from_source)
+        .sum();
+    let code_note = if code > 0 {
+        format!(
+            "; {code} module(s) of the function's code compiled from source too (/var/task is read-only as well)"
+        )
+    } else {
+        String::new()
+    };
+    if source == 0 {
+        format!(
+            "the layer's modules came from bytecode: {pyc} loaded from .pyc, none compiled from source{code_note}"
+        )
+    } else {
+        format!(
+            "{source} of the layer's modules were compiled from source at these cold imports ({pyc} came from bytecode): /opt is read-only on Lambda, so every cold start pays this; build with --compile-bytecode{code_note}"
+        )
+    }
 }
 
 pub fn run(args: TestArgs) -> Result<(), Failure> {
@@ -163,7 +205,26 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         ));
     }
 
-    let modules: Vec<ModuleToTest> = if args.import.is_empty() {
+    let code_dir = match &args.entry {
+        Some(_) => Some(
+            std::path::absolute(&args.code)
+                .map_err(|e| Failure::usage(format!("--code {}: {e}", args.code.display())))?,
+        ),
+        None => None,
+    };
+    let entry = match (&args.entry, &code_dir) {
+        (Some(e), Some(dir)) => Some(
+            layer_test::entry::resolve_entry(dir, e)
+                .map_err(|e| Failure::usage(format!("{e:#}")))?,
+        ),
+        _ => None,
+    };
+    let modules: Vec<ModuleToTest> = if let Some(entry) = &entry {
+        vec![ModuleToTest {
+            module: entry.clone(),
+            distribution: None,
+        }]
+    } else if args.import.is_empty() {
         layer_test::top_level_modules(&layer, args.include_private)
     } else {
         let known = layer_test::top_level_modules(&layer, true);
@@ -191,25 +252,21 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         output::note(n);
     }
     let base = unpacked.path().to_path_buf();
-    // Lambda's order: python/lib/python3.X/site-packages, then python.
-    let mut paths = Vec::new();
-    let sp = base.join(format!("python/lib/python3.{minor}/site-packages"));
-    if sp.is_dir() {
-        paths.push(sp);
-    }
-    if base.join("python").is_dir() {
-        paths.push(base.join("python"));
-    }
-    if paths.is_empty() {
+    // Lambda's order: the function's code (/var/task), python/lib/python3.X/site-packages,
+    // then python.
+    let roots = layer_test::entry::layer_roots(&base, minor);
+    if roots.is_empty() {
         return Err(Failure::failed(format!(
             "{} has neither python/ nor python/lib/python3.{minor}/site-packages/ at its root: Lambda would not find any module in it",
             args.layer.display()
         )));
     }
+    let paths: Vec<PathBuf> = code_dir.iter().cloned().chain(roots).collect();
     let lib = base.join("lib");
     let opts = RunOptions {
         interpreter: &interp,
         paths,
+        code_dir: code_dir.clone(),
         lib_dir: lib.is_dir().then_some(lib),
         timeout: Duration::from_secs(args.timeout.max(1)),
         jobs: args.jobs.max(1),
@@ -241,11 +298,13 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     ));
     let mut results = layer_test::run_imports(&modules, &opts);
     drop(unpacked);
+    // Modules named with --import and the --entry handler always fail the run.
+    let explicit: Vec<String> = args.import.iter().chain(&entry).cloned().collect();
     let softened = layer_test::triage::soften_optional_failures(
         &layer,
         &lambda,
         &mut results,
-        &args.import,
+        &explicit,
         args.strict,
     );
     let mut warnings: Vec<String> = marker_warning.into_iter().collect();
@@ -287,6 +346,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             results.len(),
             human_micros(total)
         );
+        println!("{}", bytecode_summary(&results));
         if let Some(q) = &interp.qemu {
             println!(
                 "times measured under {} emulation: expect Lambda's arm64 to be several times faster",

@@ -203,8 +203,10 @@ impl HttpCache {
         }
         if !status.is_success() {
             let hint = match status.as_u16() {
-                401 | 403 => " (check the index credentials: in the URL, netrc or keyring)",
-                _ => "",
+                401 | 403 => {
+                    " (check the index credentials: in the URL, netrc or keyring)".to_string()
+                }
+                _ => crate::http::unfollowed_redirect(status, &resp.headers),
             };
             anyhow::bail!("{} answered HTTP {status}{hint}", redact(url));
         }

@@ -176,6 +176,44 @@ pub fn decode_local_entry(bytes: &[u8], loc: &EntryLocation) -> Option<Vec<u8>> 
 mod tests {
     use super::*;
 
+    /// A wheel whose METADATA inflates past the cap (17 MiB of one byte deflates to ~17 KB).
+    fn metadata_bomb(dir: &std::path::Path) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = dir.join("bomb-1.0-py3-none-any.whl");
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        w.start_file("bomb-1.0.dist-info/METADATA", opts).unwrap();
+        w.write_all(b"Metadata-Version: 2.1\nName: bomb\nVersion: 1.0\n")
+            .unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..17 {
+            w.write_all(&chunk).unwrap();
+        }
+        w.finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn metadata_inflating_past_the_cap_is_refused_without_inflating_it_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = metadata_bomb(dir.path());
+        assert!(std::fs::metadata(&path).unwrap().len() < 1 << 20);
+        let e = from_wheel_file(&path, "bomb-1.0-py3-none-any.whl").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("bomb-1.0-py3-none-any.whl") && msg.contains("larger than 16 MiB"),
+            "{msg}"
+        );
+        // The same entry read the way a range request reads it: refused too.
+        let bytes = std::fs::read(&path).unwrap();
+        let eocd = bytes.len() - 22;
+        let cd_offset = u32::from_le_bytes(bytes[eocd + 16..eocd + 20].try_into().unwrap());
+        let loc = locate_metadata(&bytes[cd_offset as usize..]).expect("central directory");
+        let local = &bytes[loc.local_header_offset as usize..];
+        assert_eq!(decode_local_entry(local, &loc), None);
+    }
+
     #[test]
     fn parses_metadata_fields() {
         let m = parse(

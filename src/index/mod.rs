@@ -33,6 +33,13 @@ pub const PAGE_MAX_BYTES: u64 = 64 << 20;
 /// A range answer larger than this is refused (a wheel's central directory or METADATA).
 const RANGE_MAX_BYTES: u64 = 32 << 20;
 
+/// At most this many project pages, and this many metadata reads, are requested at once.
+/// Callers may ask for thousands at a time (a resolution prefetches every requirement it
+/// sees); each request in flight holds a connection and its buffers, so without a bound
+/// 10,000 unknown requirements took 1.5 GB (docs/benchmarks.md). More in flight than this
+/// gains nothing over one pooled HTTP/2 connection or a few HTTP/1.1 ones.
+pub const MAX_CONCURRENT_REQUESTS: usize = 32;
+
 const ACCEPT_SIMPLE: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
 /// How packages found on several indexes are chosen between.
@@ -97,6 +104,10 @@ pub struct IndexClient {
     projects: Mutex<HashMap<PackageName, Shared<Vec<DistFile>>>>,
     metadata: Mutex<HashMap<String, Shared<CoreMetadata, MetadataError>>>,
     find_links_files: OnceCell<Result<Arc<Vec<DistFile>>, String>>,
+    /// Permits for project-page requests ([`MAX_CONCURRENT_REQUESTS`]).
+    page_slots: tokio::sync::Semaphore,
+    /// Permits for metadata requests, apart from pages so neither starves the other.
+    metadata_slots: tokio::sync::Semaphore,
 }
 
 fn shared<K: std::hash::Hash + Eq + Clone, T, E>(
@@ -126,6 +137,8 @@ impl IndexClient {
             projects: Mutex::default(),
             metadata: Mutex::default(),
             find_links_files: OnceCell::new(),
+            page_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS),
+            metadata_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS),
         }
     }
 
@@ -160,6 +173,8 @@ impl IndexClient {
                 format!("{base}/")
             };
             let url = format!("{base}{name}/");
+            // The semaphore is never closed, so acquiring cannot fail.
+            let _slot = self.page_slots.acquire().await.ok();
             let page = match self
                 .http_cache
                 .get(&self.http, &url, ACCEPT_SIMPLE, &self.auth_headers(&url))
@@ -323,6 +338,7 @@ impl IndexClient {
                 file.filename
             );
         }
+        let _slot = self.metadata_slots.acquire().await.ok();
         if let Some(expected) = &file.metadata {
             let url = format!("{}.metadata", file.url);
             let resp = get_body(

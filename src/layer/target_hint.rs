@@ -80,6 +80,8 @@ mod tests {
             packages: Vec::new(),
             bytecode: None,
             notes: Vec::new(),
+            held_back: Vec::new(),
+            differs: Vec::new(),
         };
         manifest::write(&m, &manifest_beside(&zip)).unwrap();
         let h = resolve(&zip, Some(13), None).unwrap();

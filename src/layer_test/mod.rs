@@ -1,13 +1,22 @@
-//! `pylayer test`: import every top-level module of a layer, each in a fresh isolated Python
-//! process, before the layer is uploaded; and measure what each import costs at cold start.
+//! `pylayer test`: import every top-level module of a layer (or a function's handler module,
+//! `--entry`), each in a fresh isolated Python process, before the layer is uploaded; and
+//! measure what each import costs at a cold start on Lambda.
 //!
-//! The layer is unpacked into a temporary directory made read-only (Lambda mounts layers
-//! read-only under /opt), and Python runs with `-I -S -B -X importtime`: isolated from the
-//! user's environment, without the machine's site-packages (only the standard library and
-//! the layer, as on Lambda, so a dependency missing from the layer cannot be found on the
-//! machine instead), writing no bytecode (as on Lambda, where the layer's `.py` files are
-//! compiled at every cold start since pylayer leaves `*.pyc` out). The layer's import roots
-//! go first on `sys.path`; its `lib/` on `LD_LIBRARY_PATH`, as Lambda does with /opt/lib.
+//! What Lambda does, reproduced: the layer is unpacked into a temporary directory made
+//! read-only (Lambda mounts layers read-only under /opt, so CPython can write no
+//! `__pycache__` there); Python runs with `-I -S -B -X importtime` in a new process per
+//! module: isolated from the user's environment, without the machine's site-packages (only
+//! the standard library and the layer, so a dependency missing from the layer cannot be
+//! found on the machine instead), writing no bytecode. The function's code directory
+//! (`--entry`) goes first on `sys.path`, as /var/task does, then the layer's import roots;
+//! the layer's `lib/` goes on `LD_LIBRARY_PATH`, as Lambda does with /opt/lib.
+//!
+//! Each import also counts the layer's modules that came from bytecode and those compiled
+//! from source during it: a layer without valid `.pyc` (none at all, or pip's timestamp
+//! `.pyc` in a zip dated 1980) compiles every module it imports at each cold start. The
+//! counts come from the interpreter itself: the script wraps importlib's two code paths
+//! (`_compile_bytecode` for a `.pyc`, `SourceLoader.source_to_code` for a `.py`) before
+//! importing, which costs a function call per module and changes nothing else.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -26,6 +35,7 @@ use crate::domain::MAX_UNZIPPED_BYTES;
 use crate::interpreter::{Interpreter, run_with_timeout};
 use crate::layer::{Layer, LayerSource};
 
+pub mod entry;
 pub mod triage;
 
 /// A layer unpacked into a read-only temporary directory, made writable again and removed
@@ -36,6 +46,14 @@ pub struct Unpacked {
 }
 
 impl Unpacked {
+    /// Takes over a directory registered for removal on Ctrl-C.
+    pub fn from_dir(dir: tempfile::TempDir, registered: cleanup::Registered) -> Unpacked {
+        Unpacked {
+            dir,
+            _registered: registered,
+        }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -55,7 +73,8 @@ fn set_mode(p: &Path, mode: u32) {
 #[cfg(not(unix))]
 fn set_mode(_p: &Path, _mode: u32) {}
 
-fn set_tree_readonly(dir: &Path) {
+/// Makes a tree read-only, as Lambda mounts /opt (executables keep their x bits).
+pub fn set_tree_readonly(dir: &Path) {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             match e.file_type() {
@@ -276,6 +295,28 @@ pub struct ImportResult {
     pub origin: Option<String>,
     /// The exception's last lines, for failures.
     pub error: Option<String>,
+    /// The layer's modules loaded from a `.pyc` during the import.
+    pub from_bytecode: usize,
+    /// The layer's modules compiled from source during the import: what bytecode in the
+    /// layer would save at each cold start (0 for a layer with full bytecode).
+    pub compiled_from_source: usize,
+    /// The function code's modules (`--entry`) compiled from source: /var/task is
+    /// read-only too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_compiled_from_source: Option<usize>,
+    /// Every file of the layer whose code was loaded, as a path in the layer
+    /// (`python/pkg/mod.py`, or the `.pyc` for a module without source), in load order.
+    #[serde(skip)]
+    pub loaded: Vec<Loaded>,
+}
+
+/// One module's code, as the import system loaded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    /// Path in the layer, `/`-separated.
+    pub path: String,
+    /// From a `.pyc` (true) or compiled from its source (false).
+    pub from_bytecode: bool,
 }
 
 /// Parses `-X importtime` lines: `import time: SELF | CUMULATIVE | <indent>NAME`.
@@ -340,9 +381,29 @@ fn missing_runtime_module(stderr: &str) -> Option<String> {
     crate::domain::runtime_provided_module(top).map(|r| r.module.to_string())
 }
 
+/// Imports `argv[1]` with `argv[2:]` first on `sys.path`; prints where it came from and
+/// every module whose code was loaded (`b` from a `.pyc`, `s` compiled from source).
+/// `_frozen_importlib_external` is the module `importlib._bootstrap_external` names, already
+/// loaded at start-up: wrapping it imports nothing.
 const SCRIPT: &str = r#"import sys
+import _frozen_importlib_external as _bx
 sys.path[0:0] = sys.argv[2:]
 name = sys.argv[1]
+_loads = []
+_from_pyc = _bx._compile_bytecode
+def _pyc(data, name=None, bytecode_path=None, source_path=None):
+    _loads.append("b " + str(source_path or bytecode_path))
+    return _from_pyc(data, name, bytecode_path, source_path)
+_bx._compile_bytecode = _pyc
+_from_source = _bx.SourceLoader.source_to_code
+def _source(self, data, path, *args, **kwargs):
+    _loads.append("s " + str(path))
+    return _from_source(self, data, path, *args, **kwargs)
+_bx.SourceLoader.source_to_code = _source
+def _report():
+    for l in _loads:
+        print("pylayer-load:", l.replace("\n", " "))
+    sys.stdout.flush()
 sys.stderr.write("pylayer-import-start\n")
 sys.stderr.flush()
 try:
@@ -350,7 +411,9 @@ try:
 except BaseException:
     import traceback
     traceback.print_exc()
+    _report()
     sys.exit(3)
+_report()
 m = sys.modules[name]
 print("pylayer-origin:", getattr(m, "__file__", None) or ",".join(getattr(m, "__path__", None) or []))
 "#;
@@ -358,8 +421,11 @@ print("pylayer-origin:", getattr(m, "__file__", None) or ",".join(getattr(m, "__
 /// What `run_imports` needs to know.
 pub struct RunOptions<'a> {
     pub interpreter: &'a Interpreter,
-    /// Import roots, absolute paths on this machine (as the interpreter sees them).
+    /// Import roots, absolute paths on this machine (as the interpreter sees them): the
+    /// function's code directory first when there is one, then the layer's.
     pub paths: Vec<PathBuf>,
+    /// The function's code directory (`--entry`), to count its modules apart.
+    pub code_dir: Option<PathBuf>,
     /// The layer's `lib/`, when it has one.
     pub lib_dir: Option<PathBuf>,
     pub timeout: Duration,
@@ -386,6 +452,10 @@ fn import_one(m: &ModuleToTest, opts: &RunOptions) -> ImportResult {
         slowest: Vec::new(),
         origin: None,
         error: None,
+        from_bytecode: 0,
+        compiled_from_source: 0,
+        code_compiled_from_source: None,
+        loaded: Vec::new(),
     };
     let out = match run_with_timeout(cmd, opts.timeout) {
         Ok(o) => o,
@@ -398,6 +468,7 @@ fn import_one(m: &ModuleToTest, opts: &RunOptions) -> ImportResult {
     let (total, slowest) = parse_importtime(&out.stderr, &m.module);
     r.import_micros = total;
     r.slowest = slowest;
+    count_loads(&mut r, &out.stdout, opts);
     r.origin = out
         .stdout
         .lines()
@@ -411,9 +482,15 @@ fn import_one(m: &ModuleToTest, opts: &RunOptions) -> ImportResult {
         ));
     } else if out.code == Some(0) {
         r.status = Status::Ok;
+        let from_code = |o: &str| {
+            opts.code_dir
+                .as_ref()
+                .is_some_and(|d| o.contains(&*d.to_string_lossy()))
+        };
         if let Some(o) = &r.origin
             && !o.is_empty()
             && !o.contains(&*opts.layer_dir.to_string_lossy())
+            && !from_code(o)
         {
             r.error = Some(format!(
                 "imported from {o}, not from the layer (the standard library has a module of that name)"
@@ -435,6 +512,43 @@ fn import_one(m: &ModuleToTest, opts: &RunOptions) -> ImportResult {
         });
     }
     r
+}
+
+/// Reads the script's `pylayer-load:` lines: the layer's files by path in the layer, and how
+/// many of the function code's modules compiled from source.
+fn count_loads(r: &mut ImportResult, stdout: &str, opts: &RunOptions) {
+    let mut code = 0;
+    for line in stdout.lines() {
+        let Some(rest) = line.strip_prefix("pylayer-load: ") else {
+            continue;
+        };
+        let (kind, path) = rest.split_at(rest.len().min(2));
+        let from_bytecode = kind == "b ";
+        let path = Path::new(path);
+        if let Ok(rel) = path.strip_prefix(&opts.layer_dir) {
+            let rel: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            if from_bytecode {
+                r.from_bytecode += 1;
+            } else {
+                r.compiled_from_source += 1;
+            }
+            r.loaded.push(Loaded {
+                path: rel.join("/"),
+                from_bytecode,
+            });
+        } else if let Some(dir) = &opts.code_dir
+            && path.starts_with(dir)
+            && !from_bytecode
+        {
+            code += 1;
+        }
+    }
+    if opts.code_dir.is_some() {
+        r.code_compiled_from_source = Some(code);
+    }
 }
 
 /// Imports each module in its own process, `opts.jobs` at a time; results sorted by import

@@ -177,6 +177,8 @@ mod tests {
                     python: (*py).into(),
                     arch: (*arch).into(),
                     packages: ps.clone(),
+                    held_back: Vec::new(),
+                    differs: Vec::new(),
                 })
                 .collect(),
         }

@@ -12,7 +12,7 @@ use super::{Error, Event};
 use crate::cache::CacheDir;
 use crate::index::IndexClient;
 use crate::inputs::Inputs;
-use crate::lock::{LOCK_VERSION, Lock, LockedPackage, LockedTarget};
+use crate::lock::{LOCK_VERSION, Lock, LockedPackage, LockedTarget, NotTaken};
 use crate::resolve::{self, ResolveError, ResolveInput};
 
 /// How to lock: where the lock lives and whether to upgrade.
@@ -67,6 +67,7 @@ pub fn ensure_lock(
         && lock.inputs_digest == digest
         && inputs.targets.iter().all(|t| lock.target(t).is_some())
     {
+        report_not_taken(lock, inputs, on_event);
         return Ok(LockOutcome {
             lock: lock.clone(),
             changed: false,
@@ -89,7 +90,6 @@ pub fn ensure_lock(
         inputs.index.clone(),
         args.offline,
     ));
-    let mut new_targets = Vec::new();
     let mut jobs = Vec::new();
     for target in &inputs.targets {
         let mut preferences = HashMap::new();
@@ -109,21 +109,30 @@ pub fn ensure_lock(
             constraints: inputs.reqs.constraints.clone(),
             pre: inputs.pre,
             preferences,
+            across: HashMap::new(),
         };
-        let client = client.clone();
-        let handle = rt.handle().clone();
-        let target = *target;
-        jobs.push((
-            target,
-            rt.spawn_blocking(move || resolve::resolve(client, handle, target, &input)),
-        ));
+        jobs.push((*target, input));
     }
+    let resolved = resolve::resolve_targets(client.clone(), rt.handle().clone(), jobs);
+    let labels: Vec<(String, HashMap<PackageName, String>)> = resolved
+        .iter()
+        .map(|r| {
+            let versions = match &r.result {
+                Ok(res) => res
+                    .pins
+                    .iter()
+                    .map(|p| (p.name.clone(), p.version.to_string()))
+                    .collect(),
+                Err(_) => HashMap::new(),
+            };
+            (short_label(&r.target), versions)
+        })
+        .collect();
+    let mut new_targets = Vec::new();
     let mut failures = Vec::new();
-    for (target, job) in jobs {
-        let result = rt
-            .block_on(job)
-            .map_err(|e| Error::Failed(format!("resolution for {target} crashed: {e}")))?;
-        match result {
+    for (i, r) in resolved.into_iter().enumerate() {
+        let target = r.target;
+        match r.result {
             Ok(resolution) => {
                 for u in &resolution.unusable {
                     on_event(Event::Detail(format!(
@@ -135,21 +144,39 @@ pub fn ensure_lock(
                         u.filename
                     )));
                 }
-                for h in &resolution.held_back {
-                    on_event(Event::HeldBack(format!(
-                        "held back on {}: {} {} (not {}: {})",
-                        target.label(),
-                        h.name,
-                        h.version,
-                        h.newest,
-                        h.reason
-                    )));
-                }
+                let note = |h: &resolve::HeldBack, elsewhere: Vec<String>| NotTaken {
+                    name: h.name.to_string(),
+                    version: h.version.to_string(),
+                    not_taken: h.not_taken.to_string(),
+                    reason: h.reason.clone(),
+                    elsewhere,
+                };
+                let held_back = resolution
+                    .held_back
+                    .iter()
+                    .map(|h| note(h, vec![]))
+                    .collect();
+                let differs = resolution
+                    .differs
+                    .iter()
+                    .map(|h| {
+                        let wanted = h.not_taken.to_string();
+                        let elsewhere = labels
+                            .iter()
+                            .enumerate()
+                            .filter(|(j, (_, v))| *j != i && v.get(&h.name) == Some(&wanted))
+                            .map(|(_, (l, _))| l.clone())
+                            .collect();
+                        note(h, elsewhere)
+                    })
+                    .collect();
                 let packages = rt.block_on(locked_packages(&client, resolution.pins))?;
                 new_targets.push(LockedTarget {
                     python: target.python_version(),
                     arch: target.arch.lambda_name().to_string(),
                     packages,
+                    held_back,
+                    differs,
                 });
             }
             Err(ResolveError::NoSolution(msg)) | Err(ResolveError::Other(msg)) => {
@@ -184,7 +211,52 @@ pub fn ensure_lock(
     if write && changed {
         lock.write(&args.lock_path)?;
     }
+    report_not_taken(&lock, inputs, on_event);
     Ok(LockOutcome { lock, changed })
+}
+
+/// `3.12/x86_64`: how a lock names a target.
+fn short_label(t: &crate::target::Target) -> String {
+    format!("{}/{}", t.python_version(), t.arch.lambda_name())
+}
+
+/// Tells, for every target asked for, which packages differ from the other targets and which
+/// are not at their newest release, and why (from the lock, so a lock that is reused says it
+/// too). A held-back release that is also what another target has is said once.
+fn report_not_taken(lock: &Lock, inputs: &Inputs, on_event: &dyn Fn(Event)) {
+    for target in &inputs.targets {
+        let Some(lt) = lock.target(target) else {
+            continue;
+        };
+        for d in &lt.differs {
+            on_event(Event::HeldBack(format!(
+                "not the same on every target: {} {} on {} ({} on {}): {}",
+                d.name,
+                d.version,
+                target.label(),
+                d.not_taken,
+                d.elsewhere.join(", "),
+                d.reason
+            )));
+        }
+        for h in &lt.held_back {
+            if lt
+                .differs
+                .iter()
+                .any(|d| d.name == h.name && d.not_taken == h.not_taken)
+            {
+                continue;
+            }
+            on_event(Event::HeldBack(format!(
+                "held back on {}: {} {} (not {}: {})",
+                target.label(),
+                h.name,
+                h.version,
+                h.not_taken,
+                h.reason
+            )));
+        }
+    }
 }
 
 /// Completes each pin with the sha256 and size the lock records, in parallel.

@@ -15,11 +15,18 @@ use crate::target::{Arch, Target};
 use crate::textpos::TextPos;
 use crate::wheel_name::normalize_name;
 
-/// Reads a project file as UTF-8 text (a leading byte-order mark is dropped).
+/// A project file (pyproject.toml or a lock file) larger than this is refused: the largest
+/// real lock files are a few MiB, and a device or a huge file must not exhaust memory.
+pub const PROJECT_FILE_MAX_BYTES: u64 = 32 << 20;
+
+/// Reads a project file as UTF-8 text (a leading byte-order mark is dropped); only regular
+/// files of at most [`PROJECT_FILE_MAX_BYTES`] are read.
 pub(super) fn read_text(path: &Path) -> Result<String, ProjectFileError> {
-    let bytes = std::fs::read(path).map_err(|error| ProjectFileError::Read {
-        path: path.to_path_buf(),
-        error,
+    let bytes = crate::fsutil::read_capped(path, PROJECT_FILE_MAX_BYTES).map_err(|error| {
+        ProjectFileError::Read {
+            path: path.to_path_buf(),
+            error,
+        }
     })?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     String::from_utf8(bytes.to_vec()).map_err(|_| ProjectFileError::Encoding {

@@ -100,11 +100,8 @@ fn narrow_shared(
     provider: &Provider,
     done: &mut HashMap<*const Tree, Arc<Tree>>,
 ) -> Tree {
-    let r = |p: &Pkg, vs: &Ranges<Version>| match p
-        .name()
-        .and_then(|n| provider.existing_versions(n))
-    {
-        Some(existing) => vs.narrow_versions(&existing),
+    let r = |p: &Pkg, vs: &Ranges<Version>| match p.name().and_then(|n| provider.rejections(n)) {
+        Some(c) => vs.narrow_versions(&c.ascending),
         None => vs.clone(),
     };
     let child = |c: &Arc<Tree>, done: &mut HashMap<*const Tree, Arc<Tree>>| {
@@ -207,7 +204,8 @@ fn headline(tree: &Tree, provider: &Provider) -> Option<String> {
     // How many existing releases of `name` the facts cover with `versions`, and how many
     // more are unusable (custom incompatibilities).
     let coverage = |name: &PackageName, versions: &Ranges<Version>| {
-        let existing = provider.existing_versions(name).unwrap_or_default();
+        let existing = provider.rejections(name).unwrap_or_default();
+        let existing = &existing.ascending;
         let covered = existing.iter().filter(|v| versions.contains(v)).count();
         let unusable = existing
             .iter()
@@ -218,7 +216,7 @@ fn headline(tree: &Tree, provider: &Provider) -> Option<String> {
                     .any(|(cp, cvs, _)| cp.name() == Some(name) && cvs.contains(v))
             })
             .count();
-        (covered, unusable, existing)
+        (covered, unusable, existing.clone())
     };
     let every = |name: &PackageName, unusable: usize| {
         let aside = match unusable {

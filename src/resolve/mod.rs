@@ -1,6 +1,7 @@
 //! Resolution: which version of every distribution goes into the layer for one target,
 //! decided by PubGrub over the wheels the target can install.
 
+mod across;
 mod candidates;
 mod explain;
 mod provider;
@@ -15,6 +16,7 @@ use uv_pep440::Version;
 use crate::index::{DistFile, IndexClient};
 use crate::requirements::SourcedRequirement;
 use crate::target::Target;
+pub use across::{TargetResolution, resolve_targets};
 pub use provider::Pkg;
 
 /// What one resolution starts from.
@@ -26,6 +28,10 @@ pub struct ResolveInput {
     pub pre: bool,
     /// Versions of an earlier lock to keep when they still fit (`--upgrade` clears them).
     pub preferences: HashMap<PackageName, Version>,
+    /// Versions other targets of the same lock took: preferred over `preferences`, so every
+    /// target gets the same version where it can, and when one is not taken the reason is
+    /// recorded in [`Resolution::differs`].
+    pub across: HashMap<PackageName, Version>,
 }
 
 /// One chosen distribution.
@@ -48,15 +54,16 @@ pub struct Unusable {
     pub reason: String,
 }
 
-/// A package whose newest release was not taken, and why (a glibc ceiling, the Python
-/// version, no wheel for the architecture, a requirement or constraint).
+/// A package not at a release it could have been at, and why (a glibc ceiling, the Python
+/// version, no wheel for the architecture, a requirement or constraint): its newest release
+/// ([`Resolution::held_back`]) or the version another target took ([`Resolution::differs`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldBack {
     pub name: PackageName,
     /// The version chosen.
     pub version: Version,
-    /// The newest release on the index.
-    pub newest: Version,
+    /// The release not taken.
+    pub not_taken: Version,
     pub reason: String,
 }
 
@@ -68,6 +75,8 @@ pub struct Resolution {
     pub unusable: Vec<Unusable>,
     /// Packages not at their newest release.
     pub held_back: Vec<HeldBack>,
+    /// Packages not at the version [`ResolveInput::across`] asked for.
+    pub differs: Vec<HeldBack>,
 }
 
 /// Why no set of wheels satisfies the requirements, in words.
@@ -116,6 +125,7 @@ fn resolve_here(
             pins: provider.pins(&selected)?,
             unusable: provider.unusable.borrow().values().cloned().collect(),
             held_back: provider.held_back(&selected),
+            differs: provider.differs(&selected),
         }),
         Err(solver::SolveError::NoSolution(tree)) => {
             Err(ResolveError::NoSolution(explain::explain(&tree, &provider)))

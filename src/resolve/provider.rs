@@ -59,6 +59,8 @@ pub struct Provider {
     ranking: TagRanking,
     pre: bool,
     preferences: HashMap<PackageName, Version>,
+    /// Versions other targets took, preferred over `preferences`.
+    across: HashMap<PackageName, Version>,
     root: Vec<(Pkg, Ranges<Version>)>,
     constraints: HashMap<PackageName, Ranges<Version>>,
     hashes: HashMap<PackageName, Vec<String>>,
@@ -83,6 +85,8 @@ pub struct Provider {
     prefetch_slots: Arc<tokio::sync::Semaphore>,
     /// Versions left out because their metadata cannot be used, with the reason.
     pub unusable: RefCell<BTreeMap<(PackageName, Version), Unusable>>,
+    /// Versions whose metadata rules out the target (its Requires-Python), with the reason.
+    unavailable: RefCell<HashMap<(PackageName, Version), String>>,
 }
 
 /// The range a version asks of each of its dependencies.
@@ -220,6 +224,7 @@ impl Provider {
             ranking,
             pre: input.pre,
             preferences: input.preferences.clone(),
+            across: input.across.clone(),
             root,
             constraints,
             hashes,
@@ -235,6 +240,7 @@ impl Provider {
             prefetched: RefCell::default(),
             prefetch_slots: Arc::new(tokio::sync::Semaphore::new(PREFETCH_CONCURRENCY)),
             unusable: RefCell::default(),
+            unavailable: RefCell::default(),
         })
     }
 
@@ -297,7 +303,12 @@ impl Provider {
     /// The file chosen for a version (yanked files only when the range pins that version).
     fn file_for(&self, name: &PackageName, version: &Version) -> Option<DistFile> {
         let c = self.candidates.borrow().get(name)?.clone();
-        let cand = c.versions.iter().find(|v| &v.version == version)?;
+        // Newest first: binary search (a long backtrack asks for thousands of releases).
+        let i = c
+            .versions
+            .binary_search_by(|v| version.cmp(&v.version))
+            .ok()?;
+        let cand = &c.versions[i];
         cand.file.clone().or_else(|| cand.yanked.clone())
     }
 
@@ -361,18 +372,34 @@ impl Provider {
         // many releases of this package, the next older ones are likely wanted too (the range
         // often shrinks to a few releases at a time, as with boto3 → botocore).
         let below = cands.versions.partition_point(|c| &c.version >= after);
+        // Releases under the range's lower bound are never in it: the scan for those in the
+        // range stops there (without this bound, a search walking down thousands of
+        // releases would rescan all the older ones at every step).
+        let floor = match range.bounding_range().map(|(lo, _)| lo) {
+            Some(std::ops::Bound::Included(lo)) => {
+                cands.versions.partition_point(|c| &c.version >= lo)
+            }
+            Some(std::ops::Bound::Excluded(lo)) => {
+                cands.versions.partition_point(|c| &c.version > lo)
+            }
+            _ => cands.versions.len(),
+        };
         let older = cands.versions[below..].iter();
-        let in_range = older.clone().filter(|c| range.contains(&c.version));
+        let in_range = cands.versions[below..floor.max(below)]
+            .iter()
+            .filter(|c| range.contains(&c.version));
         let beyond: Box<dyn Iterator<Item = &super::candidates::Candidate>> = if beyond_range {
             Box::new(older.filter(|c| !range.contains(&c.version)))
         } else {
             Box::new(std::iter::empty())
         };
         for c in in_range.chain(beyond).take(count) {
-            let Some(file) = c.file.clone() else { continue };
-            if !prefetched.insert(file.url.clone()) {
+            let Some(file) = &c.file else { continue };
+            if prefetched.contains(&file.url) {
                 continue;
             }
+            prefetched.insert(file.url.clone());
+            let file = file.clone();
             let client = self.client.clone();
             let slots = self.prefetch_slots.clone();
             self.handle.spawn(async move {
@@ -393,14 +420,6 @@ impl Provider {
             Some(c) => single.widen_versions(&c.ascending),
             None => single,
         }
-    }
-
-    /// The existing versions of a package, oldest first, for narrowing ranges in messages.
-    pub fn existing_versions(&self, name: &PackageName) -> Option<Vec<Version>> {
-        self.candidates
-            .borrow()
-            .get(name)
-            .map(|c| c.ascending.clone())
     }
 
     fn constrain(&self, name: &PackageName, range: Ranges<Version>) -> Ranges<Version> {
@@ -494,38 +513,78 @@ impl Provider {
             let Some(newest) = newest.filter(|n| *n > chosen).cloned() else {
                 continue;
             };
-            let usable = cands
-                .versions
-                .iter()
-                .any(|c| c.version == newest && c.file.is_some());
-            let rejected = (!usable)
-                .then(|| cands.rejected.get(&newest))
-                .flatten()
-                .and_then(|r| {
-                    super::explain::reason(
-                        r,
-                        false,
-                        &self.target,
-                        self.hash_origins.get(name).map(String::as_str),
-                    )
-                });
-            let unusable = self
-                .unusable
-                .borrow()
-                .get(&(name.clone(), newest.clone()))
-                .map(|u| format!("its metadata ({}) cannot be used", u.filename));
-            let reason = match rejected.or(unusable) {
-                Some(r) => r,
-                None => self.who_excludes(name, &newest, selected),
+            out.push(super::HeldBack {
+                name: name.clone(),
+                version: chosen.clone(),
+                reason: self.why_not(name, &newest, selected),
+                not_taken: newest,
+            });
+        }
+        out
+    }
+
+    /// For every chosen package not at the version other targets took
+    /// ([`ResolveInput::across`]): that version and why this target cannot have it.
+    pub fn differs(&self, selected: &BTreeMap<Pkg, Version>) -> Vec<super::HeldBack> {
+        let mut out = Vec::new();
+        for (pkg, chosen) in selected {
+            let Pkg::Dist(name) = pkg else { continue };
+            let Some(wanted) = self.across.get(name).filter(|w| *w != chosen) else {
+                continue;
             };
             out.push(super::HeldBack {
                 name: name.clone(),
                 version: chosen.clone(),
-                newest,
-                reason,
+                not_taken: wanted.clone(),
+                reason: self.why_not(name, wanted, selected),
             });
         }
         out
+    }
+
+    /// Why `version` of `name` is not in `selected`: its files do not fit the target, its
+    /// metadata cannot be used, or a requirement rules it out.
+    fn why_not(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        selected: &BTreeMap<Pkg, Version>,
+    ) -> String {
+        let Some(cands) = self.rejections(name) else {
+            return "the other requirements rule it out".to_string();
+        };
+        let usable = cands
+            .versions
+            .iter()
+            .any(|c| &c.version == version && c.file.is_some());
+        let rejected = (!usable)
+            .then(|| cands.rejected.get(version))
+            .flatten()
+            .and_then(|r| {
+                super::explain::reason(
+                    r,
+                    false,
+                    &self.target,
+                    self.hash_origins.get(name).map(String::as_str),
+                )
+            });
+        if let Some(r) = rejected {
+            return r;
+        }
+        if !usable && !cands.versions.iter().any(|c| &c.version == version) {
+            return format!("{name} {version} is not on the index for this target");
+        }
+        if let Some(u) = self.unusable.borrow().get(&(name.clone(), version.clone())) {
+            return format!("its metadata ({}) cannot be used", u.filename);
+        }
+        if let Some(why) = self
+            .unavailable
+            .borrow()
+            .get(&(name.clone(), version.clone()))
+        {
+            return why.clone();
+        }
+        self.who_excludes(name, version, selected)
     }
 
     /// Which requirement keeps `version` of `name` out of a selection.
@@ -536,7 +595,10 @@ impl Provider {
         selected: &BTreeMap<Pkg, Version>,
     ) -> String {
         let tidy = super::explain::tidy;
-        if self.preferences.contains_key(name) {
+        if !self.across.contains_key(name)
+            && self.preferences.get(name) == selected.get(&Pkg::Dist(name.clone()))
+            && self.preferences.contains_key(name)
+        {
             return "kept at the version of the existing lock (--upgrade-package to move it)"
                 .to_string();
         }
@@ -558,9 +620,25 @@ impl Provider {
                 return tidy(&format!("{p} {v} needs {name} {r}"));
             }
         }
+        // The version itself was tried: one of its own dependencies does not fit the rest.
+        let own = ranges
+            .iter()
+            .filter(|((p, v), _)| p == &Pkg::Dist(name.clone()) && v == version)
+            .flat_map(|(_, deps)| deps);
+        for (dep, r) in own {
+            if let Some(chosen) = selected.get(&Pkg::Dist(dep.clone()))
+                && !r.contains(chosen)
+            {
+                return tidy(&format!(
+                    "{name} {version} needs {dep} {r}, and {dep} {chosen} is chosen here"
+                ));
+            }
+        }
         "the other requirements rule it out".to_string()
     }
 
+    /// The candidates read for a package: its releases for this target (`ascending`, for
+    /// narrowing ranges in messages) and why other files were turned down.
     pub fn rejections(&self, name: &PackageName) -> Option<Rc<Candidates>> {
         self.candidates.borrow().get(name).cloned()
     }
@@ -604,11 +682,16 @@ impl Provider {
                             .borrow()
                             .contains(&(name.clone(), c.version.clone()))))
         };
-        if let Some(pref) = self.preferences.get(name)
-            && let Some(c) = cands.versions.iter().find(|c| &c.version == pref)
-            && usable(c)
+        // The version other targets took, then the one of the existing lock.
+        for pref in [self.across.get(name), self.preferences.get(name)]
+            .into_iter()
+            .flatten()
         {
-            return Ok(Some(c.version.clone()));
+            if let Some(c) = cands.versions.iter().find(|c| &c.version == pref)
+                && usable(c)
+            {
+                return Ok(Some(c.version.clone()));
+            }
         }
         let pre_ok = self.pre || self.explicit_pre.borrow().contains(name);
         // Skip the releases above the range at once: while the search walks down thousands
@@ -685,10 +768,14 @@ impl Provider {
                     && let Ok(py) = self.target.python_full_version().parse::<Version>()
                     && !rp.contains(&py)
                 {
-                    return Ok(Dependencies::Unavailable(format!(
+                    let why = format!(
                         "requires Python {rp}, and the runtime is {}",
                         self.target.runtime_name()
-                    )));
+                    );
+                    self.unavailable
+                        .borrow_mut()
+                        .insert((name.clone(), version.clone()), why.clone());
+                    return Ok(Dependencies::Unavailable(why));
                 }
                 let extras: Vec<ExtraName> = match package {
                     Pkg::Extra(_, e) => vec![e.clone()],

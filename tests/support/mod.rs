@@ -394,6 +394,8 @@ pub struct Fault {
     pub path_contains: String,
     pub kind: FaultKind,
     pub times: usize,
+    /// Match only paths that end with `path_contains` (a wheel, not its `.metadata` file).
+    pub path_ends: bool,
 }
 
 impl Fault {
@@ -402,7 +404,14 @@ impl Fault {
             path_contains: path_contains.to_string(),
             kind,
             times,
+            path_ends: false,
         }
+    }
+
+    /// The fault applies only to paths that end with the pattern.
+    pub fn at_path_end(mut self) -> Fault {
+        self.path_ends = true;
+        self
     }
 }
 
@@ -1047,7 +1056,12 @@ impl Shared {
             req.header("authorization").map(str::to_string),
         ));
         for (i, f) in self.opts.faults.iter().enumerate() {
-            if !req.path.contains(&f.path_contains) {
+            let matches = if f.path_ends {
+                req.path.ends_with(&f.path_contains)
+            } else {
+                req.path.contains(&f.path_contains)
+            };
+            if !matches {
                 continue;
             }
             let n = st.faults_applied.entry(i).or_insert(0);
