@@ -85,6 +85,7 @@ pub fn assemble(
         &PlanOptions {
             layout: opts.layout,
             keep: opts.keep.clone(),
+            overwrite: Vec::new(),
         },
     )?;
     write(plan, opts.source_date_epoch, out)

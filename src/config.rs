@@ -23,6 +23,8 @@ pub struct Config {
     pub requirements: Vec<PathBuf>,
     pub constraints: Vec<PathBuf>,
     pub exclude: Vec<String>,
+    /// `PATH=DIST`: a path two distributions install, and whose copy the layer keeps.
+    pub overwrite: Vec<String>,
     pub layout: Option<String>,
     /// False leaves out what the Lambda runtime already ships (boto3 & co).
     pub runtime_provided: Option<bool>,
@@ -134,6 +136,13 @@ const KEYS: &[Key<Config>] = &[
         "a list of distribution name strings",
         "exclude = [\"boto3\"]",
         |c, v| c.exclude = v.strings(),
+    ),
+    key(
+        "overwrite",
+        Shape::List,
+        "a list of \"PATH=DISTRIBUTION\" strings",
+        "overwrite = [\"build_backend.py=flashinfer-python\"]",
+        |c, v| c.overwrite = v.strings(),
     ),
     key(
         "runtime-provided",

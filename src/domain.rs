@@ -19,7 +19,16 @@ pub struct Runtime {
     pub glibcxx: &'static str,
     /// Highest CXXABI_ symbol version the image's libstdc++ provides.
     pub cxxabi: &'static str,
+    /// Where the OS, glibc and libstdc++ facts come from.
+    pub source: &'static str,
 }
+
+/// Sources of the runtime table.
+const SRC_RUNTIMES_AL2: &str = "AWS Lambda runtimes page (python3.9-3.11 on Amazon Linux 2); Amazon Linux 2 release notes (glibc 2.26, GCC 7 libstdc++: GLIBCXX_3.4.24, CXXABI_1.3.11); patch release: the runtime's reported sys.version";
+/// Amazon Linux 2023's system libstdc++ moved to GCC 14 (GLIBCXX_3.4.33) in 2025 updates;
+/// which one Lambda's python3.12+ image ships is not published, so the ceiling stays at
+/// GCC 11's GLIBCXX_3.4.29 (the conservative choice: a layer passing it loads on either).
+const SRC_RUNTIMES_AL2023: &str = "AWS Lambda runtimes page (python3.12+ on Amazon Linux 2023); Amazon Linux 2023 release notes (glibc 2.34, GCC 11 libstdc++: GLIBCXX_3.4.29, CXXABI_1.3.13; GCC 14's GLIBCXX_3.4.33 arrived in 2025 updates, kept at 3.4.29 until a source says what Lambda's image ships); patch release: the runtime's reported sys.version";
 
 /// The Python runtimes Lambda offers. Amazon Linux 2 (glibc 2.26) for 3.9–3.11,
 /// Amazon Linux 2023 (glibc 2.34) for 3.12 and later.
@@ -31,6 +40,7 @@ pub const RUNTIMES: &[Runtime] = &[
         glibc: (2, 26),
         glibcxx: "3.4.24",
         cxxabi: "1.3.11",
+        source: SRC_RUNTIMES_AL2,
     },
     Runtime {
         minor: 10,
@@ -39,6 +49,7 @@ pub const RUNTIMES: &[Runtime] = &[
         glibc: (2, 26),
         glibcxx: "3.4.24",
         cxxabi: "1.3.11",
+        source: SRC_RUNTIMES_AL2,
     },
     Runtime {
         minor: 11,
@@ -47,6 +58,7 @@ pub const RUNTIMES: &[Runtime] = &[
         glibc: (2, 26),
         glibcxx: "3.4.24",
         cxxabi: "1.3.11",
+        source: SRC_RUNTIMES_AL2,
     },
     Runtime {
         minor: 12,
@@ -55,6 +67,7 @@ pub const RUNTIMES: &[Runtime] = &[
         glibc: (2, 34),
         glibcxx: "3.4.29",
         cxxabi: "1.3.13",
+        source: SRC_RUNTIMES_AL2023,
     },
     Runtime {
         minor: 13,
@@ -63,6 +76,7 @@ pub const RUNTIMES: &[Runtime] = &[
         glibc: (2, 34),
         glibcxx: "3.4.29",
         cxxabi: "1.3.13",
+        source: SRC_RUNTIMES_AL2023,
     },
     Runtime {
         minor: 14,
@@ -71,6 +85,7 @@ pub const RUNTIMES: &[Runtime] = &[
         glibc: (2, 34),
         glibcxx: "3.4.29",
         cxxabi: "1.3.13",
+        source: SRC_RUNTIMES_AL2023,
     },
 ];
 
@@ -159,78 +174,105 @@ pub fn runtime(minor: u8) -> Option<&'static Runtime> {
     RUNTIMES.iter().find(|r| r.minor == minor)
 }
 
+/// A shared library a Lambda runtime image provides, with the published source saying so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lib {
+    pub soname: &'static str,
+    pub source: &'static str,
+}
+
+const fn lib(soname: &'static str, source: &'static str) -> Lib {
+    Lib { soname, source }
+}
+
+/// The file listing of Lambda's own Amazon Linux 2 environment (python3.8+ era runtimes),
+/// dumped from inside a function.
+pub const SRC_AL2_FS: &str = "lambci/docker-lambda base/base-2/fs.txt (file listing of the Lambda Amazon Linux 2 environment; commit de9a2bf, 2023-01-16)";
+/// The manylinux policy: libraries every manylinux wheel may assume.
+pub const SRC_POLICY: &str = "auditwheel policy/manylinux-policy.json lib_whitelist";
+/// Amazon Linux 2023's minimal container image, which the python3.12+ base images build on.
+pub const SRC_AL2023: &str = "Amazon Linux 2023 release notes, minimal container image package list (glibc 2.34, libgcc/libstdc++ of GCC 11, zlib, openssl-libs 3, libffi 3.4, libxcrypt)";
+/// libcrypt on Amazon Linux 2023: only libxcrypt's libcrypt.so.2; the libcrypt.so.1 compat
+/// package is not shipped.
+pub const SRC_AL2023_CRYPT: &str = "amazonlinux/amazon-linux-2023 issue 182 (libxcrypt-compat, which provides libcrypt.so.1, is not added)";
+
 /// Shared libraries the Lambda Python runtime images provide, by Amazon Linux release: what
 /// a layer's binaries may link without bundling. Deliberately short: a library missing here
-/// is reported as "bundle it", which is the safe direction.
+/// is reported as "bundle it", which is the safe direction. Every entry names its source.
 ///
-/// Sources: the auditwheel manylinux policy (`policy/manylinux-policy.json`, the libraries
-/// every manylinux wheel may assume), the package lists of the Lambda base images
-/// (`public.ecr.aws/lambda/python:3.11`, Amazon Linux 2: glibc 2.26, gcc 7 runtime,
-/// OpenSSL 1.0.2 as `libssl.so.10`; `public.ecr.aws/lambda/python:3.12`, Amazon Linux 2023:
-/// glibc 2.34, gcc 11 runtime, OpenSSL 3), and pylayer's design notes. Known absent from
-/// the AL2 image although auditwheel allows them: libexpat, libatomic, libGL, X11, glib;
-/// never present: libgomp, libxml2, libodbc, libpq, libmysqlclient, OpenSSL 1.1 / 3 on AL2.
+/// Known absent from the AL2 environment although auditwheel allows them: libexpat,
+/// libatomic, libGL, X11, glib, and libcrypt.so.1 (not in [`SRC_AL2_FS`]); never present:
+/// libgomp, libxml2, libodbc, libpq, libmysqlclient, OpenSSL 1.1 / 3 on AL2.
 pub struct RuntimeLibraries {
     /// The `Runtime::os` these libraries belong to.
     pub os: &'static str,
     /// Sonames present on every architecture.
-    pub common: &'static [&'static str],
+    pub common: &'static [Lib],
     /// Sonames present only on x86_64 (the dynamic loader's name and libmvec).
-    pub x86_64: &'static [&'static str],
+    pub x86_64: &'static [Lib],
     /// Sonames present only on arm64.
-    pub arm64: &'static [&'static str],
+    pub arm64: &'static [Lib],
 }
 
 pub const RUNTIME_LIBRARIES: &[RuntimeLibraries] = &[
     RuntimeLibraries {
         os: "Amazon Linux 2",
-        // glibc 2.26 still builds the obsolete libnsl.so.1; OpenSSL 1.0.2 only.
+        // glibc 2.26 still builds the obsolete libnsl.so.1; OpenSSL 1.0.2 only; libffi 3.0
+        // (ctypes and cffi need it). No libcrypt.so.1 in Lambda's environment.
         common: &[
-            "libc.so.6",
-            "libm.so.6",
-            "libdl.so.2",
-            "librt.so.1",
-            "libpthread.so.0",
-            "libutil.so.1",
-            "libanl.so.1",
-            "libresolv.so.2",
-            "libcrypt.so.1",
-            "libgcc_s.so.1",
-            "libstdc++.so.6",
-            "libz.so.1",
-            "libnsl.so.1",
-            "libssl.so.10",
-            "libcrypto.so.10",
+            lib("libc.so.6", SRC_AL2_FS),
+            lib("libm.so.6", SRC_AL2_FS),
+            lib("libdl.so.2", SRC_AL2_FS),
+            lib("librt.so.1", SRC_AL2_FS),
+            lib("libpthread.so.0", SRC_AL2_FS),
+            lib("libutil.so.1", SRC_AL2_FS),
+            lib("libanl.so.1", SRC_AL2_FS),
+            lib("libresolv.so.2", SRC_AL2_FS),
+            lib("libgcc_s.so.1", SRC_AL2_FS),
+            lib("libstdc++.so.6", SRC_AL2_FS),
+            lib("libz.so.1", SRC_AL2_FS),
+            lib("libnsl.so.1", SRC_AL2_FS),
+            lib("libssl.so.10", SRC_AL2_FS),
+            lib("libcrypto.so.10", SRC_AL2_FS),
+            lib("libffi.so.6", SRC_AL2_FS),
         ],
         // libmvec exists on x86_64 since glibc 2.22; on aarch64 only since 2.35.
-        x86_64: &["ld-linux-x86-64.so.2", "libmvec.so.1"],
-        arm64: &["ld-linux-aarch64.so.1"],
+        x86_64: &[
+            lib("ld-linux-x86-64.so.2", SRC_AL2_FS),
+            lib("libmvec.so.1", SRC_AL2_FS),
+        ],
+        arm64: &[lib("ld-linux-aarch64.so.1", SRC_POLICY)],
     },
     RuntimeLibraries {
         os: "Amazon Linux 2023",
         // glibc 2.34 built without the obsolete libnsl (as Fedora since 28); OpenSSL 3.0.
         common: AL2023_COMMON,
-        x86_64: &["ld-linux-x86-64.so.2", "libmvec.so.1"],
-        arm64: &["ld-linux-aarch64.so.1"],
+        x86_64: &[
+            lib("ld-linux-x86-64.so.2", SRC_POLICY),
+            lib("libmvec.so.1", SRC_AL2023),
+        ],
+        arm64: &[lib("ld-linux-aarch64.so.1", SRC_POLICY)],
     },
 ];
 
-/// glibc 2.34, the GCC 11 runtime, zlib and OpenSSL 3 of the Amazon Linux 2023 image.
-const AL2023_COMMON: &[&str] = &[
-    "libc.so.6",
-    "libm.so.6",
-    "libdl.so.2",
-    "librt.so.1",
-    "libpthread.so.0",
-    "libutil.so.1",
-    "libanl.so.1",
-    "libresolv.so.2",
-    "libcrypt.so.1",
-    "libgcc_s.so.1",
-    "libstdc++.so.6",
-    "libz.so.1",
-    "libssl.so.3",
-    "libcrypto.so.3",
+/// glibc 2.34, the GCC 11 runtime, zlib, OpenSSL 3, libffi 3.4 and libxcrypt of the Amazon
+/// Linux 2023 image.
+const AL2023_COMMON: &[Lib] = &[
+    lib("libc.so.6", SRC_AL2023),
+    lib("libm.so.6", SRC_AL2023),
+    lib("libdl.so.2", SRC_AL2023),
+    lib("librt.so.1", SRC_AL2023),
+    lib("libpthread.so.0", SRC_AL2023),
+    lib("libutil.so.1", SRC_AL2023),
+    lib("libanl.so.1", SRC_AL2023),
+    lib("libresolv.so.2", SRC_AL2023),
+    lib("libcrypt.so.2", SRC_AL2023_CRYPT),
+    lib("libgcc_s.so.1", SRC_AL2023),
+    lib("libstdc++.so.6", SRC_AL2023),
+    lib("libz.so.1", SRC_AL2023),
+    lib("libssl.so.3", SRC_AL2023),
+    lib("libcrypto.so.3", SRC_AL2023),
+    lib("libffi.so.8", SRC_AL2023),
 ];
 
 /// Libraries a manylinux wheel may assume (auditwheel policy) that the Lambda images do
@@ -273,3 +315,38 @@ pub const PYC_MAGIC: &[(u8, u16)] = &[
     (13, 3571),
     (14, 3627),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::binary::runtime_libraries;
+    use crate::target::{Arch, Target};
+
+    #[test]
+    fn every_library_and_runtime_names_its_source() {
+        for t in RUNTIME_LIBRARIES {
+            for l in t.common.iter().chain(t.x86_64).chain(t.arm64) {
+                assert!(!l.source.is_empty(), "{} on {}", l.soname, t.os);
+            }
+        }
+        assert!(RUNTIMES.iter().all(|r| !r.source.is_empty()));
+        // The libstdc++ ceiling of AL2023 stays GCC 11's, and its source says why.
+        let r12 = runtime(12).unwrap();
+        assert_eq!(r12.glibcxx, "3.4.29");
+        assert!(r12.source.contains("3.4.33"), "{}", r12.source);
+    }
+
+    #[test]
+    fn libcrypt_and_libffi_as_the_images_have_them() {
+        for arch in [Arch::X86_64, Arch::Arm64] {
+            let al2 = runtime_libraries(&Target::new(11, arch).unwrap());
+            let al2023 = runtime_libraries(&Target::new(12, arch).unwrap());
+            // Lambda's AL2 environment has no libcrypt.so.1; AL2023 only libcrypt.so.2.
+            assert!(!al2.contains("libcrypt.so.1") && !al2023.contains("libcrypt.so.1"));
+            assert!(al2023.contains("libcrypt.so.2"));
+            // ctypes' libffi: 3.0 (so.6) on AL2, 3.4 (so.8) on AL2023.
+            assert!(al2.contains("libffi.so.6") && !al2.contains("libffi.so.8"));
+            assert!(al2023.contains("libffi.so.8") && !al2023.contains("libffi.so.6"));
+        }
+    }
+}

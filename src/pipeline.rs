@@ -106,6 +106,9 @@ pub struct BuildSettings {
     pub entry: Option<String>,
     /// The function's code directory holding `entry` [default: the current directory].
     pub code_dir: Option<PathBuf>,
+    /// `PATH=DIST`: a path two distributions install, and whose copy the layer keeps
+    /// (added to pylayer.toml's `overwrite`).
+    pub overwrite: Vec<String>,
 }
 
 /// One layer `build` wrote.
@@ -153,6 +156,15 @@ pub fn build(
     )?;
     let (bytecode_mode, compilers) = bytecode_interpreters(inputs, settings, &config)?;
     let startup = startup(settings, bytecode_mode)?;
+    let overwrite = settings
+        .overwrite
+        .iter()
+        .chain(&config.overwrite)
+        .map(|o| {
+            o.parse::<plan::Overwrite>()
+                .map_err(|e| Error::Input(format!("overwrite: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     if let Some(dir) = &settings.from_venv {
         let dists = crate::venv::installed(&crate::venv::site_packages(dir)?)?;
         for t in &inputs.targets {
@@ -219,6 +231,7 @@ pub fn build(
             layout,
             zip: naming::zip_path(&out_dir, &name, t),
             keep: keep_tooling(&roots, packages, on_event),
+            overwrite: overwrite.clone(),
             source_date_epoch: settings.source_date_epoch,
             bytecode: compilers
                 .iter()
@@ -283,6 +296,7 @@ struct TargetBuild<'a> {
     layout: Layout,
     zip: PathBuf,
     keep: Vec<String>,
+    overwrite: Vec<plan::Overwrite>,
     source_date_epoch: Option<u64>,
     /// The interpreter compiling this target's bytecode; `None` for none.
     bytecode: Option<&'a Interpreter>,
@@ -400,6 +414,7 @@ fn build_target(
         &PlanOptions {
             layout: b.layout,
             keep: b.keep.clone(),
+            overwrite: b.overwrite.clone(),
         },
     )
     .map_err(failed)?;

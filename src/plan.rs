@@ -98,6 +98,35 @@ pub struct PlanOptions {
     /// Normalized names the user asked for explicitly: installer tooling (pip, setuptools,
     /// wheel) is left out unless listed here.
     pub keep: Vec<String>,
+    /// Paths two distributions both install, accepted with the distribution whose copy
+    /// goes into the layer (pip and uv let the last one installed win, silently).
+    pub overwrite: Vec<Overwrite>,
+}
+
+/// `PATH=DIST`: two distributions install `PATH` (relative to site-packages, as RECORD lists
+/// it) with different contents, and `DIST`'s copy is the one the layer keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overwrite {
+    pub path: String,
+    /// Normalized distribution name.
+    pub winner: String,
+}
+
+impl FromStr for Overwrite {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.rsplit_once('=') {
+            Some((path, dist)) if !path.trim().is_empty() && !dist.trim().is_empty() => {
+                Ok(Overwrite {
+                    path: path.trim().trim_start_matches('/').to_string(),
+                    winner: normalize_name(dist.trim()),
+                })
+            }
+            _ => Err(format!(
+                "`{s}` is not PATH=DISTRIBUTION: write the path as the clash names it, relative to site-packages, and the distribution whose copy the layer keeps, e.g. `build_backend.py=flashinfer-python`"
+            )),
+        }
+    }
 }
 
 /// One distribution of the layer.
@@ -380,6 +409,7 @@ pub fn plan(
         });
         for (rel, entry) in planned.entries {
             let path = format!("{prefix}{rel}");
+            let rel = relative_to(&prefix, &path);
             if let Some(existing) = entries.get_mut(&path) {
                 if wheel::same_content(&mut opened, existing, &entry)? {
                     existing.shared_with.push(wi);
@@ -394,12 +424,34 @@ pub fn plan(
                         a.filename
                     );
                 }
+                let winner = opts
+                    .overwrite
+                    .iter()
+                    .find(|o| o.path == rel || o.path == path)
+                    .map(|o| o.winner.as_str());
+                let (an, bn) = (normalize_name(&a.name), normalize_name(&b.name));
+                match winner {
+                    Some(w) if w == an || w == bn => {
+                        let (kept, dropped) = if w == an { (a, b) } else { (b, a) };
+                        notes.push(format!(
+                            "{rel}: kept {} {}'s copy over {} {}'s (overwrite setting)",
+                            kept.name, kept.version, dropped.name, dropped.version
+                        ));
+                        if w == bn {
+                            *existing = entry;
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
                 anyhow::bail!(
-                    "{} {} and {} {} both install {path} with different contents; they cannot share a layer (pip would let one silently overwrite the other)",
+                    "{} {} and {} {} both install {rel} (in the layer: {path}) with different contents; pip and uv would let the one installed last overwrite the other. If that is fine, say which copy the layer keeps: `--overwrite {rel}={}` (or overwrite = [\"{rel}={}\"] in pylayer.toml); otherwise leave one of them out",
                     a.name,
                     a.version,
                     b.name,
-                    b.version
+                    b.version,
+                    a.name,
+                    a.name
                 );
             }
             entries.insert(path, entry);

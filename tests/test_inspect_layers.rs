@@ -273,7 +273,8 @@ fn test_fails_naming_a_broken_module() {
             None
         }
     });
-    let out = run(pylayer().arg("test").arg(&broken));
+    // --strict: ldap3's import of a module nothing declares is an error too.
+    let out = run(pylayer().arg("test").arg(&broken).arg("--strict"));
     assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
     let text = stdout(&out);
     let err = stderr(&out);
@@ -303,6 +304,25 @@ fn test_fails_naming_a_broken_module() {
         );
     }
     assert!(names_python_311_x86(&err), "{err}");
+
+    // Without it, that import is a warning naming the missing module (an undeclared
+    // dependency, as matplotlib-inline's of matplotlib); the damaged idna stays an error.
+    let out = run(pylayer().arg("test").arg(&broken));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let text = stdout(&out);
+    let line = |m: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(m))
+            .unwrap_or_else(|| panic!("{m} not listed:\n{text}"))
+            .to_string()
+    };
+    assert!(line("ldap3").contains("warning"), "{text}");
+    assert!(
+        text.contains("`module_missing_from_the_layer` is not in the layer"),
+        "{text}"
+    );
+    assert!(line("idna").contains("FAILED"), "{text}");
+    assert!(stderr(&out).contains("2 of "), "{}", stderr(&out));
 }
 
 #[test]

@@ -45,11 +45,15 @@ pub fn runtime_libraries(target: &Target) -> HashSet<&'static str> {
         .iter()
         .find(|t: &&RuntimeLibraries| t.os == os)
     {
-        out.extend(t.common.iter().copied());
-        out.extend(match target.arch {
-            Arch::X86_64 => t.x86_64,
-            Arch::Arm64 => t.arm64,
-        });
+        out.extend(t.common.iter().map(|l| l.soname));
+        out.extend(
+            match target.arch {
+                Arch::X86_64 => t.x86_64,
+                Arch::Arm64 => t.arm64,
+            }
+            .iter()
+            .map(|l| l.soname),
+        );
     }
     out
 }
@@ -127,6 +131,10 @@ pub fn check(
         if let Some(f) = extension_suffix_problem(name, target)
             && !(foreign && f.code == "macos-binary")
         {
+            let f = match loadable_sibling(name, target, &files) {
+                Some(sibling) if f.code == "python-version" => dead_weight(&f, &sibling, target),
+                _ => f,
+            };
             out.push(f.at(name.clone()).in_dist(owner(name)));
         }
         let Content::Binary(info) = &e.content else {
@@ -201,6 +209,47 @@ pub fn check(
         }
     }
     out
+}
+
+/// The module the target's Python imports instead of `path` (an extension module for
+/// another Python, `x.cpython-311-….so`): a sibling with the same stem named for the
+/// target (`x.cpython-312-x86_64-linux-gnu.so`), `x.abi3.so` or `x.so`. Some wheels ship
+/// both (snowflake-connector-python 5.2's cp312 wheel has a cpython-311 copy too).
+fn loadable_sibling(path: &str, target: &Target, files: &HashSet<&str>) -> Option<String> {
+    let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
+    let (stem, _) = file.split_once(".cpython-")?;
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
+    [
+        format!(
+            "{stem}.cpython-3{}-{}-linux-gnu.so",
+            target.minor,
+            target.arch.machine()
+        ),
+        format!("{stem}.abi3.so"),
+        format!("{stem}.so"),
+    ]
+    .into_iter()
+    .map(|name| format!("{prefix}{name}"))
+    .find(|p| files.contains(p.as_str()))
+}
+
+/// An extension module for another Python next to the one the target imports: never
+/// loaded, only space.
+fn dead_weight(f: &Finding, sibling: &str, target: &Target) -> Finding {
+    let sibling = sibling.rsplit('/').next().unwrap_or(sibling);
+    Finding::warning(
+        f.code,
+        format!(
+            "{}; python3.{} imports `{sibling}` beside it instead, so this file is never loaded and only takes space",
+            f.message.split(';').next().unwrap_or(&f.message),
+            target.minor
+        ),
+        "harmless; delete the file from the layer to save space (the wheel ships both)",
+    )
 }
 
 /// A problem with an extension module's file-name suffix: built for another Python, for
@@ -571,6 +620,7 @@ fn check_elf(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::report::Severity;
     use crate::target::Arch;
 
     #[test]
@@ -612,6 +662,43 @@ mod tests {
                 .map(|f| f.code),
             Some("musl-binary")
         );
+    }
+
+    #[test]
+    fn another_pythons_extension_beside_the_right_one_is_dead_weight() {
+        let t = Target::new(12, Arch::X86_64).unwrap();
+        let file = |p: &str| Entry {
+            path: p.into(),
+            kind: EntryKind::File,
+            size: 1,
+            compressed: 1,
+            content: Content::None,
+        };
+        let old = "python/sf/arrow.cpython-311-x86_64-linux-gnu.so";
+        let alone = check(&[file(old)], &t, &|_| None);
+        assert_eq!(alone.len(), 1, "{alone:#?}");
+        assert_eq!(alone[0].severity, Severity::Error);
+        for right in [
+            "python/sf/arrow.cpython-312-x86_64-linux-gnu.so",
+            "python/sf/arrow.abi3.so",
+        ] {
+            let f = check(&[file(old), file(right)], &t, &|_| None);
+            assert_eq!(f.len(), 1, "{f:#?}");
+            assert_eq!(f[0].code, "python-version");
+            assert_eq!(f[0].severity, Severity::Warning, "{f:#?}");
+            assert!(f[0].message.contains("never loaded"), "{}", f[0].message);
+        }
+        // The right module for another architecture, or in another directory, does not count.
+        let f = check(
+            &[
+                file(old),
+                file("python/sf/arrow.cpython-312-aarch64-linux-gnu.so"),
+                file("python/other/arrow.cpython-312-x86_64-linux-gnu.so"),
+            ],
+            &t,
+            &|_| None,
+        );
+        assert!(f.iter().any(|f| f.severity == Severity::Error), "{f:#?}");
     }
 
     fn elf(needed: &[&str], versions: &[(&str, &str)]) -> Entry {

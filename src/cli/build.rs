@@ -39,6 +39,11 @@ pub struct BuildArgs {
     /// Leave out boto3, botocore, s3transfer and jmespath, which the runtime already ships.
     #[arg(long)]
     pub no_runtime_provided: bool,
+    /// When two distributions install the same file with different contents, keep DIST's
+    /// copy of PATH (relative to site-packages, as the build's error names it) (repeatable)
+    /// [added to pylayer.toml's overwrite]
+    #[arg(long, value_name = "PATH=DIST")]
+    pub overwrite: Vec<String>,
     /// Hash-based bytecode beside every module, so cold starts on read-only /opt do not
     /// compile them: `all` (the flag alone), `imported` (only the modules imported at
     /// start-up, for layers near the size limit), `none` [default: pylayer.toml's, else none]
@@ -85,6 +90,7 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
             .and_then(|v| v.trim().parse().ok()),
         compile_bytecode,
         python_interpreter: args.python_interpreter.clone(),
+        overwrite: args.overwrite.clone(),
         entry: args.entry.clone(),
         code_dir: args.code.clone(),
     };

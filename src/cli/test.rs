@@ -20,7 +20,7 @@ use pylayer::interpreter::{self, Purpose, host_arch};
 use pylayer::layer::Layer;
 use pylayer::layer::target_hint;
 use pylayer::layer_test::{self, ImportResult, ModuleToTest, RunOptions, Status};
-use pylayer::target::Arch;
+use pylayer::target::{Arch, Target};
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
@@ -62,6 +62,10 @@ pub struct TestArgs {
     /// Seconds one import may take before it counts as failed.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub timeout: u64,
+    /// Every failed import is an error, also one that only lacks a module of an extra or a
+    /// dependency no distribution declares (by default those are warnings).
+    #[arg(long)]
+    pub strict: bool,
     #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
 }
@@ -268,6 +272,23 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         jobs: args.jobs.max(1),
         layer_dir: base.clone(),
     };
+    let lambda = Target::new(minor, arch.unwrap_or(Arch::X86_64))
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let differing = layer_test::triage::marker_differences(
+        &layer,
+        &lambda,
+        (interp.version.0, interp.version.1, interp.patch),
+    );
+    let marker_warning = (!differing.is_empty()).then(|| {
+        format!(
+            "the test interpreter is Python {}, older than the {} python{} runs, which the layer was resolved for; these requirements evaluate differently, so an import may fail here and work on Lambda (or the reverse): {}; fix: test with Python {} or newer (--interpreter)",
+            interp.full_version(),
+            lambda.python_full_version(),
+            lambda.python_version(),
+            differing.join("; "),
+            lambda.python_full_version()
+        )
+    });
     output::status(&format!(
         "importing {} module{} from {} with {}",
         modules.len(),
@@ -275,8 +296,26 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         args.layer.display(),
         interp.describe()
     ));
-    let results = layer_test::run_imports(&modules, &opts);
+    let mut results = layer_test::run_imports(&modules, &opts);
     drop(unpacked);
+    // Modules named with --import and the --entry handler always fail the run.
+    let explicit: Vec<String> = args.import.iter().chain(&entry).cloned().collect();
+    let softened = layer_test::triage::soften_optional_failures(
+        &layer,
+        &lambda,
+        &mut results,
+        &explicit,
+        args.strict,
+    );
+    let mut warnings: Vec<String> = marker_warning.into_iter().collect();
+    if softened > 0 {
+        warnings.push(format!(
+            "{softened} module(s) failed to import only for want of a module that belongs to an extra or that no distribution declares (status `warning` below); not an error unless the function imports them (--strict makes them errors)"
+        ));
+    }
+    for w in &warnings {
+        output::warn(w);
+    }
 
     let failed: Vec<&ImportResult> = results.iter().filter(|r| r.status.is_failure()).collect();
     if args.json {
@@ -288,6 +327,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             "emulator": interp.qemu.as_ref().map(|q| q.display().to_string()),
             "modules": results,
             "failed": failed.iter().map(|r| r.module.clone()).collect::<Vec<_>>(),
+            "warnings": warnings,
         });
         println!(
             "{}",
@@ -302,7 +342,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             .sum();
         println!(
             "\n{} of {} imported in {} in total (each in its own process; a function pays the time of what it imports)",
-            results.len() - failed.len(),
+            results.iter().filter(|r| r.status == Status::Ok).count(),
             results.len(),
             human_micros(total)
         );

@@ -36,6 +36,7 @@ use crate::interpreter::{Interpreter, run_with_timeout};
 use crate::layer::{Layer, LayerSource};
 
 pub mod entry;
+pub mod triage;
 
 /// A layer unpacked into a read-only temporary directory, made writable again and removed
 /// when dropped — or by the interrupt handler ([`crate::cleanup`]) on Ctrl-C.
@@ -236,6 +237,7 @@ pub fn top_level_modules(layer: &Layer, include_private: bool) -> Vec<ModuleToTe
     found
         .into_iter()
         .filter(|(m, _)| include_private || (!m.starts_with('_') && !is_test_name(m)))
+        .filter(|(m, _)| triage::has_code(layer, m))
         .map(|(module, distribution)| ModuleToTest {
             module,
             distribution,
@@ -251,6 +253,9 @@ pub enum Status {
     TimedOut,
     /// Failed only for want of a module the Lambda runtime itself provides (boto3, six…).
     NeedsRuntime,
+    /// Failed for want of a module the layer's distributions need only for an extra, or
+    /// never declared (see [`triage`]): not the layer's fault unless the function imports it.
+    Warning,
 }
 
 impl Status {
@@ -260,6 +265,7 @@ impl Status {
             Status::Failed => "FAILED",
             Status::TimedOut => "TIMED OUT",
             Status::NeedsRuntime => "needs runtime",
+            Status::Warning => "warning",
         }
     }
     pub fn is_failure(self) -> bool {

@@ -18,6 +18,7 @@ fn opts() -> PlanOptions {
     PlanOptions {
         layout: Layout::Python,
         keep: vec![],
+        overwrite: vec![],
     }
 }
 
