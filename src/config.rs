@@ -37,6 +37,10 @@ pub struct Config {
     pub compile_bytecode: Option<String>,
     /// The CPython that compiles bytecode [default: found on this machine].
     pub python_interpreter: Option<PathBuf>,
+    /// `slim = true`: remove what the trim policy says a layer never needs (`build --slim`).
+    pub slim: Option<bool>,
+    /// Gitignore-style globs relative to site-packages: more files to remove, `!` to keep.
+    pub slim_patterns: Vec<String>,
     /// Read by `publish` and `attach`.
     pub publish: PublishConfig,
     /// Where the file was read from (not part of the file).
@@ -205,6 +209,20 @@ const KEYS: &[Key<Config>] = &[
         "a path string",
         "python-interpreter = \"/usr/bin/python3.12\"",
         |c, v| c.python_interpreter = Some(PathBuf::from(v.text())),
+    ),
+    key(
+        "slim",
+        Shape::Bool,
+        "true or false",
+        "slim = true",
+        |c, v| c.slim = Some(matches!(v, Read::Bool(true))),
+    ),
+    key(
+        "slim-patterns",
+        Shape::List,
+        "a list of gitignore-style glob strings (`!` keeps)",
+        "slim-patterns = [\"*/datasets/data/\", \"!numpy/_core/include/\"]",
+        |c, v| c.slim_patterns = v.strings(),
     ),
     key(
         "publish",
@@ -486,6 +504,14 @@ layout = "python"
 # "imported" keeps only the .pyc of modules imported at start-up (for layers near 250 MB).
 compile-bytecode = true
 # python-interpreter = "/usr/bin/python3.12"   # the CPython that compiles it, if not found
+
+# true removes what a layer never needs at run time: test directories no runtime module
+# imports, type stubs, C/C++/Cython sources and headers, static libraries and binaries for
+# other operating systems (never license files or package data). `pylayer inspect` shows
+# what it would save. slim-patterns: more to remove (gitignore-style globs relative to
+# site-packages), `!` to keep.
+# slim = true
+# slim-patterns = ["*/datasets/data/", "!numpy/_core/include/"]
 
 # Package index (default: PYLAYER_INDEX_URL, PIP_INDEX_URL, else the public index).
 # index-url = "https://example.internal/simple/"

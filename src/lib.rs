@@ -35,6 +35,7 @@ pub mod record;
 pub mod remote_zip;
 pub mod requirements;
 pub mod resolve;
+pub mod slim;
 pub mod target;
 pub mod text;
 pub mod textpos;

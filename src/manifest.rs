@@ -44,6 +44,9 @@ pub struct Manifest {
     /// The bytecode compiled into the layer; absent when none was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytecode: Option<ManifestBytecode>,
+    /// What slimming removed; absent when the build did not slim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slim: Option<ManifestSlim>,
     pub notes: Vec<String>,
     /// Packages not at their newest release, and why (from the lock).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -51,6 +54,20 @@ pub struct Manifest {
     /// Packages at another version than the lock's other targets have, and why (from the lock).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub differs: Vec<NotTaken>,
+}
+
+/// What `--slim` and `slim-patterns` removed from the layer, per category of the trim
+/// policy (`crate::slim::policy`): the same numbers `pylayer inspect` predicts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestSlim {
+    /// Whether the default categories applied (`--slim`), or only patterns.
+    pub defaults: bool,
+    pub patterns: Vec<String>,
+    pub removed_files: usize,
+    /// Unzipped bytes removed.
+    pub removed_bytes: u64,
+    /// Every category, zeros included.
+    pub categories: Vec<crate::slim::CategoryTotal>,
 }
 
 /// How the layer's bytecode was made: which modules, by which interpreter (the magic number
@@ -179,6 +196,7 @@ pub fn build_manifest(
         limits: Limits::default(),
         packages,
         bytecode: None,
+        slim: None,
         notes: report.notes.clone(),
         held_back: Vec::new(),
         differs: Vec::new(),
@@ -318,6 +336,25 @@ pub fn render_table(m: &Manifest) -> String {
             }),
         ),
         None => out.push_str("bytecode    none (--compile-bytecode makes cold starts faster)\n"),
+    }
+    if let Some(s) = &m.slim {
+        let parts: Vec<String> = s
+            .categories
+            .iter()
+            .filter(|c| c.files > 0)
+            .map(|c| format!("{} {}", c.category, human_bytes(c.bytes)))
+            .collect();
+        out.push_str(&format!(
+            "slim        removed {} files, {} ({} bytes){}\n",
+            s.removed_files,
+            human_bytes(s.removed_bytes),
+            thousands(s.removed_bytes),
+            if parts.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", parts.join(", "))
+            }
+        ));
     }
     out.push_str(&format!("sha256      {}\n", m.sha256));
     out.push_str(&format!("CodeSha256  {}\n", m.code_sha256));

@@ -109,6 +109,11 @@ pub struct BuildSettings {
     /// `PATH=DIST`: a path two distributions install, and whose copy the layer keeps
     /// (added to pylayer.toml's `overwrite`).
     pub overwrite: Vec<String>,
+    /// Remove what the trim policy says a layer never needs [default: pylayer.toml's `slim`,
+    /// else no].
+    pub slim: Option<bool>,
+    /// More files to remove (gitignore-style, `!` keeps), after pylayer.toml's `slim-patterns`.
+    pub slim_patterns: Vec<String>,
 }
 
 /// One layer `build` wrote.
@@ -155,6 +160,7 @@ pub fn build(
         on_event,
     )?;
     let (bytecode_mode, compilers) = bytecode_interpreters(inputs, settings, &config)?;
+    let slim = slim_policy(settings, &config)?;
     let startup = startup(settings, bytecode_mode)?;
     let overwrite = settings
         .overwrite
@@ -232,6 +238,7 @@ pub fn build(
             zip: naming::zip_path(&out_dir, &name, t),
             keep: keep_tooling(&roots, packages, on_event),
             overwrite: overwrite.clone(),
+            slim: &slim,
             source_date_epoch: settings.source_date_epoch,
             bytecode: compilers
                 .iter()
@@ -297,6 +304,8 @@ struct TargetBuild<'a> {
     zip: PathBuf,
     keep: Vec<String>,
     overwrite: Vec<plan::Overwrite>,
+    /// What the slim stage removes; inactive when the build does not slim.
+    slim: &'a crate::slim::Policy,
     source_date_epoch: Option<u64>,
     /// The interpreter compiling this target's bytecode; `None` for none.
     bytecode: Option<&'a Interpreter>,
@@ -366,6 +375,25 @@ fn bytecode_interpreters(
         .map(|found| (mode, found))
 }
 
+/// The trim policy of this build: `--slim` or pylayer.toml's `slim`, and pylayer.toml's
+/// `slim-patterns` followed by `--slim-pattern` (so a flag's `!` can keep what the file
+/// removes).
+fn slim_policy(
+    settings: &BuildSettings,
+    config: &crate::config::Config,
+) -> Result<crate::slim::Policy, Error> {
+    let texts: Vec<&String> = config
+        .slim_patterns
+        .iter()
+        .chain(&settings.slim_patterns)
+        .collect();
+    let patterns = crate::slim::pattern::Patterns::parse(&texts).map_err(Error::Input)?;
+    Ok(crate::slim::Policy {
+        defaults: settings.slim.or(config.slim).unwrap_or(false),
+        patterns,
+    })
+}
+
 /// Where `imported` bytecode's start-up imports begin: `--entry` in its code directory, or
 /// every public top-level module. `--entry` without `imported` is a usage error.
 fn startup(
@@ -419,6 +447,19 @@ fn build_target(
     )
     .map_err(failed)?;
     // Stages that add, filter or rewrite entries go here (see the `plan` module).
+    // Slimming first: nothing is compiled for a file it removes.
+    let mut slim_summary = None;
+    if b.slim.is_active() {
+        let r = crate::slim::slim_plan(&mut plan, b.slim)
+            .map_err(|e| failed(e.context("slimming")))?;
+        slim_summary = Some(manifest::ManifestSlim {
+            defaults: b.slim.defaults,
+            patterns: b.slim.patterns.0.iter().map(|p| p.text.clone()).collect(),
+            removed_files: r.files,
+            removed_bytes: r.bytes,
+            categories: r.categories,
+        });
+    }
     let mut bytecode_summary = None;
     if let Some(interp) = b.bytecode {
         let sha_of = |filename: &str| {
@@ -457,6 +498,7 @@ fn build_target(
     let mut manifest =
         manifest::build_manifest(b.name, b.target, b.layout, &b.zip, packages, &report);
     manifest.bytecode = bytecode_summary;
+    manifest.slim = slim_summary;
     manifest.held_back = b.held_back.clone();
     manifest.differs = b.differs.clone();
     manifest::write(&manifest, &manifest::manifest_path(&b.zip))?;

@@ -61,6 +61,16 @@ pub struct BuildArgs {
     /// The function's code directory, for `--entry`.
     #[arg(long, value_name = "DIR", requires = "entry")]
     pub code: Option<PathBuf>,
+    /// Remove what a layer never needs at run time: test directories no runtime module
+    /// imports, type stubs, C/C++/Cython sources and headers, static libraries, binaries for
+    /// other operating systems; never license files or package data (`pylayer inspect`
+    /// shows what it would save) [default: pylayer.toml's slim, else no]
+    #[arg(long)]
+    pub slim: bool,
+    /// A gitignore-style glob relative to site-packages: more files to remove, or with a
+    /// leading `!` files to keep (repeatable) [added after pylayer.toml's slim-patterns]
+    #[arg(long, value_name = "GLOB", allow_hyphen_values = true)]
+    pub slim_pattern: Vec<String>,
     // JSON shape: `{"layers": [manifest, …]}`, one manifest per target.
     #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
@@ -93,6 +103,8 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         overwrite: args.overwrite.clone(),
         entry: args.entry.clone(),
         code_dir: args.code.clone(),
+        slim: args.slim.then_some(true),
+        slim_patterns: args.slim_pattern.clone(),
     };
     let rt = runtime()?;
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());

@@ -79,6 +79,7 @@ mod tests {
             limits: manifest::Limits::default(),
             packages: Vec::new(),
             bytecode: None,
+            slim: None,
             notes: Vec::new(),
             held_back: Vec::new(),
             differs: Vec::new(),
