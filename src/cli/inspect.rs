@@ -17,6 +17,10 @@ pub struct InspectArgs {
     /// Also write a self-contained HTML page (treemap and tables) to this file.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Predict `build --slim` with this slim pattern too (gitignore-style, relative to
+    /// site-packages; `!` keeps) (repeatable)
+    #[arg(long, value_name = "GLOB", allow_hyphen_values = true)]
+    pub slim_pattern: Vec<String>,
 }
 
 pub fn run(args: InspectArgs) -> Result<(), Failure> {
@@ -29,8 +33,8 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
         None
     };
     let zip_path = packed.as_ref().map_or(args.layer.as_path(), |t| t.path());
-    let (mut layer, mut report) =
-        inspect::inspect(zip_path).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    let (mut layer, mut report) = inspect::inspect_with(zip_path, &args.slim_pattern)
+        .map_err(|e| Failure::usage(format!("{e:#}")))?;
     if packed.is_some() {
         layer.path = args.layer.clone();
         report.zip = args.layer.display().to_string();

@@ -33,6 +33,10 @@ pub struct Inspection {
     pub largest_files: Vec<FileSize>,
     pub trim: Vec<TrimCategory>,
     pub trim_total_bytes: u64,
+    /// Files and unzipped bytes `build --slim` removes (the categories with `slim: true`):
+    /// the same trim policy decides both.
+    pub slim_files: usize,
+    pub slim_bytes: u64,
     pub bytecode: Bytecode,
 }
 
@@ -81,9 +85,12 @@ pub struct FileSize {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TrimCategory {
-    /// `tests`, `stubs`, `docs`, `debug-symbols`.
+    /// The slim policy's categories (`tests`, `stubs`, `sources`, `static-libs`,
+    /// `foreign-binaries`, `patterns`), then `docs` and `debug-symbols`.
     pub category: String,
     pub description: String,
+    /// Whether `build --slim` removes this category.
+    pub slim: bool,
     pub files: usize,
     /// Unzipped bytes removing them would save.
     pub bytes: u64,
@@ -95,27 +102,15 @@ fn pct(n: u64) -> f64 {
     (n as f64 * 10_000.0 / MAX_UNZIPPED_BYTES as f64).round() / 100.0
 }
 
-/// Which trimming category a file falls in, from its path relative to the import root.
-/// `*.dist-info` contents are never trimmed. Returns the category and the path of the
-/// directory (or file) to name as the contributor.
+/// Which of the categories `--slim` does not remove a file falls in: docs and examples.
+/// Files the slim policy removes are counted there instead. Returns the category and the
+/// path of the directory (or file) to name as the contributor.
 pub fn trim_category(rel: &str) -> Option<(&'static str, String)> {
     let parts: Vec<&str> = rel.split('/').collect();
     let (dirs, name) = parts.split_at(parts.len() - 1);
     let name = name[0];
-    if dirs
-        .iter()
-        .any(|d| d.ends_with(".dist-info") || d.ends_with(".data"))
-    {
+    if crate::slim::policy::protected(rel) {
         return None;
-    }
-    if let Some(i) = dirs.iter().position(|d| *d == "tests" || *d == "test") {
-        return Some(("tests", dirs[..=i].join("/") + "/"));
-    }
-    if name == "conftest.py" {
-        return Some(("tests", rel.to_string()));
-    }
-    if name.ends_with(".pyi") {
-        return Some(("stubs", rel.to_string()));
     }
     if let Some(i) = dirs
         .iter()
@@ -123,10 +118,7 @@ pub fn trim_category(rel: &str) -> Option<(&'static str, String)> {
     {
         return Some(("docs", dirs[..=i].join("/") + "/"));
     }
-    let legal = ["LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS"]
-        .iter()
-        .any(|l| name.to_ascii_uppercase().starts_with(l));
-    if !dirs.is_empty() && !legal && (name.ends_with(".md") || name.ends_with(".rst")) {
+    if !dirs.is_empty() && (name.ends_with(".md") || name.ends_with(".rst")) {
         return Some(("docs", rel.to_string()));
     }
     None
@@ -134,18 +126,105 @@ pub fn trim_category(rel: &str) -> Option<(&'static str, String)> {
 
 fn describe(category: &str) -> &'static str {
     match category {
-        "tests" => "test packages (tests/, test/, conftest.py)",
-        "stubs" => "type stubs (*.pyi)",
-        "docs" => "docs and examples (docs/, examples/, *.md, *.rst)",
-        _ => "debug symbols in shared objects (.debug_*, .symtab, .strtab)",
+        "docs" => "docs and examples (docs/, examples/, *.md, *.rst); not removed by --slim",
+        _ => {
+            "debug symbols in shared objects (.debug_*, .symtab, .strtab); not removed by --slim yet"
+        }
     }
+}
+
+/// Where a policy removal is shown as coming from: the test directory for tests, the
+/// file otherwise.
+fn contributor(path: &str, rel: &str, category: crate::slim::Category) -> String {
+    if category == crate::slim::Category::Tests {
+        let prefix = &path[..path.len() - rel.len()];
+        let parts: Vec<&str> = rel.split('/').collect();
+        if let Some(i) = parts[..parts.len() - 1]
+            .iter()
+            .position(|d| matches!(*d, "tests" | "test" | "testing"))
+        {
+            return format!("{prefix}{}/", parts[..=i].join("/"));
+        }
+    }
+    path.to_string()
+}
+
+/// The layer's files as the trim policy sees them (paths relative to their import root,
+/// `../…` for a file outside it, as the build's plan gives them).
+fn policy_files(layer: &Layer) -> Vec<crate::slim::policy::File> {
+    layer
+        .files
+        .iter()
+        .map(|f| {
+            let rel = layer.relative(f);
+            let rel = if rel.len() == f.path.len() {
+                match layer.roots.iter().max_by_key(|r| r.len()) {
+                    Some(root) => crate::plan::relative_to(root, &f.path),
+                    None => rel.to_string(),
+                }
+            } else {
+                rel.to_string()
+            };
+            crate::slim::policy::File {
+                rel,
+                dist: f.dist,
+                size: f.size,
+            }
+        })
+        .collect()
+}
+
+/// What the trim policy removes from the layer at `zip` (read again for the sources whose
+/// imports decide about test directories).
+fn slim_removals(
+    zip: &Path,
+    layer: &Layer,
+    files: &[crate::slim::policy::File],
+    policy: &crate::slim::Policy,
+) -> Result<Vec<crate::slim::policy::Removal>> {
+    let mut archive: Option<zip::ZipArchive<std::io::BufReader<std::fs::File>>> = None;
+    let mut read = |i: usize| -> Result<Vec<u8>> {
+        if archive.is_none() {
+            let file = std::fs::File::open(zip)
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", zip.display()))?;
+            archive = Some(
+                zip::ZipArchive::new(std::io::BufReader::new(file))
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", zip.display()))?,
+            );
+        }
+        let Some(a) = archive.as_mut() else {
+            anyhow::bail!("cannot read {}", zip.display());
+        };
+        let path = &layer.files[i].path;
+        // The reader drops a leading `./` from names; the zip may still have it.
+        let index = a
+            .index_for_name(path)
+            .or_else(|| a.index_for_name(&format!("./{path}")))
+            .ok_or_else(|| anyhow::anyhow!("{}: cannot find {path}", zip.display()))?;
+        let entry = a
+            .by_index(index)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read {path}: {e}", zip.display()))?;
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(entry, layer.files[i].size),
+            &mut out,
+        )
+        .map_err(|e| anyhow::anyhow!("{}: cannot decompress {path}: {e}", zip.display()))?;
+        Ok(out)
+    };
+    crate::slim::policy::decide(files, policy, &mut read)
 }
 
 /// A trimming category being counted: name, files, bytes, contributors.
 type Tally = (&'static str, usize, u64, Vec<(String, u64)>);
 
-/// Measures a layer zip.
+/// Measures a layer zip, predicting what `build --slim` removes (no patterns).
 pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
+    inspect_with(path, &[])
+}
+
+/// Measures a layer zip, predicting what `build --slim` with these `slim-patterns` removes.
+pub fn inspect_with(path: &Path, slim_patterns: &[String]) -> Result<(Layer, Inspection)> {
     let layer = Layer::read(path)?;
     let unzipped = layer.unzipped_bytes();
 
@@ -195,45 +274,78 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
         })
         .collect();
 
-    // Path-based categories.
-    let mut cats: Vec<Tally> = ["tests", "stubs", "docs"]
+    // What `--slim` removes: the trim policy's categories, exactly.
+    let policy = crate::slim::Policy {
+        defaults: true,
+        patterns: crate::slim::pattern::Patterns::parse(slim_patterns)
+            .map_err(|e| anyhow::anyhow!(e))?,
+    };
+    let files = policy_files(&layer);
+    let removals = slim_removals(path, &layer, &files, &policy)?;
+    let mut removed = vec![false; files.len()];
+    let mut slim: Vec<(crate::slim::Category, Tally)> = crate::slim::Category::ALL
         .iter()
-        .map(|c| (*c, 0, 0, Vec::new()))
+        .map(|c| (*c, (c.as_str(), 0, 0, Vec::new())))
         .collect();
-    for f in &layer.files {
+    for r in &removals {
+        removed[r.index] = true;
+        let f = &layer.files[r.index];
+        let Some((_, c)) = slim.iter_mut().find(|(c, _)| *c == r.category) else {
+            continue;
+        };
+        c.1 += 1;
+        c.2 += f.size;
+        let who = contributor(&f.path, &files[r.index].rel, r.category);
+        match c.3.iter_mut().find(|e| e.0 == who) {
+            Some(e) => e.1 += f.size,
+            None => c.3.push((who, f.size)),
+        }
+    }
+    let slim_files = removals.len();
+    let slim_bytes: u64 = removals.iter().map(|r| files[r.index].size).sum();
+
+    // What it does not remove: docs, and debug symbols of the shared objects it keeps.
+    let mut docs: Tally = ("docs", 0, 0, Vec::new());
+    for (i, f) in layer.files.iter().enumerate() {
+        if removed[i] {
+            continue;
+        }
         let rel = layer.relative(f);
-        if let Some((cat, contributor)) = trim_category(rel) {
-            let c = cats
-                .iter_mut()
-                .find(|c| c.0 == cat)
-                .expect("known category");
-            c.1 += 1;
-            c.2 += f.size;
+        if let Some((_, contributor)) = trim_category(rel) {
+            docs.1 += 1;
+            docs.2 += f.size;
             let prefix = &f.path[..f.path.len() - rel.len()];
             let who = format!("{prefix}{contributor}");
-            match c.3.iter_mut().find(|e| e.0 == who) {
+            match docs.3.iter_mut().find(|e| e.0 == who) {
                 Some(e) => e.1 += f.size,
-                None => c.3.push((who, f.size)),
+                None => docs.3.push((who, f.size)),
             }
         }
     }
-
-    // Debug symbols: what the reader found in each ELF file's section headers.
-    let mut debug = ("debug-symbols", 0usize, 0u64, Vec::new());
-    for f in layer.files.iter().filter(|f| f.strippable > 0) {
-        debug.1 += 1;
-        debug.2 += f.strippable;
-        debug.3.push((f.path.clone(), f.strippable));
+    let mut debug: Tally = ("debug-symbols", 0usize, 0u64, Vec::new());
+    for (i, f) in layer.files.iter().enumerate() {
+        if f.strippable > 0 && !removed[i] {
+            debug.1 += 1;
+            debug.2 += f.strippable;
+            debug.3.push((f.path.clone(), f.strippable));
+        }
     }
-    cats.push(debug);
-    let trim: Vec<TrimCategory> = cats
+    let with_policy = slim
         .into_iter()
-        .map(|(cat, files, bytes, mut ex)| {
+        .filter(|(c, t)| *c != crate::slim::Category::Patterns || t.1 > 0)
+        .map(|(c, t)| (t, Some(c.description())));
+    let others = [docs, debug].into_iter().map(|t| (t, None));
+    let trim: Vec<TrimCategory> = with_policy
+        .chain(others)
+        .map(|((cat, files, bytes, mut ex), policy_description)| {
             ex.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             ex.truncate(5);
             TrimCategory {
                 category: cat.to_string(),
-                description: describe(cat).to_string(),
+                description: policy_description
+                    .unwrap_or_else(|| describe(cat))
+                    .to_string(),
+                slim: policy_description.is_some(),
                 files,
                 bytes,
                 examples: ex,
@@ -258,6 +370,8 @@ pub fn inspect(path: &Path) -> Result<(Layer, Inspection)> {
         largest_files,
         trim,
         trim_total_bytes,
+        slim_files,
+        slim_bytes,
         bytecode,
     };
     Ok((layer, inspection))
@@ -422,14 +536,24 @@ pub fn render(i: &Inspection) -> String {
         &rows,
         &[1, 2],
     ));
-    out.push_str(&format!(
-        "total       {} ({:.1}% of the layer)\n",
-        human_bytes(i.trim_total_bytes),
+    let share = |n: u64| {
         if i.unzipped_bytes == 0 {
             0.0
         } else {
-            i.trim_total_bytes as f64 * 100.0 / i.unzipped_bytes as f64
+            n as f64 * 100.0 / i.unzipped_bytes as f64
         }
+    };
+    out.push_str(&format!(
+        "total       {} ({:.1}% of the layer)\n",
+        human_bytes(i.trim_total_bytes),
+        share(i.trim_total_bytes)
+    ));
+    out.push_str(&format!(
+        "build --slim removes {} files, {} ({} bytes, {:.1}% of the layer): the categories above docs and debug-symbols\n",
+        i.slim_files,
+        human_bytes(i.slim_bytes),
+        crate::format::thousands(i.slim_bytes),
+        share(i.slim_bytes)
     ));
     out
 }
@@ -439,16 +563,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn categories() {
-        assert_eq!(
-            trim_category("pandas/tests/frame/test_api.py"),
-            Some(("tests", "pandas/tests/".into()))
-        );
-        assert_eq!(trim_category("numpy/testing/__init__.py"), None);
-        assert_eq!(
-            trim_category("pydantic/main.pyi").map(|c| c.0),
-            Some("stubs")
-        );
+    fn categories_slim_does_not_remove() {
         assert_eq!(
             trim_category("pkg/examples/x.py"),
             Some(("docs", "pkg/examples/".into()))
@@ -457,6 +572,14 @@ mod tests {
         assert_eq!(trim_category("README.md"), None);
         assert_eq!(trim_category("pkg/README.md").map(|c| c.0), Some("docs"));
         assert_eq!(trim_category("numpy/random/LICENSE.md"), None);
+        assert_eq!(
+            contributor(
+                "python/pandas/tests/frame/t.py",
+                "pandas/tests/frame/t.py",
+                crate::slim::Category::Tests
+            ),
+            "python/pandas/tests/"
+        );
     }
 
     #[test]

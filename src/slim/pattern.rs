@@ -140,7 +140,10 @@ mod tests {
         assert!(m("datasets/", "sk/datasets/descr/x.rst"));
         assert!(!m("datasets/", "sk/datasets"));
         assert!(m("sk/datasets/descr/*.rst", "sk/datasets/descr/x.rst"));
-        assert!(!m("sk/datasets/descr/*.rst", "other/sk/datasets/descr/x.rst"));
+        assert!(!m(
+            "sk/datasets/descr/*.rst",
+            "other/sk/datasets/descr/x.rst"
+        ));
         assert!(!m("sk/*.rst", "sk/datasets/x.rst"));
         assert!(m("sk/**/*.rst", "sk/datasets/descr/x.rst"));
         assert!(m("sk/**/*.rst", "sk/x.rst"));

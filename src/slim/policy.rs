@@ -63,9 +63,13 @@ impl Category {
     /// One line for humans.
     pub fn description(self) -> &'static str {
         match self {
-            Category::Tests => "test directories no runtime module imports (tests/, test/, testing/)",
+            Category::Tests => {
+                "test directories no runtime module imports (tests/, test/, testing/)"
+            }
             Category::Stubs => "type stubs (*.pyi, py.typed)",
-            Category::Sources => "C/C++/Cython sources and headers (*.c, *.h, *.cpp, *.pyx, *.pxd…)",
+            Category::Sources => {
+                "C/C++/Cython sources and headers (*.c, *.h, *.cpp, *.pyx, *.pxd…)"
+            }
             Category::StaticLibs => "static libraries (*.a)",
             Category::ForeignBinaries => {
                 "binaries for other operating systems (*.pyd, *.dll, *.exe, *.dylib, Mach-O)"
@@ -90,7 +94,12 @@ const FOREIGN_SUFFIXES: &[&str] = &[".pyd", ".dll", ".exe", ".dylib", "-darwin.s
 
 /// Start of the names of files that must ship with the code that uses them.
 const LEGAL_NAMES: &[&str] = &[
-    "LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS", "COPYRIGHT",
+    "LICENSE",
+    "LICENCE",
+    "COPYING",
+    "NOTICE",
+    "AUTHORS",
+    "COPYRIGHT",
 ];
 
 /// What the policy applies: the default categories (`--slim`) and the user's patterns.
@@ -128,7 +137,11 @@ pub struct Removal {
 /// Whether nothing may remove the file at `rel`.
 pub fn protected(rel: &str) -> bool {
     let parts: Vec<&str> = rel.split('/').collect();
-    let name = parts.last().copied().unwrap_or_default().to_ascii_uppercase();
+    let name = parts
+        .last()
+        .copied()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
     rel.starts_with("../")
         || parts[..parts.len() - 1]
             .iter()
@@ -363,10 +376,16 @@ mod tests {
             file("other/__init__.py", 1),
         ];
         let sources = [
-            ("np/__init__.py", "def __getattr__(a):\n    import np.testing as t\n"),
+            (
+                "np/__init__.py",
+                "def __getattr__(a):\n    import np.testing as t\n",
+            ),
             ("np/testing/__init__.py", "from ._private.utils import *\n"),
             // A test importing another test directory does not keep it.
-            ("np/testing/tests/test_utils.py", "from np.core.tests import test_core\n"),
+            (
+                "np/testing/tests/test_utils.py",
+                "from np.core.tests import test_core\n",
+            ),
             // Another distribution's import does not count.
             ("other/__init__.py", "import np.core.tests\n"),
         ];
