@@ -48,9 +48,9 @@ enum Command {
     /// Print what `pip freeze` would for a venv, without running Python.
     Freeze(freeze::FreezeArgs),
     /// Resolve the requirements for each target and write pylayer.lock.
-    Lock(lock::LockArgs),
+    Lock(Box<lock::LockArgs>),
     /// Lock (when the inputs changed), fetch and assemble a layer zip per target.
-    Build(build::BuildArgs),
+    Build(Box<build::BuildArgs>),
     /// Check a layer zip or directory for what would fail on Lambda.
     Check(check::CheckArgs),
     /// Import every top-level module of a layer with a matching Python, with import times.
@@ -119,14 +119,14 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init(args) => init::run(args),
         Command::Freeze(args) => freeze::run(args),
-        Command::Lock(args) => lock::run(args),
+        Command::Lock(args) => lock::run(*args),
         #[cfg(feature = "aws")]
         Command::Publish(args) => publish::run(args),
         #[cfg(feature = "aws")]
         Command::Attach(args) => attach::run(args),
         #[cfg(feature = "aws")]
         Command::Layers(args) => layers::run(args),
-        Command::Build(args) => build::run(args),
+        Command::Build(args) => build::run(*args),
         Command::Check(args) => check::run(args),
         Command::Test(args) => test::run(args),
         Command::Inspect(args) => inspect::run(args),

@@ -46,10 +46,10 @@ pub fn imported_modules(source: &str, module: &str, is_package: bool) -> Vec<Str
             }
             let names = names.replace(['(', ')'], " ");
             for n in names.split(',') {
-                if let Some(n) = n.split_whitespace().next() {
-                    if n != "*" {
-                        out.push(format!("{absolute}.{n}"));
-                    }
+                if let Some(n) = n.split_whitespace().next()
+                    && n != "*"
+                {
+                    out.push(format!("{absolute}.{n}"));
                 }
             }
             out.push(absolute);

@@ -17,7 +17,7 @@
 //! license files, and files outside site-packages. Package data (`.rst`, `.txt`, `.csv`,
 //! `.json`…) stays unless a `slim-patterns` entry removes it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -254,16 +254,16 @@ fn unused_test_dirs(
     }
     let dists: BTreeSet<Option<usize>> = removed.iter().map(|(d, _)| *d).collect();
     // The modules that may import them, with what each imports (read once).
-    let mut modules: BTreeMap<usize, Option<Vec<String>>> = BTreeMap::new();
-    for (i, f) in files.iter().enumerate() {
-        if f.rel.ends_with(".py") && !protected(&f.rel) && dists.contains(&f.dist) {
-            modules.insert(i, None);
-        }
-    }
+    let modules: Vec<usize> = files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.rel.ends_with(".py") && !protected(&f.rel) && dists.contains(&f.dist))
+        .map(|(i, _)| i)
+        .collect();
     let mut cache: HashMap<usize, Vec<String>> = HashMap::new();
     loop {
         let mut kept_now = Vec::new();
-        for &i in modules.keys() {
+        for &i in &modules {
             let f = &files[i];
             if test_dirs(&f.rel)
                 .iter()
@@ -271,15 +271,17 @@ fn unused_test_dirs(
             {
                 continue;
             }
-            if !cache.contains_key(&i) {
-                let Some((module, is_package)) = module_of(&f.rel) else {
-                    continue;
-                };
-                let source = read(i)?;
-                let text = String::from_utf8_lossy(&source);
-                cache.insert(i, imported_modules(&text, &module, is_package));
-            }
-            let imports = &cache[&i];
+            let imports = match cache.entry(i) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let Some((module, is_package)) = module_of(&f.rel) else {
+                        continue;
+                    };
+                    let source = read(i)?;
+                    let text = String::from_utf8_lossy(&source);
+                    e.insert(imported_modules(&text, &module, is_package))
+                }
+            };
             for (dist, dir) in &removed {
                 if *dist != f.dist {
                     continue;
