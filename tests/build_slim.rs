@@ -230,6 +230,8 @@ fn slim_removes_what_inspect_predicts_keeps_runtime_testing_and_is_reproducible(
         full["unzipped_bytes"].as_u64().unwrap() - records(&full_entries),
         slim["unzipped_bytes"].as_u64().unwrap() - records(&entries) + removed_bytes
     );
+    imports_after_slimming(&entries);
+
     // A slimmed layer has nothing left to slim.
     assert_eq!(inspect(&env, &zip, &[])["slim_bytes"], 0);
 
@@ -259,6 +261,37 @@ fn slim_removes_what_inspect_predicts_keeps_runtime_testing_and_is_reproducible(
     assert!(o.status.success(), "{}", describe_output(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("slim        removed 13 files"), "{text}");
+}
+
+/// The slimmed layer, unpacked, imports on a real Python 3.12, `numlike.testing` included
+/// (skipped without one, failing when `CI` is set).
+fn imports_after_slimming(entries: &BTreeMap<String, Vec<u8>>) {
+    let python =
+        match pylayer::interpreter::discover(12, None, pylayer::interpreter::Purpose::BYTECODE) {
+            Ok(i) => i.python,
+            Err(e) => {
+                support::missing_tool(&e.0);
+                return;
+            }
+        };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, data) in entries {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    let root = dir.path().join("python");
+    let o = run(std::process::Command::new(python).args([
+        "-I",
+        "-B",
+        "-c",
+        &format!(
+            "import sys; sys.path.insert(0, {:?}); import numlike, plain; numlike.testing.assert_ok(plain.VALUE); print('ok')",
+            root.display().to_string()
+        ),
+    ]));
+    assert!(o.status.success(), "{}", describe_output(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ok");
 }
 
 #[test]
