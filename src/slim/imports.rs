@@ -1,6 +1,7 @@
 //! Which modules a Python source imports, read from its text without Python: enough to
 //! tell whether a distribution's runtime code uses its `testing` package. It errs towards
-//! "imported": an `import` written in a docstring counts too, which only keeps files.
+//! "imported": an `import` written in a docstring counts too, which only keeps files, and so
+//! does a literal name given to `importlib.import_module` or `__import__`.
 
 /// Every module name `source` (the file at `module`, a dotted name; `is_package` for an
 /// `__init__.py`) imports, absolute: `import a.b` gives `a.b`; `from a import b` gives `a`
@@ -55,9 +56,43 @@ pub fn imported_modules(source: &str, module: &str, is_package: bool) -> Vec<Str
             out.push(absolute);
         }
     }
+    dynamic_imports(source, &package, &mut out);
     out.sort();
     out.dedup();
     out
+}
+
+/// `importlib.import_module("a.b")`, `import_module(".b", __name__)` and `__import__("a.b")`
+/// with a literal name: imports too, as far as the text tells.
+fn dynamic_imports(source: &str, package: &[&str], out: &mut Vec<String>) {
+    for call in ["import_module(", "__import__("] {
+        for (at, _) in source.match_indices(call) {
+            let rest = source[at + call.len()..].trim_start();
+            let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+                continue;
+            };
+            let Some(end) = rest[1..].find(quote) else {
+                continue;
+            };
+            let name = &rest[1..=end];
+            let level = name.chars().take_while(|c| *c == '.').count();
+            let bare = &name[level..];
+            if bare.is_empty()
+                || !bare
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+            {
+                continue;
+            }
+            if level == 0 {
+                out.push(bare.to_string());
+            } else if level - 1 < package.len() {
+                let mut parts = package[..package.len() - (level - 1)].to_vec();
+                parts.push(bare);
+                out.push(parts.join("."));
+            }
+        }
+    }
 }
 
 /// The source's logical lines that may be import statements: comments cut, `\`
@@ -119,6 +154,17 @@ mod tests {
             assert!(got.contains(&want.to_string()), "{want} missing in {got:?}");
         }
         assert!(!got.iter().any(|g| g.contains("not")));
+    }
+
+    #[test]
+    fn literal_dynamic_imports_count() {
+        let src = "import importlib\nm = importlib.import_module('pkg.testing')\n\
+                   n = importlib.import_module(\".test\", __name__)\n\
+                   o = __import__(\"pkg.tests.x\")\np = importlib.import_module(name)\n";
+        let got = imported_modules(src, "pkg", true);
+        for want in ["pkg.testing", "pkg.test", "pkg.tests.x"] {
+            assert!(got.contains(&want.to_string()), "{want} missing in {got:?}");
+        }
     }
 
     #[test]
