@@ -10,8 +10,9 @@
 //! - type stubs (`*.pyi`) and `py.typed` markers;
 //! - C, C++ and Cython sources and headers;
 //! - static libraries (`*.a`);
-//! - binaries for other operating systems (`*.pyd`, `*.dll`, `*.exe`, `*.dylib`, `*-darwin.so`),
-//!   which Lambda can never load.
+//! - binaries for other operating systems (`*.pyd`, `*.dll`, `*.exe`, `*.lib`, `*.pdb`,
+//!   `*.dylib`, `*-darwin.so`), which Lambda can never load; recognized by name (a Mach-O
+//!   file named `*.so` without `darwin` stays).
 //!
 //! Never removed, whatever a pattern says: anything in a `.dist-info` or `.data` directory,
 //! license files, and files outside site-packages. Package data (`.rst`, `.txt`, `.csv`,
@@ -72,7 +73,7 @@ impl Category {
             }
             Category::StaticLibs => "static libraries (*.a)",
             Category::ForeignBinaries => {
-                "binaries for other operating systems (*.pyd, *.dll, *.exe, *.dylib, Mach-O)"
+                "binaries for other operating systems (*.pyd, *.dll, *.exe, *.lib, *.pdb, *.dylib, *-darwin.so)"
             }
             Category::Patterns => "files removed by slim-patterns",
         }
@@ -88,9 +89,17 @@ const SOURCE_SUFFIXES: &[&str] = &[
     ".pxi",
 ];
 
-/// Binaries Linux cannot load: Windows extension modules, DLLs and programs; macOS dylibs and
-/// extension modules.
-const FOREIGN_SUFFIXES: &[&str] = &[".pyd", ".dll", ".exe", ".dylib", "-darwin.so"];
+/// Binaries Linux cannot load or use: Windows extension modules, DLLs, programs, import
+/// libraries and debug databases; macOS dylibs and extension modules.
+const FOREIGN_SUFFIXES: &[&str] = &[
+    ".pyd",
+    ".dll",
+    ".exe",
+    ".lib",
+    ".pdb",
+    ".dylib",
+    "-darwin.so",
+];
 
 /// Start of the names of files that must ship with the code that uses them.
 const LEGAL_NAMES: &[&str] = &[
@@ -434,6 +443,8 @@ mod tests {
             "pkg/_z.cp312-win_amd64.pyd",
             "pkg/.libs/z.dll",
             "pkg/t32.exe",
+            "pkg/libs/python3.lib",
+            "pkg/_z.pdb",
             "pkg/_w.cpython-312-darwin.so",
             "pkg/_ok.cpython-312-x86_64-linux-gnu.so",
             "pkg/data/table.csv",
@@ -458,6 +469,8 @@ mod tests {
             ("pkg/_z.cp312-win_amd64.pyd", Category::ForeignBinaries),
             ("pkg/.libs/z.dll", Category::ForeignBinaries),
             ("pkg/t32.exe", Category::ForeignBinaries),
+            ("pkg/libs/python3.lib", Category::ForeignBinaries),
+            ("pkg/_z.pdb", Category::ForeignBinaries),
             ("pkg/_w.cpython-312-darwin.so", Category::ForeignBinaries),
         ];
         let got: Vec<(&str, Category)> = got.iter().map(|(p, c)| (p.as_str(), *c)).collect();
