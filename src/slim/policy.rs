@@ -6,7 +6,8 @@
 //! Removed by default:
 //! - test directories (`tests/`, `test/`, `testing/`) that no other module of their
 //!   distribution imports — `numpy/testing` stays because numpy's runtime code imports it
-//!   (decided from the code, see [`super::imports`]);
+//!   (decided from the code, see [`super::imports`]) — and pytest's `conftest.py` files,
+//!   whose imports do not count;
 //! - type stubs (`*.pyi`) and `py.typed` markers;
 //! - C, C++ and Cython sources and headers;
 //! - static libraries (`*.a`);
@@ -192,6 +193,12 @@ fn test_dirs(rel: &str) -> Vec<&str> {
     out
 }
 
+/// pytest's per-directory configuration: only pytest loads it, and its imports of test
+/// packages (numpy's imports `numpy._core.tests`) say nothing about run time.
+fn is_conftest(rel: &str) -> bool {
+    rel == "conftest.py" || rel.ends_with("/conftest.py")
+}
+
 /// The dotted module name of a `.py` file, and whether it is a package's `__init__`.
 fn module_of(rel: &str) -> Option<(String, bool)> {
     let stem = rel.strip_suffix(".py")?;
@@ -221,9 +228,10 @@ pub fn decide(
             continue;
         }
         let default = if policy.defaults {
-            if test_dirs(&f.rel)
-                .iter()
-                .any(|d| removed_tests.contains(&(f.dist, d.to_string())))
+            if is_conftest(&f.rel)
+                || test_dirs(&f.rel)
+                    .iter()
+                    .any(|d| removed_tests.contains(&(f.dist, d.to_string())))
             {
                 Some(Category::Tests)
             } else {
@@ -274,9 +282,10 @@ fn unused_test_dirs(
         let mut kept_now = Vec::new();
         for &i in &modules {
             let f = &files[i];
-            if test_dirs(&f.rel)
-                .iter()
-                .any(|d| removed.contains(&(f.dist, d.to_string())))
+            if is_conftest(&f.rel)
+                || test_dirs(&f.rel)
+                    .iter()
+                    .any(|d| removed.contains(&(f.dist, d.to_string())))
             {
                 continue;
             }
@@ -385,8 +394,11 @@ mod tests {
             file("np/core/tests/data/x.csv", 0),
             file("other/testing/__init__.py", 1),
             file("other/__init__.py", 1),
+            file("np/conftest.py", 0),
         ];
         let sources = [
+            // pytest's conftest imports tests; that keeps nothing.
+            ("np/conftest.py", "from np.core.tests import helpers\n"),
             (
                 "np/__init__.py",
                 "def __getattr__(a):\n    import np.testing as t\n",
@@ -406,6 +418,7 @@ mod tests {
         assert_eq!(
             removed,
             [
+                "np/conftest.py",
                 "np/core/tests/data/x.csv",
                 "np/core/tests/test_core.py",
                 "np/testing/tests/test_utils.py",
