@@ -261,6 +261,28 @@ fn slim_removes_what_inspect_predicts_keeps_runtime_testing_and_is_reproducible(
     assert!(o.status.success(), "{}", describe_output(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("slim        removed 13 files"), "{text}");
+    let o = run(env.cmd().arg("inspect").arg(&full_zip));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("build --slim removes 13 files"), "{text}");
+
+    // With bytecode: slimming runs first, so nothing removed gets a .pyc.
+    if pylayer::interpreter::discover(12, None, pylayer::interpreter::Purpose::BYTECODE).is_ok() {
+        build(&env, &index, "bc", &["--slim", "--compile-bytecode"]);
+        let entries = read_zip(&env.work_dir().join("bc/sl-py3.12-x86_64.zip"));
+        assert!(
+            entries
+                .keys()
+                .any(|k| k.starts_with("python/numlike/testing/__pycache__/utils.")),
+            "{:?}",
+            entries.keys()
+        );
+        assert!(
+            !entries.keys().any(|k| k.contains("/tests/")),
+            "{:?}",
+            entries.keys()
+        );
+        assert_record_matches(&entries);
+    }
 }
 
 /// The slimmed layer, unpacked, imports on a real Python 3.12, `numlike.testing` included
