@@ -125,13 +125,7 @@ pub fn top_level_modules(plan: &Plan) -> Vec<String> {
         let Some(rel) = path.strip_prefix(&prefix) else {
             continue;
         };
-        let parts: Vec<&str> = rel.split('/').collect();
-        let module = match parts.as_slice() {
-            [pkg, "__init__.py"] => Some(*pkg),
-            [file] if file.ends_with(".py") => file.strip_suffix(".py"),
-            [file] if file.ends_with(".so") => file.split('.').next(),
-            _ => None,
-        };
+        let module = crate::layer_test::top_level_module(rel);
         if let Some(m) = module
             && !m.is_empty()
             && !m.starts_with('_')

@@ -219,13 +219,7 @@ pub fn top_level_modules(layer: &Layer, include_private: bool) -> Vec<ModuleToTe
         if rel.len() == f.path.len() {
             continue; // not under an import root
         }
-        let parts: Vec<&str> = rel.split('/').collect();
-        let module = match parts.as_slice() {
-            [pkg, "__init__.py"] => Some(*pkg),
-            [file] if file.ends_with(".py") => file.strip_suffix(".py"),
-            [file] if file.ends_with(".so") => file.split('.').next(),
-            _ => None,
-        };
+        let module = top_level_module(rel);
         if let Some(m) = module
             && !m.is_empty()
             && m.chars().all(|c| c.is_alphanumeric() || c == '_')
@@ -577,6 +571,19 @@ pub fn run_imports(modules: &[ModuleToTest], opts: &RunOptions) -> Vec<ImportRes
             .then(a.module.cmp(&b.module))
     });
     results
+}
+
+/// The top-level module a file under an import root defines, if any: `pkg/__init__.py` is
+/// `pkg`, `mod.py` is `mod`, `mod.cpython-312-x86_64-linux-gnu.so` is `mod`. Shared by `test`
+/// and the `imported` bytecode mode, so both import the same modules.
+pub fn top_level_module(rel: &str) -> Option<&str> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    match parts.as_slice() {
+        [pkg, "__init__.py"] => Some(*pkg),
+        [file] if file.ends_with(".py") => file.strip_suffix(".py"),
+        [file] if file.ends_with(".so") => file.split('.').next(),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
