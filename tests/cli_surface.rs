@@ -383,11 +383,10 @@ fn inspect_and_test_take_a_layer_directory() {
 
     let python = Path::new("/usr/bin/python3.11");
     if !python.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "python3.11 is needed to test `pylayer test` on a directory"
-        );
-        eprintln!("skipping the import half: no {}", python.display());
+        support::missing_tool(&format!(
+            "{} is needed to test `pylayer test` on a directory",
+            python.display()
+        ));
         return;
     }
     let out = run(env
