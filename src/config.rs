@@ -41,6 +41,9 @@ pub struct Config {
     pub slim: Option<bool>,
     /// Gitignore-style globs relative to site-packages: more files to remove, `!` to keep.
     pub slim_patterns: Vec<String>,
+    /// Directories whose `lib/`, `bin/` and `python/` are copied into the layer
+    /// (`crate::include`), relative to the file's directory.
+    pub include: Vec<PathBuf>,
     /// Read by `publish` and `attach`.
     pub publish: PublishConfig,
     /// Where the file was read from (not part of the file).
@@ -223,6 +226,13 @@ const KEYS: &[Key<Config>] = &[
         "a list of gitignore-style glob strings (`!` keeps)",
         "slim-patterns = [\"*/datasets/data/\", \"!numpy/_core/include/\"]",
         |c, v| c.slim_patterns = v.strings(),
+    ),
+    key(
+        "include",
+        Shape::List,
+        "a list of directory path strings",
+        "include = [\"vendor\"]",
+        |c, v| c.include = paths(v.strings()),
     ),
     key(
         "publish",
@@ -512,6 +522,11 @@ compile-bytecode = true
 # site-packages), `!` to keep.
 # slim = true
 # slim-patterns = ["*/datasets/data/", "!numpy/_core/include/"]
+
+# Files no wheel has (a system library such as libodbc.so.2): each directory's lib/, bin/
+# and python/ are copied to the layer's (/opt/lib is on LD_LIBRARY_PATH, /opt/bin on PATH);
+# a directory named lib, bin or python lands as that directory.
+# include = ["vendor"]
 
 # Package index (default: PYLAYER_INDEX_URL, PIP_INDEX_URL, else the public index).
 # index-url = "https://example.internal/simple/"

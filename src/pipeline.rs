@@ -114,6 +114,9 @@ pub struct BuildSettings {
     pub slim: Option<bool>,
     /// More files to remove (gitignore-style, `!` keeps), after pylayer.toml's `slim-patterns`.
     pub slim_patterns: Vec<String>,
+    /// Directories whose `lib/`, `bin/` and `python/` are copied into the layer (after
+    /// pylayer.toml's `include`); see `crate::include`.
+    pub include: Vec<PathBuf>,
 }
 
 /// One layer `build` wrote.
@@ -161,6 +164,15 @@ pub fn build(
     )?;
     let (bytecode_mode, compilers) = bytecode_interpreters(inputs, settings, &config)?;
     let slim = slim_policy(settings, &config)?;
+    let included = crate::include::collect(
+        &config
+            .include
+            .iter()
+            .map(|d| config.path(d))
+            .chain(settings.include.iter().cloned())
+            .collect::<Vec<_>>(),
+    )
+    .map_err(Error::Input)?;
     let startup = startup(settings, bytecode_mode)?;
     let overwrite = settings
         .overwrite
@@ -239,6 +251,7 @@ pub fn build(
             keep: keep_tooling(&roots, packages, on_event),
             overwrite: overwrite.clone(),
             slim: &slim,
+            included: &included,
             source_date_epoch: settings.source_date_epoch,
             bytecode: compilers
                 .iter()
@@ -306,6 +319,8 @@ struct TargetBuild<'a> {
     overwrite: Vec<plan::Overwrite>,
     /// What the slim stage removes; inactive when the build does not slim.
     slim: &'a crate::slim::Policy,
+    /// Files from `--include` directories, added after every other stage.
+    included: &'a [crate::include::Included],
     source_date_epoch: Option<u64>,
     /// The interpreter compiling this target's bytecode; `None` for none.
     bytecode: Option<&'a Interpreter>,
@@ -490,6 +505,9 @@ fn build_target(
             imported,
         });
     }
+    // Included files last: copied as they are, never slimmed, stripped or compiled.
+    let included = crate::include::add_to_plan(&mut plan, b.included)
+        .map_err(|e| Error::Input(format!("{e:#}")))?;
     // The zip and its manifest are written as a pair: another build into the same path
     // waits here until both are in place.
     let _out_lock = crate::outlock::OutputLock::acquire(&b.zip).map_err(failed)?;
@@ -499,6 +517,7 @@ fn build_target(
         manifest::build_manifest(b.name, b.target, b.layout, &b.zip, packages, &report);
     manifest.bytecode = bytecode_summary;
     manifest.slim = slim_summary;
+    manifest.included = included;
     manifest.held_back = b.held_back.clone();
     manifest.differs = b.differs.clone();
     manifest::write(&manifest, &manifest::manifest_path(&b.zip))?;

@@ -606,7 +606,7 @@ fn check_elf(
                     rt.os
                 ),
                 format!(
-                    "bundle {lib} (and what it needs) in the layer's lib/ directory, built on {} for {}; or use a build of the package that bundles it",
+                    "bundle {lib} (and what it needs) in the layer's lib/ directory, built on {} for {}: put it in a directory's lib/ and build with `pylayer build --include DIR` (or `include = [\"DIR\"]` in pylayer.toml); or use a build of the package that bundles it",
                     rt.os,
                     target.arch.machine()
                 ),

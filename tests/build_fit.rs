@@ -1,0 +1,176 @@
+//! Fitting a layer and getting it through the check, against the local test index:
+//! `--include` adds files no wheel has (a library lands in lib/ and satisfies a
+//! missing-library finding); Windows binaries inside a Linux wheel are dead weight (a warning
+//! `--slim` removes), not an error; `[check] allow` / `--allow` accept findings by code and
+//! glob; advice names pylayer's own commands; after `--slim` the build imports every
+//! top-level module and fails naming one slimming broke.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::{IndexOptions, TestEnv, TestIndex, WheelSpec, describe_output, run};
+
+const LINUX_312: &str = "cp312-cp312-manylinux_2_17_x86_64";
+
+/// A fake `libodbc.so.2` (an empty shared object with that soname) and an extension module
+/// that needs it, compiled with the machine's C compiler. `None` when there is none (the test
+/// then fails under CI).
+fn odbc_binaries(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    if Command::new("cc").arg("--version").output().is_err() {
+        support::missing_tool("no C compiler (cc) to build test shared objects");
+        return None;
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let src = dir.join("x.c");
+    std::fs::write(&src, "int odbc_stub(void) { return 1; }\n").unwrap();
+    let lib = dir.join("libodbc.so.2");
+    let ok = |o: Output| assert!(o.status.success(), "{}", describe_output(&o));
+    ok(Command::new("cc")
+        .args([
+            "-shared",
+            "-fPIC",
+            "-nostdlib",
+            "-Wl,-soname,libodbc.so.2",
+            "-o",
+        ])
+        .arg(&lib)
+        .arg(&src)
+        .output()
+        .unwrap());
+    let ext = dir.join("_odbc.so");
+    ok(Command::new("cc")
+        .args(["-shared", "-fPIC", "-nostdlib", "-Wl,--no-as-needed", "-o"])
+        .arg(&ext)
+        .arg(&src)
+        .arg(&lib)
+        .output()
+        .unwrap());
+    Some((lib, ext))
+}
+
+fn build_cmd(env: &TestEnv, index: &TestIndex, reqs: &[&str], extra: &[&str]) -> Output {
+    run(env
+        .cmd()
+        .arg("build")
+        .args(reqs)
+        .args([
+            "--index-url",
+            &index.url,
+            "--name",
+            "fit",
+            "--python",
+            "3.12",
+        ])
+        .args(["--arch", "x86_64", "--json", "--out-dir", "out"])
+        .args(extra))
+}
+
+fn read_zip(zip: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut out = BTreeMap::new();
+    for i in 0..z.len() {
+        let mut e = z.by_index(i).unwrap();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        out.insert(
+            e.name().unwrap().to_string(),
+            (e.unix_mode().unwrap_or_default(), data),
+        );
+    }
+    out
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn include_lands_in_lib_and_satisfies_the_missing_library() {
+    let env = TestEnv::new();
+    let Some((lib, ext)) = odbc_binaries(&env.work_dir().join("cc")) else {
+        return;
+    };
+    let wheels = env.work_dir().join("wheels");
+    let whl = WheelSpec::new("odbclike", "5.0")
+        .tag(LINUX_312)
+        .file(
+            "odbclike/_odbc.cpython-312-x86_64-linux-gnu.so",
+            std::fs::read(&ext).unwrap(),
+        )
+        .build(&wheels);
+    let index = TestIndex::start(&[whl], IndexOptions::default());
+
+    // Without the library: the check fails and says how to add it.
+    let o = build_cmd(&env, &index, &["odbclike"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe_output(&o));
+    let err = stderr(&o);
+    assert!(err.contains("error[missing-library]"), "{err}");
+    assert!(err.contains("needs libodbc.so.2"), "{err}");
+    assert!(err.contains("pylayer build --include DIR"), "{err}");
+
+    // A file outside lib/, bin/ and python/ is refused, naming it (exit 2).
+    let vendor = env.work_dir().join("vendor");
+    std::fs::create_dir_all(vendor.join("lib")).unwrap();
+    std::fs::copy(&lib, vendor.join("lib/libodbc.so.2")).unwrap();
+    // Modes come from the execute bit only, never from the host's umask.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let p = vendor.join("lib/libodbc.so.2");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+    }
+    env.write("vendor/NOTES.txt", "where the library came from\n");
+    let o = build_cmd(&env, &index, &["odbclike"], &["--include", "vendor"]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe_output(&o));
+    assert!(
+        stderr(&o).contains("NOTES.txt is outside lib/, bin/ and python/"),
+        "{}",
+        describe_output(&o)
+    );
+    std::fs::remove_file(vendor.join("NOTES.txt")).unwrap();
+
+    // With it: lib/libodbc.so.2 in the zip, the check passes, the manifest lists it.
+    let o = build_cmd(&env, &index, &["odbclike"], &["--include", "vendor"]);
+    assert!(o.status.success(), "{}", describe_output(&o));
+    assert!(!stderr(&o).contains("missing-library"), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let layer = &v["layers"][0];
+    assert_eq!(
+        layer["included"][0]["path"], "lib/libodbc.so.2",
+        "{layer:#}"
+    );
+    assert_eq!(
+        layer["included"][0]["bytes"],
+        std::fs::metadata(&lib).unwrap().len()
+    );
+    let zip = env
+        .work_dir()
+        .join("out")
+        .join(layer["zip"].as_str().unwrap());
+    let entries = read_zip(&zip);
+    let (mode, data) = &entries["lib/libodbc.so.2"];
+    assert_eq!(*data, std::fs::read(&lib).unwrap());
+    assert_eq!(*mode & 0o777, 0o644);
+    let first = std::fs::read(&zip).unwrap();
+
+    // The same from pylayer.toml, whose paths are relative to its own directory: same bytes.
+    std::fs::create_dir_all(env.work_dir().join("proj")).unwrap();
+    std::fs::rename(&vendor, env.work_dir().join("proj/vendor")).unwrap();
+    env.write("proj/pylayer.toml", "include = [\"vendor/lib\"]\n");
+    let o = build_cmd(
+        &env,
+        &index,
+        &["odbclike"],
+        &["--config", "proj/pylayer.toml"],
+    );
+    assert!(o.status.success(), "{}", describe_output(&o));
+    assert_eq!(
+        std::fs::read(&zip).unwrap(),
+        first,
+        "include is reproducible"
+    );
+}
