@@ -46,6 +46,8 @@ pub struct Config {
     pub include: Vec<PathBuf>,
     /// Read by `publish` and `attach`.
     pub publish: PublishConfig,
+    /// `[check] allow`: findings accepted, as `CODE` or `CODE:GLOB` (`crate::check::allow`).
+    pub check_allow: Vec<String>,
     /// Where the file was read from (not part of the file).
     pub dir: PathBuf,
 }
@@ -242,7 +244,24 @@ const KEYS: &[Key<Config>] = &[
         // Read by `read_publish`: a table needs the reader for its own keys.
         |_, _| {},
     ),
+    key(
+        "check",
+        Shape::Table,
+        "a table",
+        "a `[check]` line followed by its keys, at the end of the file",
+        // Read by `read_check`.
+        |_, _| {},
+    ),
 ];
+
+/// Every key of the `[check]` table.
+const CHECK_KEYS: &[Key<Vec<String>>] = &[key(
+    "allow",
+    Shape::List,
+    "a list of \"CODE\" or \"CODE:GLOB\" strings",
+    "allow = [\"windows-binary:debugpy/**\"]",
+    |a, v| *a = v.strings(),
+)];
 
 /// Every key of the `[publish]` table.
 const PUBLISH_KEYS: &[Key<PublishConfig>] = &[
@@ -432,6 +451,11 @@ impl Config {
         let mut config = Config::default();
         for (key, value) in reader.entries(&root, KEYS, "")? {
             match value {
+                Read::Table(table) if key.name == "check" => {
+                    for (key, value) in reader.entries(table, CHECK_KEYS, "check.")? {
+                        (key.set)(&mut config.check_allow, value);
+                    }
+                }
                 Read::Table(table) => config.publish = read_publish(&reader, table)?,
                 value => (key.set)(&mut config, value),
             }
@@ -532,6 +556,11 @@ compile-bytecode = true
 # index-url = "https://example.internal/simple/"
 # extra-index-urls = []
 # find-links = ["wheels/"]
+
+[check]
+# Findings to accept, by code and optionally a glob relative to site-packages (or the
+# layer root): they no longer fail the build or `pylayer check`, and are still counted.
+# allow = ["windows-binary:debugpy/**"]
 
 [publish]
 # regions = ["eu-west-1"]

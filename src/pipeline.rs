@@ -117,6 +117,8 @@ pub struct BuildSettings {
     /// Directories whose `lib/`, `bin/` and `python/` are copied into the layer (after
     /// pylayer.toml's `include`); see `crate::include`.
     pub include: Vec<PathBuf>,
+    /// Findings the check accepts, `CODE[:GLOB]` (after pylayer.toml's `[check] allow`).
+    pub allow: Vec<String>,
 }
 
 /// One layer `build` wrote.
@@ -173,6 +175,7 @@ pub fn build(
             .collect::<Vec<_>>(),
     )
     .map_err(Error::Input)?;
+    let allow = check_allow(&config, &settings.allow)?;
     let startup = startup(settings, bytecode_mode)?;
     let overwrite = settings
         .overwrite
@@ -252,6 +255,7 @@ pub fn build(
             overwrite: overwrite.clone(),
             slim: &slim,
             included: &included,
+            allow: &allow,
             source_date_epoch: settings.source_date_epoch,
             bytecode: compilers
                 .iter()
@@ -321,6 +325,8 @@ struct TargetBuild<'a> {
     slim: &'a crate::slim::Policy,
     /// Files from `--include` directories, added after every other stage.
     included: &'a [crate::include::Included],
+    /// Findings the check accepts.
+    allow: &'a [check::allow::Allow],
     source_date_epoch: Option<u64>,
     /// The interpreter compiling this target's bytecode; `None` for none.
     bytecode: Option<&'a Interpreter>,
@@ -407,6 +413,22 @@ fn slim_policy(
         defaults: settings.slim.or(config.slim).unwrap_or(false),
         patterns,
     })
+}
+
+/// The findings the check accepts: pylayer.toml's `[check] allow`, then `--allow`. An
+/// unknown code is a usage error naming the valid ones (and the file it came from).
+pub fn check_allow(
+    config: &crate::config::Config,
+    flags: &[String],
+) -> Result<Vec<check::allow::Allow>, Error> {
+    let mut out = check::allow::Allow::parse_all(&config.check_allow).map_err(|e| {
+        Error::Input(format!(
+            "{}: [check] {e}",
+            config.dir.join(crate::config::CONFIG_FILE).display()
+        ))
+    })?;
+    out.extend(check::allow::Allow::parse_all(flags).map_err(|e| Error::Input(format!("--{e}")))?);
+    Ok(out)
 }
 
 /// Where `imported` bytecode's start-up imports begin: `--entry` in its code directory, or
@@ -512,7 +534,7 @@ fn build_target(
     // waits here until both are in place.
     let _out_lock = crate::outlock::OutputLock::acquire(&b.zip).map_err(failed)?;
     let report = assemble::write(plan, b.source_date_epoch, &b.zip).map_err(failed)?;
-    let check = check_zip(&b.zip, b.target)?;
+    let check = check_zip(&b.zip, b.target, b.allow)?;
     let mut manifest =
         manifest::build_manifest(b.name, b.target, b.layout, &b.zip, packages, &report);
     manifest.bytecode = bytecode_summary;
@@ -574,9 +596,17 @@ fn only_imported(
 }
 
 /// The static check of a zip this build just wrote.
-fn check_zip(zip: &Path, target: &Target) -> Result<check::Report, Error> {
+fn check_zip(
+    zip: &Path,
+    target: &Target,
+    allow: &[check::allow::Allow],
+) -> Result<check::Report, Error> {
     let source = LayerSource::from_path(zip)
         .map_err(|e| Error::Failed(format!("cannot read {}: {e}", zip.display())))?;
-    check::check(&source, target, &CheckOptions::default())
+    let opts = CheckOptions {
+        allow: allow.to_vec(),
+        ..CheckOptions::default()
+    };
+    check::check(&source, target, &opts)
         .map_err(|e| Error::Failed(format!("cannot read {}: {e}", zip.display())))
 }

@@ -174,3 +174,208 @@ fn include_lands_in_lib_and_satisfies_the_missing_library() {
         "include is reproducible"
     );
 }
+
+/// The smallest file the check parses as a Windows x86_64 PE image.
+fn pe_bytes() -> Vec<u8> {
+    let mut b = vec![0u8; 0x40];
+    b[0] = b'M';
+    b[1] = b'Z';
+    b[0x3c] = 0x40;
+    b.extend_from_slice(b"PE\0\0");
+    b.extend_from_slice(&0x8664u16.to_le_bytes());
+    b.resize(600, 0);
+    b
+}
+
+/// debugpy's shape: one wheel for Linux that also ships a Windows `.pyd` beside its module.
+fn dbglike(dir: &Path) -> PathBuf {
+    WheelSpec::new("dbglike", "1.0")
+        .tag(LINUX_312)
+        .file("dbglike/_speedups.py", "FAST = True\n")
+        .file("dbglike/_vendored/speedups.cp312-win_amd64.pyd", pe_bytes())
+        .build(dir)
+}
+
+#[test]
+fn windows_binaries_in_a_linux_wheel_warn_and_slim_drops_them() {
+    let env = TestEnv::new();
+    let index = TestIndex::start(
+        &[dbglike(&env.work_dir().join("w"))],
+        IndexOptions::default(),
+    );
+    let o = build_cmd(&env, &index, &["dbglike"], &[]);
+    assert!(o.status.success(), "{}", describe_output(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning[windows-binary] python/dbglike/_vendored/speedups.cp312-win_amd64.pyd (dbglike 1.0)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("which is for Linux: dead weight, never loaded on Lambda"),
+        "{err}"
+    );
+    assert!(err.contains("`pylayer build --slim` drops it"), "{err}");
+    assert!(!err.contains("error["), "{err}");
+
+    let o = build_cmd(&env, &index, &["dbglike"], &["--slim"]);
+    assert!(o.status.success(), "{}", describe_output(&o));
+    assert!(!stderr(&o).contains("windows-binary"), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let zip = env
+        .work_dir()
+        .join("out")
+        .join(v["layers"][0]["zip"].as_str().unwrap());
+    let entries = read_zip(&zip);
+    assert!(
+        entries.contains_key("python/dbglike/_speedups.py"),
+        "{entries:?}"
+    );
+    assert!(
+        !entries.keys().any(|k| k.ends_with(".pyd")),
+        "{:?}",
+        entries.keys()
+    );
+}
+
+/// A layer made by hand on Windows: the same `.pyd` in a distribution whose WHEEL says
+/// win_amd64. Written as a directory `pylayer check` reads.
+fn windows_layer(root: &Path) {
+    let di = root.join("python/dbglike-1.0.dist-info");
+    std::fs::create_dir_all(&di).unwrap();
+    std::fs::create_dir_all(root.join("python/dbglike")).unwrap();
+    std::fs::write(root.join("python/dbglike/__init__.py"), "").unwrap();
+    std::fs::write(
+        root.join("python/dbglike/_speedups.cp312-win_amd64.pyd"),
+        pe_bytes(),
+    )
+    .unwrap();
+    std::fs::write(
+        di.join("METADATA"),
+        "Metadata-Version: 2.1\nName: dbglike\nVersion: 1.0\n\n",
+    )
+    .unwrap();
+    std::fs::write(
+        di.join("WHEEL"),
+        "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp312-cp312-win_amd64\n\n",
+    )
+    .unwrap();
+    std::fs::write(
+        di.join("RECORD"),
+        "dbglike/__init__.py,,\ndbglike/_speedups.cp312-win_amd64.pyd,,\ndbglike-1.0.dist-info/METADATA,,\ndbglike-1.0.dist-info/WHEEL,,\ndbglike-1.0.dist-info/RECORD,,\n",
+    )
+    .unwrap();
+}
+
+fn check_cmd(env: &TestEnv, extra: &[&str]) -> Output {
+    run(env
+        .cmd()
+        .args(["check", "layer", "--python", "3.12", "--arch", "x86_64"])
+        .args(extra))
+}
+
+#[test]
+fn allow_list_by_code_and_glob() {
+    let env = TestEnv::new();
+    windows_layer(&env.work_dir().join("layer"));
+
+    // Built on Windows: an error.
+    let o = check_cmd(&env, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe_output(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains("error[windows-binary] python/dbglike/_speedups.cp312-win_amd64.pyd"),
+        "{out}"
+    );
+
+    // Allowed by code and a glob relative to site-packages: exit 0, still counted.
+    let o = check_cmd(&env, &["--allow", "windows-binary:dbglike/**"]);
+    assert!(o.status.success(), "{}", describe_output(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains("1 findings allowed by [check] allow / --allow (windows-binary 1)"),
+        "{out}"
+    );
+    assert!(!out.contains("error[windows-binary]"), "{out}");
+
+    // JSON lists it as allowed.
+    let o = check_cmd(&env, &["--allow", "windows-binary", "--json"]);
+    assert!(o.status.success(), "{}", describe_output(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["allowed"][0]["code"], "windows-binary", "{v:#}");
+    assert_eq!(
+        v["allowed"][0]["path"],
+        "python/dbglike/_speedups.cp312-win_amd64.pyd"
+    );
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["code"] != "windows-binary")
+    );
+
+    // A glob that matches nothing leaves the error.
+    let o = check_cmd(&env, &["--allow", "windows-binary:other/**"]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe_output(&o));
+
+    // An unknown code is a usage error naming the valid ones.
+    let o = check_cmd(&env, &["--allow", "windows-binaries:dbglike/**"]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe_output(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("`windows-binaries` is not a finding code"),
+        "{err}"
+    );
+    assert!(err.contains("windows-binary"), "{err}");
+
+    // From pylayer.toml's [check] table.
+    env.write(
+        "pylayer.toml",
+        "[check]\nallow = [\"windows-binary:dbglike/*.pyd\"]\n",
+    );
+    let o = check_cmd(&env, &[]);
+    assert!(o.status.success(), "{}", describe_output(&o));
+    env.write("pylayer.toml", "[check]\nallow = [\"windows-bin\"]\n");
+    let o = check_cmd(&env, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe_output(&o));
+    assert!(
+        stderr(&o).contains("pylayer.toml: [check] allow `windows-bin`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn build_allows_a_missing_library_by_glob() {
+    let env = TestEnv::new();
+    let Some((_, ext)) = odbc_binaries(&env.work_dir().join("cc")) else {
+        return;
+    };
+    let whl = WheelSpec::new("odbclike", "5.0")
+        .tag(LINUX_312)
+        .file(
+            "odbclike/_odbc.cpython-312-x86_64-linux-gnu.so",
+            std::fs::read(&ext).unwrap(),
+        )
+        .build(&env.work_dir().join("w"));
+    let index = TestIndex::start(&[whl], IndexOptions::default());
+    let o = build_cmd(
+        &env,
+        &index,
+        &["odbclike"],
+        &["--allow", "missing-library:odbclike/*.so"],
+    );
+    assert!(o.status.success(), "{}", describe_output(&o));
+    assert!(
+        stderr(&o).contains("1 findings allowed by [check] allow / --allow (missing-library 1)"),
+        "{}",
+        describe_output(&o)
+    );
+    let o = build_cmd(
+        &env,
+        &index,
+        &["odbclike"],
+        &["--allow", "missing-library:other/**"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", describe_output(&o));
+}

@@ -11,6 +11,7 @@
 //!
 //! The CLI (`pylayer check`, and `pylayer build` on each zip it makes) only prints.
 
+pub mod allow;
 pub mod binary;
 pub mod bytecode;
 pub mod deps;
@@ -33,6 +34,8 @@ use crate::target::Target;
 pub struct CheckOptions {
     /// Unzipped bytes of the function's own code, counted against the 250 MB limit too.
     pub function_size: u64,
+    /// Findings to accept (`[check] allow`, `--allow`).
+    pub allow: Vec<allow::Allow>,
 }
 
 /// Checks a layer for a target. `Err` only when the source cannot be read at all (missing
@@ -46,7 +49,8 @@ pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::
     let mut findings = inv.findings.clone();
     findings.extend(layout::empty(&inv.entries, &inv.findings));
     findings.extend(layout::check(&inv.entries, target, &owner));
-    findings.extend(binary::check(&inv.entries, target, &owner));
+    let linux_wheel = |p: &str| owners.index(p).is_some_and(|i| dists[i].linux_wheel());
+    findings.extend(binary::check(&inv.entries, target, &owner, &linux_wheel));
     findings.extend(bytecode::check(&inv.entries, target, &owner));
     findings.extend(deps::check(&dists, target));
     findings.extend(limits::check(
@@ -75,7 +79,9 @@ pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::
         architecture: target.arch.lambda_name().to_string(),
         summary,
         findings,
+        allowed: Vec::new(),
     };
     report.sort();
+    report.apply_allow(&opts.allow);
     Ok(report)
 }

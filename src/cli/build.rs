@@ -77,6 +77,11 @@ pub struct BuildArgs {
     /// pylayer.toml's include]
     #[arg(long, value_name = "DIR")]
     pub include: Vec<PathBuf>,
+    /// Accept the check's findings with this code, optionally only under GLOB (relative to
+    /// site-packages, e.g. `windows-binary:debugpy/**`): they no longer fail the build and
+    /// are still counted (repeatable) [added to pylayer.toml's [check] allow]
+    #[arg(long, value_name = "CODE[:GLOB]")]
+    pub allow: Vec<String>,
     // JSON shape: `{"layers": [manifest, …]}`, one manifest per target.
     #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
@@ -112,6 +117,7 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         slim: args.slim.then_some(true),
         slim_patterns: args.slim_pattern.clone(),
         include: args.include.clone(),
+        allow: args.allow.clone(),
     };
     let rt = runtime()?;
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
