@@ -321,7 +321,7 @@ pub fn render_table(m: &Manifest) -> String {
     ));
     let upload_limit = m.limits.direct_upload_limit;
     let upload_verdict = if m.zip_bytes > upload_limit {
-        "needs S3 upload"
+        "needs S3 upload (`pylayer publish ZIP --s3-bucket BUCKET`)"
     } else {
         "direct upload ok"
     };

@@ -379,3 +379,41 @@ fn build_allows_a_missing_library_by_glob() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", describe_output(&o));
 }
+
+#[test]
+fn too_big_advice_names_slim_with_its_saving_and_never_splitting() {
+    let env = TestEnv::new();
+    let whl = WheelSpec::new("bulky", "1.0")
+        .file("bulky/core.py", "X = 1\n")
+        .file("bulky/tests/__init__.py", "")
+        .file("bulky/tests/test_core.py", "import bulky\n".repeat(500))
+        .build(&env.work_dir().join("w"));
+    let index = TestIndex::start(&[whl], IndexOptions::default());
+    let o = build_cmd(&env, &index, &["bulky"], &[]);
+    assert!(o.status.success(), "{}", describe_output(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let zip = format!("out/{}", v["layers"][0]["zip"].as_str().unwrap());
+    // A function that leaves almost nothing of the 250 MB for its layers.
+    let o = run(env
+        .cmd()
+        .args(["check", &zip, "--function-size", "262143000", "--json"]));
+    assert_eq!(o.status.code(), Some(1), "{}", describe_output(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "too-big-unzipped")
+        .unwrap_or_else(|| panic!("{r:#}"));
+    let hint = f["hint"].as_str().unwrap();
+    // What --slim removes here: the tests package, as inspect predicts.
+    assert_eq!("import bulky\n".len() * 500, 6500);
+    assert!(
+        hint.contains("`pylayer build --slim` (pylayer inspect predicts 6.3 KB less here)"),
+        "{hint}"
+    );
+    assert!(hint.contains("`pylayer build --exclude NAME`"), "{hint}");
+    assert!(hint.contains("container image"), "{hint}");
+    assert!(!hint.to_lowercase().contains("split the layer"), "{hint}");
+    assert!(hint.contains("Splitting the layer does not help"), "{hint}");
+}

@@ -60,6 +60,17 @@ pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::
         &owner,
     ));
 
+    // Over the size limit: say how much `--slim` would remove, by the same policy as
+    // `pylayer inspect` (only then, as it reads the zip again).
+    if let LayerSource::Zip(path) = source
+        && findings.iter().any(|f| f.code == "too-big-unzipped")
+        && let Ok((_, inspection)) = crate::inspect::inspect(path)
+    {
+        for f in findings.iter_mut().filter(|f| f.code == "too-big-unzipped") {
+            f.hint = limits::too_big_hint(Some(inspection.slim_bytes));
+        }
+    }
+
     let files = inv.entries.iter().filter(|e| e.kind == EntryKind::File);
     let summary = Summary {
         entries: inv.entries.len(),
