@@ -266,8 +266,12 @@ pub fn build(
             cache: CacheDir::resolve(settings.lock.cache_dir.as_deref()),
             held_back,
             differs,
+            import_interpreter: settings
+                .python_interpreter
+                .clone()
+                .or_else(|| config.python_interpreter.as_ref().map(|p| config.path(p))),
         };
-        layers.push(build_target(&target, packages, &wheels)?);
+        layers.push(build_target(&target, packages, &wheels, on_event)?);
     }
     Ok(BuildOutcome { out_dir, layers })
 }
@@ -337,6 +341,9 @@ struct TargetBuild<'a> {
     /// The lock's notes on releases not taken, for the manifest.
     held_back: Vec<crate::lock::NotTaken>,
     differs: Vec<crate::lock::NotTaken>,
+    /// The interpreter named for the build (`--python-interpreter`), which also imports a
+    /// slimmed layer; `None` finds one.
+    import_interpreter: Option<PathBuf>,
 }
 
 /// The interpreters that compile bytecode, one per Python minor of the targets; empty when
@@ -471,6 +478,7 @@ fn build_target(
     b: &TargetBuild,
     packages: &[LockedPackage],
     wheels: &[(LockedPackage, PathBuf)],
+    on_event: &dyn Fn(Event),
 ) -> Result<BuiltLayer, Error> {
     let failed = |e: anyhow::Error| Error::Failed(format!("building {}: {e:#}", b.zip.display()));
     let mut plan = plan::plan(
@@ -486,7 +494,12 @@ fn build_target(
     // Stages that add, filter or rewrite entries go here (see the `plan` module).
     // Slimming first: nothing is compiled for a file it removes.
     let mut slim_summary = None;
+    // What slimming removed, by layer path: an import that fails after slimming and names
+    // one of these was broken by it.
+    let mut slim_removed = None;
     if b.slim.is_active() {
+        let before: std::collections::BTreeSet<String> =
+            plan.entries().map(|(p, _)| p.to_string()).collect();
         let r =
             crate::slim::slim_plan(&mut plan, b.slim).map_err(|e| failed(e.context("slimming")))?;
         slim_summary = Some(manifest::ManifestSlim {
@@ -496,6 +509,13 @@ fn build_target(
             removed_bytes: r.bytes,
             categories: r.categories,
         });
+        let after: std::collections::BTreeSet<&str> = plan.entries().map(|(p, _)| p).collect();
+        slim_removed = Some(
+            before
+                .into_iter()
+                .filter(|p| !after.contains(p.as_str()))
+                .collect::<std::collections::BTreeSet<String>>(),
+        );
     }
     let mut bytecode_summary = None;
     if let Some(interp) = b.bytecode {
@@ -533,8 +553,12 @@ fn build_target(
     // The zip and its manifest are written as a pair: another build into the same path
     // waits here until both are in place.
     let _out_lock = crate::outlock::OutputLock::acquire(&b.zip).map_err(failed)?;
+    let prefix = plan.prefix().to_string();
     let report = assemble::write(plan, b.source_date_epoch, &b.zip).map_err(failed)?;
-    let check = check_zip(&b.zip, b.target, b.allow)?;
+    let mut check = check_zip(&b.zip, b.target, b.allow)?;
+    if let Some(removed) = &slim_removed {
+        import_after_slim(b, removed, &prefix, &mut check, on_event)?;
+    }
     let mut manifest =
         manifest::build_manifest(b.name, b.target, b.layout, &b.zip, packages, &report);
     manifest.bytecode = bytecode_summary;
@@ -548,6 +572,53 @@ fn build_target(
         manifest,
         check,
     })
+}
+
+/// After slimming: imports every top-level module of the written layer and adds a finding
+/// to the check for each that fails (an error when the failure names something slimming
+/// removed); a note when no interpreter can run the layer.
+fn import_after_slim(
+    b: &TargetBuild,
+    removed: &std::collections::BTreeSet<String>,
+    prefix: &str,
+    check: &mut check::Report,
+    on_event: &dyn Fn(Event),
+) -> Result<(), Error> {
+    use crate::layer_test::slimmed::{self, Outcome};
+    let memo = b.cache.root().join("interpreters-v1.json");
+    let outcome = slimmed::check(
+        &b.zip,
+        b.target,
+        b.import_interpreter.as_deref(),
+        Some(memo),
+        removed,
+        prefix,
+    )
+    .map_err(|e| {
+        Error::Failed(format!(
+            "importing the slimmed layer {}: {e:#}",
+            b.zip.display()
+        ))
+    })?;
+    match outcome {
+        Outcome::Skipped(why) => on_event(Event::Note(format!("{}: {why}", b.target.label()))),
+        Outcome::Checked {
+            modules,
+            interpreter,
+            findings,
+        } => {
+            on_event(Event::Detail(format!(
+                "{}: imported {modules} top-level module(s) of the slimmed layer with {interpreter}",
+                b.target.label()
+            )));
+            if !findings.is_empty() {
+                check.findings.extend(findings);
+                check.sort();
+                check.apply_allow(b.allow);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `imported` bytecode: imports what runs at start-up from the planned layer and leaves out

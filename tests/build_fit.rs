@@ -417,3 +417,97 @@ fn too_big_advice_names_slim_with_its_saving_and_never_splitting() {
     assert!(!hint.to_lowercase().contains("split the layer"), "{hint}");
     assert!(hint.contains("Splitting the layer does not help"), "{hint}");
 }
+
+/// Whether this machine has a python3.12 to import layers with; missing fails under CI.
+fn have_python312() -> bool {
+    match pylayer::interpreter::discover(12, None, pylayer::interpreter::Purpose::TEST) {
+        Ok(_) => true,
+        Err(e) => {
+            support::missing_tool(&e.0);
+            false
+        }
+    }
+}
+
+/// `reader` imports its `helpers` package at run time; `tests` is not imported by anything.
+fn reader_wheel(dir: &Path) -> PathBuf {
+    WheelSpec::new("reader", "1.0")
+        .no_files()
+        .file("reader/__init__.py", "from reader.helpers import parse\n")
+        .file(
+            "reader/helpers/__init__.py",
+            "def parse(x):\n    return x\n",
+        )
+        .file("reader/tests/__init__.py", "")
+        .file("reader/tests/test_parse.py", "import reader\n")
+        .build(dir)
+}
+
+#[test]
+fn a_slim_pattern_that_removes_a_runtime_module_fails_the_build_naming_it() {
+    if !have_python312() {
+        return;
+    }
+    let env = TestEnv::new();
+    let index = TestIndex::start(
+        &[reader_wheel(&env.work_dir().join("w"))],
+        IndexOptions::default(),
+    );
+
+    // --slim alone removes only the tests: every module still imports.
+    let o = build_cmd(&env, &index, &["reader"], &["--slim", "--verbose"]);
+    assert!(o.status.success(), "{}", describe_output(&o));
+    let err = stderr(&o);
+    assert!(!err.contains("import-after-slim"), "{err}");
+    assert!(
+        err.contains("imported 1 top-level module(s) of the slimmed layer"),
+        "{err}"
+    );
+
+    // A pattern removing what `reader/__init__.py` imports: the build fails naming the
+    // module and what was removed.
+    let o = build_cmd(
+        &env,
+        &index,
+        &["reader"],
+        &["--slim", "--slim-pattern", "helpers/"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", describe_output(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("error[import-after-slim] reader (reader)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`import reader` fails in the slimmed layer: ModuleNotFoundError: No module named 'reader.helpers' — slimming removed reader.helpers"),
+        "{err}"
+    );
+    assert!(err.contains("--slim-pattern '!reader/helpers/'"), "{err}");
+
+    // Without an interpreter for the target: a note says the check was skipped and how to
+    // enable it; the build succeeds.
+    let empty = env.work_dir().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = run(env
+        .cmd()
+        .args([
+            "build",
+            "reader",
+            "--index-url",
+            &index.url,
+            "--python",
+            "3.12",
+        ])
+        .args(["--slim", "--out-dir", "out2"])
+        .env("PATH", "")
+        .env("PYENV_ROOT", &empty)
+        .env("UV_PYTHON_INSTALL_DIR", &empty)
+        .env("HOME", &empty));
+    assert!(o.status.success(), "{}", describe_output(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("the import check after slimming was skipped"),
+        "{err}"
+    );
+    assert!(err.contains("--python-interpreter"), "{err}");
+}

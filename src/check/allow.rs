@@ -22,6 +22,7 @@ pub const CODES: &[&str] = &[
     "empty-layer",
     "file-conflict",
     "glibc-too-new",
+    "import-after-slim",
     "installer-tooling",
     "library-not-on-path",
     "libstdcxx-too-new",
