@@ -511,3 +511,80 @@ fn a_slim_pattern_that_removes_a_runtime_module_fails_the_build_naming_it() {
     );
     assert!(err.contains("--python-interpreter"), "{err}");
 }
+
+#[test]
+fn included_libraries_are_checked_like_wheel_contents() {
+    let env = TestEnv::new();
+    if Command::new("cc").arg("--version").output().is_err() {
+        support::missing_tool("no C compiler (cc) to build test shared objects");
+        return;
+    }
+    // A library linked against this machine's glibc: pthread_create is versioned
+    // GLIBC_2.34 since glibc moved libpthread into libc, above python3.11's glibc 2.26.
+    let lib_dir = env.work_dir().join("vendor/lib");
+    std::fs::create_dir_all(&lib_dir).unwrap();
+    let src = env.work_dir().join("t.c");
+    std::fs::write(
+        &src,
+        "#include <pthread.h>\nstatic void *f(void *a) { return a; }\nint start(void) { pthread_t t; return pthread_create(&t, 0, f, 0); }\n",
+    )
+    .unwrap();
+    let cc = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(lib_dir.join("libnew.so"))
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(cc.status.success(), "{}", describe_output(&cc));
+    let glibc = String::from_utf8_lossy(
+        &Command::new("ldd")
+            .arg("--version")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    let whl = WheelSpec::new("plainpkg", "1.0").build(&env.work_dir().join("w"));
+    let index = TestIndex::start(&[whl], IndexOptions::default());
+    let o = run(env
+        .cmd()
+        .args([
+            "build",
+            "plainpkg",
+            "--index-url",
+            &index.url,
+            "--python",
+            "3.11",
+        ])
+        .args(["--include", "vendor", "--out-dir", "out", "--json"]));
+    // Only a glibc of 2.34 or later versions pthread_create GLIBC_2.34.
+    let minor: u32 = glibc
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.strip_prefix("2."))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if minor < 34 {
+        support::missing_tool(&format!(
+            "glibc 2.34 or later to link a GLIBC_2.34 library (ldd --version: {glibc})"
+        ));
+        return;
+    }
+    assert_eq!(o.status.code(), Some(1), "{}", describe_output(&o));
+    let err = stderr(&o);
+    assert!(err.contains("error[glibc-too-new] lib/libnew.so"), "{err}");
+    // The manifest counts the included file in the layer's size.
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let layer = &v["layers"][0];
+    let zip = env
+        .work_dir()
+        .join("out")
+        .join(layer["zip"].as_str().unwrap());
+    let total: u64 = read_zip(&zip).values().map(|(_, d)| d.len() as u64).sum();
+    assert_eq!(layer["unzipped_bytes"], total, "{layer:#}");
+    assert_eq!(
+        layer["included"][0]["bytes"],
+        std::fs::metadata(lib_dir.join("libnew.so")).unwrap().len()
+    );
+}
