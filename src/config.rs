@@ -41,6 +41,8 @@ pub struct Config {
     pub slim: Option<bool>,
     /// Gitignore-style globs relative to site-packages: more files to remove, `!` to keep.
     pub slim_patterns: Vec<String>,
+    /// `sbom = true`: a CycloneDX document beside each zip (`build --sbom`).
+    pub sbom: Option<bool>,
     /// Directories whose `lib/`, `bin/` and `python/` are copied into the layer
     /// (`crate::include`), relative to the file's directory.
     pub include: Vec<PathBuf>,
@@ -270,6 +272,13 @@ const KEYS: &[Key<Config>] = &[
         "a `[publish]` line followed by its keys, at the end of the file",
         // Read by `read_publish`: a table needs the reader for its own keys.
         |_, _| {},
+    ),
+    key(
+        "sbom",
+        Shape::Bool,
+        "true or false",
+        "sbom = true",
+        |c, v| c.sbom = Some(matches!(v, Read::Bool(true))),
     ),
     key(
         "lock",

@@ -39,6 +39,7 @@ pub mod record;
 pub mod remote_zip;
 pub mod requirements;
 pub mod resolve;
+pub mod sbom;
 pub mod slim;
 pub mod target;
 pub mod text;
