@@ -320,9 +320,8 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
                     done.push(o);
                 }
                 Err(e) => failures.push(format!(
-                    "{} ({}): {e}",
-                    region.as_deref().unwrap_or("default region"),
-                    p.req.name
+                    "{}: {e}",
+                    region.as_deref().unwrap_or("default region")
                 )),
             }
         }
@@ -389,12 +388,14 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
             }
         }
         let (new, same) = (count("published"), count("unchanged"));
-        if new == 0 && same > 0 && failures.is_empty() && !args.dry_run {
-            output::status(&format!(
-                "nothing published: every layer version already exists with the same bytes ({same} reused)"
-            ));
-        } else if !args.dry_run {
-            output::status(&format!("{new} published, {same} unchanged"));
+        if failures.is_empty() && !args.dry_run {
+            if new == 0 {
+                output::status(&format!(
+                    "nothing published: every layer version already exists with the same bytes ({same} reused)"
+                ));
+            } else {
+                output::status(&format!("{new} published, {same} unchanged"));
+            }
         }
     }
     if failures.is_empty() {
