@@ -12,6 +12,7 @@ pub mod config;
 pub mod diff;
 pub mod domain;
 pub mod exclude;
+pub mod export;
 pub mod fetch;
 pub mod format;
 pub mod fsutil;
