@@ -242,6 +242,8 @@ mod tests {
         assert_eq!(kept, [3]);
         // --keep 0 still keeps the newest of each target.
         assert_eq!(to_prune(&list, 0).len(), 2);
-        assert!(to_prune(&list, 3).is_empty());
+        let doomed: Vec<i64> = to_prune(&list, 3).iter().map(|v| v.version).collect();
+        assert_eq!(doomed, [2]);
+        assert!(to_prune(&list, 4).is_empty());
     }
 }

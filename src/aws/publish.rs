@@ -347,3 +347,24 @@ pub async fn publish_region(
         via_s3,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::covers;
+
+    #[test]
+    fn a_version_is_reused_only_for_the_targets_it_declares() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(covers(
+            &s(&["python3.11", "python3.12"]),
+            &s(&["python3.12"])
+        ));
+        assert!(!covers(&s(&["python3.11"]), &s(&["python3.12"])));
+        assert!(!covers(
+            &s(&["python3.12"]),
+            &s(&["python3.11", "python3.12"])
+        ));
+        // A version that declares nothing is compatible with everything.
+        assert!(covers(&[], &s(&["arm64"])));
+    }
+}
