@@ -35,6 +35,9 @@ pub struct MissingTarget {
     pub arch: String,
 }
 
+/// One version of a package: the targets that have it and the hashes of their wheels.
+type Pin<'a> = (Vec<&'a Target>, Vec<&'a str>);
+
 /// The requirements.txt text for `targets` of `lock`.
 pub fn requirements_txt(
     lock: &Lock,
@@ -42,8 +45,7 @@ pub fn requirements_txt(
     index: &IndexConfig,
     opts: &ExportOptions,
 ) -> Result<String, MissingTarget> {
-    // name -> version -> (targets that have it, hashes of their wheels)
-    let mut pins: BTreeMap<&str, BTreeMap<&str, (Vec<&Target>, Vec<&str>)>> = BTreeMap::new();
+    let mut pins: BTreeMap<&str, BTreeMap<&str, Pin>> = BTreeMap::new();
     for t in targets {
         let lt = lock.target(t).ok_or_else(|| MissingTarget {
             lock: opts.lock_name.clone(),

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod check;
 pub mod cleanup;
 pub mod config;
+pub mod config_edit;
 pub mod diff;
 pub mod domain;
 pub mod exclude;
