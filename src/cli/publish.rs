@@ -10,11 +10,10 @@ use clap::Args;
 use sha2::{Digest, Sha256};
 
 use super::shared::{self, AwsArgs};
-use super::{Failure, check, output, runtime, values};
+use super::{Failure, output, runtime, values};
 use pylayer::aws::AwsTarget;
 use pylayer::aws::publish::{PublishOutcome, PublishRequest, publish_region, validate};
-use pylayer::check::CheckOptions;
-use pylayer::check::report::{Report, Severity};
+use pylayer::check::{LayerSource, Report};
 use pylayer::manifest;
 use pylayer::published::{self, Published, Record};
 use pylayer::target::{Arch, Target};
@@ -109,13 +108,19 @@ fn runtime_minor(runtime: &str) -> Option<u8> {
     runtime.strip_prefix("python3.")?.parse().ok()
 }
 
+/// A zip after its check.
+enum Checked {
+    Ready(Box<Prepared>),
+    /// The check found errors and `--force` was not given: the reports, errors only.
+    Refused(Vec<Report>),
+}
+
 /// Reads a zip and its manifest, names its layer, and checks it for each of its targets.
-/// `Ok(Err(reports))` when the check found errors (and `--force` was not given).
 fn prepare(
     args: &PublishArgs,
     config: &pylayer::config::Config,
     zip: &Path,
-) -> Result<Result<Prepared, Vec<Report>>, Failure> {
+) -> Result<Checked, Failure> {
     if !zip.is_file() {
         return Err(shared::missing(
             zip,
@@ -205,36 +210,32 @@ fn prepare(
     };
     validate(&req).map_err(Failure::usage)?;
     // The same check `pylayer check` runs, for every target the version will claim.
-    let mut failing = Vec::new();
+    let mut targets = Vec::new();
     for runtime in &req.runtimes {
         for arch in &req.architectures {
             let minor = runtime_minor(runtime).ok_or_else(|| {
                 Failure::usage(format!("{}: unknown runtime `{runtime}`", zip.display()))
             })?;
             let arch: Arch = arch.parse().map_err(Failure::usage)?;
-            let target = Target::new(minor, arch).map_err(Failure::usage)?;
-            let mut report = check::check_layer(zip, &target, &CheckOptions::default())?;
-            if report.errors() > 0 {
-                report.findings.retain(|f| f.severity == Severity::Error);
-                failing.push(report);
-            }
+            targets.push(Target::new(minor, arch).map_err(Failure::usage)?);
         }
     }
+    let source = LayerSource::from_path(zip)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", zip.display())))?;
+    let failing = pylayer::check::blocking_errors(&source, &targets)
+        .map_err(|e| Failure::failed(format!("cannot read {}: {e}", zip.display())))?;
     if !failing.is_empty() && !args.force {
-        return Ok(Err(failing));
+        return Ok(Checked::Refused(failing));
     }
-    let mut forced_codes: Vec<String> = failing
-        .iter()
-        .flat_map(|r| r.findings.iter().map(|f| f.code.to_string()))
-        .collect();
-    forced_codes.sort();
-    forced_codes.dedup();
-    Ok(Ok(Prepared {
+    Ok(Checked::Ready(Box::new(Prepared {
         req,
         project,
         unzipped_bytes: manifest.as_ref().map(|m| m.unzipped_bytes),
-        forced_codes,
-    }))
+        forced_codes: pylayer::check::codes(&failing)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+    })))
 }
 
 pub fn run(args: PublishArgs) -> Result<(), Failure> {
@@ -244,20 +245,15 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
     let mut refused: Vec<Report> = Vec::new();
     for zip in &args.zip {
         match prepare(&args, &config, zip)? {
-            Ok(p) => prepared.push(p),
-            Err(reports) => refused.extend(reports),
+            Checked::Ready(p) => prepared.push(*p),
+            Checked::Refused(reports) => refused.extend(reports),
         }
     }
     if !refused.is_empty() {
         for r in &refused {
             output::eprint(&pylayer::check::report::render(r));
         }
-        let mut codes: Vec<&str> = refused
-            .iter()
-            .flat_map(|r| r.findings.iter().map(|f| f.code))
-            .collect();
-        codes.sort();
-        codes.dedup();
+        let codes = pylayer::check::codes(&refused);
         let layers: Vec<String> = refused
             .iter()
             .map(|r| format!("{} for {}/{}", r.layer, r.runtime, r.architecture))
