@@ -12,6 +12,7 @@ pub mod config;
 pub mod config_edit;
 pub mod diff;
 pub mod domain;
+pub mod environment;
 pub mod exclude;
 pub mod export;
 pub mod fetch;

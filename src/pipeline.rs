@@ -15,6 +15,7 @@
 //! [`plan::Plan`] and adds, filters or rewrites entries (see the `plan` module); RECORD files
 //! and the manifest follow from the final plan without further work.
 
+pub mod environments;
 mod locking;
 pub mod naming;
 mod selection;

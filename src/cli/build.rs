@@ -87,7 +87,7 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         .transpose()
         .map_err(Failure::usage)?;
     let settings = BuildSettings {
-        lock: lock_settings(&args.inputs),
+        lock: lock_settings(&args.inputs, &inputs),
         name: args.name.clone(),
         out_dir: args.out_dir.clone(),
         layout: args.layout,
