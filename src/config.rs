@@ -41,6 +41,9 @@ pub struct Config {
     pub slim: Option<bool>,
     /// Gitignore-style globs relative to site-packages: more files to remove, `!` to keep.
     pub slim_patterns: Vec<String>,
+    /// Directories whose `lib/`, `bin/` and `python/` are copied into the layer
+    /// (`crate::include`), relative to the file's directory.
+    pub include: Vec<PathBuf>,
     /// Read by `publish` and `attach`.
     pub publish: PublishConfig,
     /// Where the lock is kept [default: pylayer.lock; `pylayer.ENV.lock` for an environment].
@@ -55,6 +58,8 @@ pub struct Config {
     pub env: Option<String>,
     /// The project's own `lock` key, kept when an environment replaces `lock`.
     pub base_lock: Option<PathBuf>,
+    /// `[check] allow`: findings accepted, as `CODE` or `CODE:GLOB` (`crate::check::allow`).
+    pub check_allow: Vec<String>,
     /// Where the file was read from (not part of the file).
     pub dir: PathBuf,
 }
@@ -254,6 +259,13 @@ const KEYS: &[Key<Config>] = &[
         |c, v| c.slim_patterns = v.strings(),
     ),
     key(
+        "include",
+        Shape::List,
+        "a list of directory path strings",
+        "include = [\"vendor\"]",
+        |c, v| c.include = paths(v.strings()),
+    ),
+    key(
         "publish",
         Shape::Table,
         "a table",
@@ -274,6 +286,14 @@ const KEYS: &[Key<Config>] = &[
         "a table of environments",
         "an `[env.prod]` line followed by its keys, at the end of the file",
         // Read by `read_envs`.
+        |_, _| {},
+    ),
+    key(
+        "check",
+        Shape::Table,
+        "a table",
+        "a `[check]` line followed by its keys, at the end of the file",
+        // Read by `read_check`.
         |_, _| {},
     ),
 ];
@@ -338,6 +358,15 @@ const ENV_KEYS: &[Key<EnvConfig>] = &[
         |_, _| {},
     ),
 ];
+
+/// Every key of the `[check]` table.
+const CHECK_KEYS: &[Key<Vec<String>>] = &[key(
+    "allow",
+    Shape::List,
+    "a list of \"CODE\" or \"CODE:GLOB\" strings",
+    "allow = [\"windows-binary:debugpy/**\"]",
+    |a, v| *a = v.strings(),
+)];
 
 /// Every key of the `[publish]` table.
 const PUBLISH_KEYS: &[Key<PublishConfig>] = &[
@@ -535,6 +564,11 @@ impl Config {
         for (key, value) in reader.entries(&root, KEYS, "")? {
             match value {
                 Read::Table(table) if key.name == "env" => config.envs = read_envs(&reader, table)?,
+                Read::Table(table) if key.name == "check" => {
+                    for (key, value) in reader.entries(table, CHECK_KEYS, "check.")? {
+                        (key.set)(&mut config.check_allow, value);
+                    }
+                }
                 Read::Table(table) => config.publish = read_publish(&reader, table, "publish.")?,
                 value => (key.set)(&mut config, value),
             }
@@ -671,10 +705,20 @@ compile-bytecode = true
 # slim = true
 # slim-patterns = ["*/datasets/data/", "!numpy/_core/include/"]
 
+# Files no wheel has (a system library such as libodbc.so.2): each directory's lib/, bin/
+# and python/ are copied to the layer's (/opt/lib is on LD_LIBRARY_PATH, /opt/bin on PATH);
+# a directory named lib, bin or python lands as that directory.
+# include = ["vendor"]
+
 # Package index (default: PYLAYER_INDEX_URL, PIP_INDEX_URL, else the public index).
 # index-url = "https://example.internal/simple/"
 # extra-index-urls = []
 # find-links = ["wheels/"]
+
+[check]
+# Findings to accept, by code and optionally a glob relative to site-packages (or the
+# layer root): they no longer fail the build or `pylayer check`, and are still counted.
+# allow = ["windows-binary:debugpy/**"]
 
 [publish]
 # regions = ["eu-west-1"]

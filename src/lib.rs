@@ -19,6 +19,7 @@ pub mod fetch;
 pub mod format;
 pub mod fsutil;
 pub mod http;
+pub mod include;
 pub mod index;
 pub mod inputs;
 pub mod inspect;
