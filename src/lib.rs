@@ -34,6 +34,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod project_files;
+pub mod published;
 pub mod record;
 #[cfg(feature = "aws")]
 pub mod remote_zip;
