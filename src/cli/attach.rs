@@ -29,6 +29,10 @@ pub struct AttachArgs {
     pub json: bool,
     #[arg(long, value_name = "FILE", env = "PYLAYER_CONFIG", help = shared::CONFIG_HELP)]
     pub config: Option<PathBuf>,
+    /// The environment of pylayer.toml (`[env.NAME]`): its layer name and publish settings,
+    /// and its records in .pylayer/published.json.
+    #[arg(long, value_name = "NAME", env = "PYLAYER_ENV")]
+    pub env: Option<String>,
 }
 
 /// The region of a Lambda ARN (`arn:aws:lambda:REGION:…`).
@@ -37,7 +41,8 @@ fn arn_region(arn: &str) -> Option<&str> {
 }
 
 pub fn run(args: AttachArgs) -> Result<(), Failure> {
-    let config = shared::load_config(args.config.as_deref())?.unwrap_or_default();
+    let config =
+        shared::load_config_for(args.config.as_deref(), args.env.as_deref())?.unwrap_or_default();
     let functions = if args.function.is_empty() {
         config.publish.functions.clone()
     } else {
@@ -101,7 +106,7 @@ pub fn run(args: AttachArgs) -> Result<(), Failure> {
                             .and_then(|(runtime, arch)| {
                                 published
                                     .select(
-                                        published::DEFAULT_ENV,
+                                        config.env.as_deref().unwrap_or(published::DEFAULT_ENV),
                                         project,
                                         &region_name,
                                         &runtime,

@@ -22,6 +22,9 @@ pub struct LayersArgs {
     pub json: bool,
     #[arg(long, global = true, value_name = "FILE", env = "PYLAYER_CONFIG", help = shared::CONFIG_HELP)]
     pub config: Option<std::path::PathBuf>,
+    /// The environment of pylayer.toml (`[env.NAME]`) whose layers to list or prune.
+    #[arg(long, global = true, value_name = "NAME", env = "PYLAYER_ENV")]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,7 +92,7 @@ struct Listed {
 }
 
 pub fn run(args: LayersArgs) -> Result<(), Failure> {
-    let config = shared::load_config(args.config.as_deref())?;
+    let config = shared::load_config_for(args.config.as_deref(), args.env.as_deref())?;
     let target = AwsTarget {
         profile: args.aws.profile(config.as_ref()),
         region: None,

@@ -67,6 +67,10 @@ pub struct PublishArgs {
     pub json: bool,
     #[arg(long, value_name = "FILE", env = "PYLAYER_CONFIG", help = shared::CONFIG_HELP)]
     pub config: Option<PathBuf>,
+    /// The environment of pylayer.toml (`[env.NAME]`): its layer name and publish settings,
+    /// and its records in .pylayer/published.json.
+    #[arg(long, value_name = "NAME", env = "PYLAYER_ENV")]
+    pub env: Option<String>,
 }
 
 fn hashes(zip: &Path) -> Result<(String, String, u64), Failure> {
@@ -239,7 +243,8 @@ fn prepare(
 }
 
 pub fn run(args: PublishArgs) -> Result<(), Failure> {
-    let config = shared::load_config(args.config.as_deref())?.unwrap_or_default();
+    let config =
+        shared::load_config_for(args.config.as_deref(), args.env.as_deref())?.unwrap_or_default();
     // Every zip is read, named and checked before anything is published.
     let mut prepared = Vec::new();
     let mut refused: Vec<Report> = Vec::new();
@@ -298,7 +303,10 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
                         for runtime in &p.req.runtimes {
                             for arch in &p.req.architectures {
                                 state.record(Record {
-                                    env: published::DEFAULT_ENV.into(),
+                                    env: config
+                                        .env
+                                        .clone()
+                                        .unwrap_or_else(|| published::DEFAULT_ENV.into()),
                                     project: p.project.clone(),
                                     target: published::target_label(runtime, arch),
                                     runtime: runtime.clone(),
