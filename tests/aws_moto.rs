@@ -17,40 +17,51 @@ struct Moto {
 
 impl Moto {
     fn start(extra_env: &[(&str, &str)]) -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut cmd = Command::new("python3");
-        cmd.args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        for (k, v) in extra_env {
-            cmd.env(k, v);
+        // A port is picked by binding and releasing it, so another test's server can take it
+        // in between: a server counts as ours only when our child process holds the socket
+        // listening on it; otherwise another port is tried.
+        for _attempt in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut cmd = Command::new("python3");
+            cmd.args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+            for (k, v) in extra_env {
+                cmd.env(k, v);
+            }
+            let mut child = cmd
+                .spawn()
+                .expect("moto is installed by scripts/test.sh (pip install 'moto[server]')");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if listens_on(child.id(), port) {
+                    return Moto {
+                        child,
+                        url: format!("http://127.0.0.1:{port}"),
+                    };
+                }
+                if child.try_wait().ok().flatten().is_some() {
+                    break; // it could not bind: another process has the port
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "moto did not start on port {port}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
-        let child = cmd
-            .spawn()
-            .expect("moto is installed by scripts/test.sh (pip install 'moto[server]')");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
+        panic!("moto could not get a free port in 5 attempts");
     }
 
     /// Points a command at this server with throwaway credentials and no user AWS config.
@@ -967,4 +978,36 @@ fn a_layer_failing_its_check_is_refused_unless_forced() {
         published_versions(&moto, "odbc-py312-x86_64"),
         serde_json::json!([1])
     );
+}
+
+/// Whether process `pid` holds the socket listening on 127.0.0.1:`port` (Linux: the socket's
+/// inode in /proc/net/tcp among the process's open files).
+fn listens_on(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return TcpStream::connect(("127.0.0.1", port)).is_ok();
+    };
+    let local = format!("0100007F:{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // local address, state 0A = LISTEN, inode
+            (f.len() > 9 && f[1] == local && f[3] == "0A").then(|| f[9].to_string())
+        })
+        .collect();
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .map(|t| {
+                let t = t.to_string_lossy().into_owned();
+                inodes.iter().any(|i| t == format!("socket:[{i}]"))
+            })
+            .unwrap_or(false)
+    })
 }
