@@ -10,6 +10,7 @@
 pub mod imports;
 pub mod pattern;
 pub mod policy;
+pub mod strip;
 
 use crate::plan::{Entry, Plan, Source, relative_to};
 pub use policy::{Category, CategoryTotal, Policy};
