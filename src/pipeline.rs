@@ -451,12 +451,18 @@ fn build_target(
     let mut slim_summary = None;
     if b.slim.is_active() {
         let r =
-            crate::slim::slim_plan(&mut plan, b.slim).map_err(|e| failed(e.context("slimming")))?;
+            crate::slim::slim_plan(&mut plan, b.slim, &b.cache).map_err(|e| failed(e.context("slimming")))?;
         slim_summary = Some(manifest::ManifestSlim {
             defaults: b.slim.defaults,
             patterns: b.slim.patterns.0.iter().map(|p| p.text.clone()).collect(),
             removed_files: r.files,
             removed_bytes: r.bytes,
+            stripped_files: r.stripped,
+            left_unstripped: r
+                .left_unstripped
+                .into_iter()
+                .map(|(path, reason)| manifest::LeftUnstripped { path, reason })
+                .collect(),
             categories: r.categories,
         });
     }

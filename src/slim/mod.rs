@@ -4,14 +4,22 @@
 //! enough: `write` derives RECORD from the final plan, and the manifest reports what this
 //! stage removed per category.
 //!
-//! `pylayer inspect` runs the same [`policy::decide`] over a built layer's files, so its
-//! "what trimming would save" is exactly what `--slim` removes.
+//! With the default categories (`--slim`) it then strips the debug sections of every ELF
+//! shared object left ([`strip`]): the entry's source becomes the stripped copy, written
+//! into the cache, and `write` re-hashes it in RECORD like any other entry.
+//!
+//! `pylayer inspect` runs the same [`policy::decide`] over a built layer's files, and the
+//! same [`strip::saving`] over its shared objects, so its "what trimming would save" is
+//! exactly what `--slim` removes.
 
 pub mod imports;
 pub mod pattern;
 pub mod policy;
 pub mod strip;
 
+use sha2::{Digest, Sha256};
+
+use crate::cache::CacheDir;
 use crate::plan::{Entry, Plan, Source, relative_to};
 pub use policy::{Category, CategoryTotal, Policy};
 
@@ -20,8 +28,15 @@ pub use policy::{Category, CategoryTotal, Policy};
 pub struct SlimReport {
     /// Every category, zeros included, in [`Category::ALL`] order.
     pub categories: Vec<CategoryTotal>,
+    /// Files removed.
     pub files: usize,
+    /// Unzipped bytes saved: removed files and stripped debug sections.
     pub bytes: u64,
+    /// Shared objects whose debug sections were stripped.
+    pub stripped: usize,
+    /// Shared objects with debug sections left as they were, with why (a debug section
+    /// before the end of a loaded segment, a layout the stripper does not rewrite).
+    pub left_unstripped: Vec<(String, String)>,
 }
 
 /// The uncompressed size of a planned entry.
@@ -36,8 +51,10 @@ fn entry_size(entry: &Entry) -> anyhow::Result<u64> {
     })
 }
 
-/// Removes from `plan` every entry `policy` removes.
-pub fn slim_plan(plan: &mut Plan, policy: &Policy) -> anyhow::Result<SlimReport> {
+/// Removes from `plan` every entry `policy` removes, then (with the default categories)
+/// strips the debug sections of the shared objects left, keeping the stripped copies in
+/// `cache`.
+pub fn slim_plan(plan: &mut Plan, policy: &Policy, cache: &CacheDir) -> anyhow::Result<SlimReport> {
     let prefix = plan.prefix().to_string();
     let mut paths = Vec::new();
     let mut files = Vec::new();
@@ -53,9 +70,61 @@ pub fn slim_plan(plan: &mut Plan, policy: &Policy) -> anyhow::Result<SlimReport>
     for r in &removals {
         plan.remove(&paths[r.index]);
     }
-    Ok(SlimReport {
+    let mut report = SlimReport {
         categories: policy::totals(&files, &removals),
         files: removals.len(),
         bytes: removals.iter().map(|r| files[r.index].size).sum(),
-    })
+        stripped: 0,
+        left_unstripped: Vec::new(),
+    };
+    if policy.defaults {
+        let (files, saved) = strip_plan(plan, cache, &mut report.left_unstripped)?;
+        report.stripped = files;
+        report.bytes += saved;
+        if let Some(t) = report
+            .categories
+            .iter_mut()
+            .find(|t| t.category == Category::DebugSymbols.as_str())
+        {
+            t.files = files;
+            t.bytes = saved;
+        }
+    }
+    Ok(report)
+}
+
+/// Strips every ELF shared object of the plan ([`strip::is_shared_object_name`]); the
+/// stripped copy goes into the cache and becomes the entry's source. Returns the files
+/// stripped and the bytes saved; files left alone are pushed on `left` with why.
+fn strip_plan(
+    plan: &mut Plan,
+    cache: &CacheDir,
+    left: &mut Vec<(String, String)>,
+) -> anyhow::Result<(usize, u64)> {
+    let paths: Vec<String> = plan
+        .entries()
+        .map(|(p, _)| p)
+        .filter(|p| strip::is_shared_object_name(p))
+        .map(str::to_string)
+        .collect();
+    let (mut files, mut saved) = (0usize, 0u64);
+    for path in paths {
+        let data = plan.read(&path)?;
+        match strip::strip_debug(&data) {
+            strip::Outcome::Nothing => {}
+            strip::Outcome::LeftAlone(why) => left.push((path, why)),
+            strip::Outcome::Stripped(out) => {
+                let key = hex::encode(Sha256::digest(&data));
+                let file = cache.stripped_path(&key);
+                crate::fsutil::write_cache_entry(&file, &out)
+                    .map_err(|e| anyhow::anyhow!("{path}: cannot keep its stripped copy: {e:#}"))?;
+                saved += (data.len() - out.len()) as u64;
+                files += 1;
+                if let Some(entry) = plan.get_mut(&path) {
+                    entry.source = Source::File(file);
+                }
+            }
+        }
+    }
+    Ok((files, saved))
 }
