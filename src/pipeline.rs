@@ -450,8 +450,8 @@ fn build_target(
     // Slimming first: nothing is compiled for a file it removes.
     let mut slim_summary = None;
     if b.slim.is_active() {
-        let r =
-            crate::slim::slim_plan(&mut plan, b.slim, &b.cache).map_err(|e| failed(e.context("slimming")))?;
+        let r = crate::slim::slim_plan(&mut plan, b.slim, &b.cache)
+            .map_err(|e| failed(e.context("slimming")))?;
         slim_summary = Some(manifest::ManifestSlim {
             defaults: b.slim.defaults,
             patterns: b.slim.patterns.0.iter().map(|p| p.text.clone()).collect(),

@@ -199,18 +199,34 @@ fn plan_and_write(data: &[u8]) -> Result<Option<(Vec<u8>, Vec<Option<usize>>)>, 
     };
     let len = data.len() as u64;
     let truncated = || damaged("truncated header");
-    let [phoff_at, shoff_at, ehsize_at, phentsize_at, phnum_at, shentsize_at, shnum_at, shstrndx_at] =
-        class.header_fields();
+    let [
+        phoff_at,
+        shoff_at,
+        ehsize_at,
+        phentsize_at,
+        phnum_at,
+        shentsize_at,
+        shnum_at,
+        shstrndx_at,
+    ] = class.header_fields();
     let w = class.word();
     let e_type = class.read(data, 16, 2).ok_or_else(truncated)?;
     let phoff = class.read(data, phoff_at as u64, w).ok_or_else(truncated)?;
     let shoff = class.read(data, shoff_at as u64, w).ok_or_else(truncated)?;
-    let ehsize = class.read(data, ehsize_at as u64, 2).ok_or_else(truncated)?;
-    let phentsize = class.read(data, phentsize_at as u64, 2).ok_or_else(truncated)?;
+    let ehsize = class
+        .read(data, ehsize_at as u64, 2)
+        .ok_or_else(truncated)?;
+    let phentsize = class
+        .read(data, phentsize_at as u64, 2)
+        .ok_or_else(truncated)?;
     let phnum = class.read(data, phnum_at as u64, 2).ok_or_else(truncated)?;
-    let shentsize = class.read(data, shentsize_at as u64, 2).ok_or_else(truncated)?;
+    let shentsize = class
+        .read(data, shentsize_at as u64, 2)
+        .ok_or_else(truncated)?;
     let shnum = class.read(data, shnum_at as u64, 2).ok_or_else(truncated)?;
-    let shstrndx = class.read(data, shstrndx_at as u64, 2).ok_or_else(truncated)?;
+    let shstrndx = class
+        .read(data, shstrndx_at as u64, 2)
+        .ok_or_else(truncated)?;
 
     if shoff == 0 {
         return Ok(None); // no section headers: nothing is named debug
@@ -392,7 +408,10 @@ fn plan_and_write(data: &[u8]) -> Result<Option<(Vec<u8>, Vec<Option<usize>>)>, 
             let shndx = class
                 .read(data, at + shndx_at, 2)
                 .ok_or_else(|| damaged("symbol"))?;
-            if shndx > 0 && shndx < SHN_LORESERVE && map.get(shndx as usize) != Some(&Some(shndx as usize)) {
+            if shndx > 0
+                && shndx < SHN_LORESERVE
+                && map.get(shndx as usize) != Some(&Some(shndx as usize))
+            {
                 return Err(format!(
                     "a symbol of {} refers to section {shndx}, whose number would change",
                     String::from_utf8_lossy(&s.name)
@@ -479,7 +498,10 @@ fn plan_and_write(data: &[u8]) -> Result<Option<(Vec<u8>, Vec<Option<usize>>)>, 
         }
         let mut needle = s.name.clone();
         needle.push(0);
-        name_at[i] = match strtab.windows(needle.len()).position(|w| w == needle.as_slice()) {
+        name_at[i] = match strtab
+            .windows(needle.len())
+            .position(|w| w == needle.as_slice())
+        {
             Some(p) => p as u64,
             None => {
                 let p = strtab.len() as u64;
@@ -506,7 +528,9 @@ fn plan_and_write(data: &[u8]) -> Result<Option<(Vec<u8>, Vec<Option<usize>>)>, 
         let mut raw = data[h..h + shentsize as usize].to_vec();
         let bad = || damaged("section header");
         if i > 0 {
-            class.write(&mut raw, name_f, 4, name_at[i]).ok_or_else(bad)?;
+            class
+                .write(&mut raw, name_f, 4, name_at[i])
+                .ok_or_else(bad)?;
             if let Some(o) = new_offset[i] {
                 class.write(&mut raw, off_f, w, o).ok_or_else(bad)?;
             }
@@ -530,8 +554,12 @@ fn plan_and_write(data: &[u8]) -> Result<Option<(Vec<u8>, Vec<Option<usize>>)>, 
     }
     let new_shstrndx = map[shstrndx as usize].ok_or_else(|| damaged("section name table"))?;
     let bad = || damaged("ELF header");
-    class.write(&mut out, shoff_at, w, table_at).ok_or_else(bad)?;
-    class.write(&mut out, shnum_at, 2, next as u64).ok_or_else(bad)?;
+    class
+        .write(&mut out, shoff_at, w, table_at)
+        .ok_or_else(bad)?;
+    class
+        .write(&mut out, shnum_at, 2, next as u64)
+        .ok_or_else(bad)?;
     class
         .write(&mut out, shstrndx_at, 2, new_shstrndx as u64)
         .ok_or_else(bad)?;
@@ -596,7 +624,9 @@ fn verify_as<Elf: FileHeader<Endian = Endianness>>(
             return Err(format!("section {} bytes", String::from_utf8_lossy(name)));
         }
     }
-    if b.sections().any(|s| s.name_bytes().is_ok_and(is_debug_name)) {
+    if b.sections()
+        .any(|s| s.name_bytes().is_ok_and(is_debug_name))
+    {
         return Err("a debug section is left".into());
     }
     let symbols = |f: &ElfFile<Elf>, dynamic: bool| -> Vec<(Vec<u8>, u64, u64, Option<usize>)> {
@@ -651,7 +681,9 @@ mod tests {
         .unwrap();
         let so = dir.path().join("libm_test.so");
         let mut cmd = std::process::Command::new("cc");
-        cmd.args(["-shared", "-fPIC", "-O1", "-o"]).arg(&so).arg(&src);
+        cmd.args(["-shared", "-fPIC", "-O1", "-o"])
+            .arg(&so)
+            .arg(&src);
         if debug {
             cmd.arg("-g");
         }
