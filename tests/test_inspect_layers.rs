@@ -636,8 +636,8 @@ fn inspect_measures_debug_symbols_as_readelf_does_and_lists_unattributed_files()
             .find(|t| t["category"] == "debug-symbols")
             .unwrap();
         // What --slim's stripping saves (the same function), at least the debug sections
-        // readelf lists, less the few bytes of alignment the sections moved after them
-        // may need.
+        // and static symbols readelf lists, less the few bytes of alignment the sections
+        // moved after them may need.
         let saved = pylayer::slim::strip::saving(&exe);
         assert_eq!(debug["bytes"], saved, "{debug}");
         assert_eq!(debug["files"], 1);

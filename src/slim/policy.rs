@@ -37,7 +37,8 @@ pub enum Category {
     ForeignBinaries,
     /// A `slim-patterns` entry, for a file no default category covers.
     Patterns,
-    /// Debug sections of ELF shared objects: the files stay, stripped ([`super::strip`]).
+    /// Debug sections and static symbol tables of ELF shared objects: the files stay,
+    /// stripped ([`super::strip`]).
     /// [`decide`] never answers it; the slim stage and `inspect` measure it with
     /// [`super::strip::saving`].
     DebugSymbols,
@@ -84,7 +85,7 @@ impl Category {
             }
             Category::Patterns => "files removed by slim-patterns",
             Category::DebugSymbols => {
-                "debug sections of ELF shared objects (.debug_*), stripped without moving loadable segments"
+                "debug sections and static symbol tables of ELF shared objects (.debug_*, .symtab, .strtab), stripped without moving loadable segments"
             }
         }
     }
