@@ -334,13 +334,16 @@ fn plan_and_write(data: &[u8]) -> Result<Option<(Vec<u8>, Vec<Option<usize>>)>, 
             removed[link] = true;
         }
     }
-    let cut = sections
+    let first = sections
         .iter()
         .zip(&removed)
         .filter(|(_, r)| **r)
-        .filter_map(|(s, _)| s.range())
-        .map(|(start, _)| start)
-        .min();
+        .filter_map(|(s, _)| s.range().map(|(start, _)| (start, s)))
+        .min_by_key(|(start, _)| *start);
+    let cut = first.map(|(start, _)| start);
+    let first_name = first
+        .map(|(_, s)| String::from_utf8_lossy(&s.name).into_owned())
+        .unwrap_or_default();
     let Some(cut) = cut else {
         return Ok(None); // no debug bytes
     };
@@ -398,7 +401,7 @@ fn plan_and_write(data: &[u8]) -> Result<Option<(Vec<u8>, Vec<Option<usize>>)>, 
     }
     if load_end > cut {
         return Err(format!(
-            "debug section at offset {cut:#x} lies before the end of the loaded part ({load_end:#x}); removing it would move loadable segments"
+            "section {first_name} at offset {cut:#x} lies before the end of the loaded part ({load_end:#x}); removing it would move loadable segments"
         ));
     }
 
