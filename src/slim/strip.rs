@@ -186,10 +186,11 @@ fn damaged(what: &str) -> String {
     format!("damaged ELF file: {what}")
 }
 
-/// The stripped bytes and, for each old section index, its new one (`None`: removed);
-/// `Ok(None)` when there is no debug section to remove.
-#[allow(clippy::type_complexity)]
-fn plan_and_write(data: &[u8]) -> Result<Option<(Vec<u8>, Vec<Option<usize>>)>, String> {
+/// The stripped bytes and, for each old section index, its new one (`None`: removed).
+type Rewritten = (Vec<u8>, Vec<Option<usize>>);
+
+/// Rewrites `data` without its debug sections; `Ok(None)` when there is none to remove.
+fn plan_and_write(data: &[u8]) -> Result<Option<Rewritten>, String> {
     let class = Class {
         is64: match data.get(4) {
             Some(2) => true,
