@@ -481,8 +481,8 @@ fn build_target(
         let mut files = r.pyc_files;
         let mut imported = None;
         if let Some(startup) = b.startup {
-            let t =
-                only_imported(&mut plan, interp, startup, &r.added, b.target).map_err(failed)?;
+            let t = only_imported(&mut plan, interp, startup, &r.added, b.target, &b.cache)
+                .map_err(failed)?;
             files = t.kept_files;
             imported = Some(t);
         }
@@ -523,6 +523,7 @@ fn only_imported(
     startup: &bytecode::imported::Startup,
     added: &[(String, String)],
     target: &Target,
+    cache: &CacheDir,
 ) -> anyhow::Result<manifest::ImportedBytecode> {
     let native = plan
         .entries()
@@ -536,7 +537,24 @@ fn only_imported(
             target.arch.machine()
         );
     }
-    let found = bytecode::imported::discover(plan, interp, startup)?;
+    let key = bytecode::startup_cache::key(plan, interp, startup)?;
+    let found = match bytecode::startup_cache::load(cache, &key) {
+        Some(found) => {
+            plan.notes.push(
+                "imported bytecode: what start-up imports was taken from the cache (same layer files, interpreter and handler code as a build before)".to_string(),
+            );
+            found
+        }
+        None => {
+            let found = bytecode::imported::discover(plan, interp, startup)?;
+            if let Err(e) = bytecode::startup_cache::store(cache, &key, &found) {
+                plan.notes.push(format!(
+                    "imported bytecode: could not remember the start-up imports in the cache ({e:#}); the next build imports the layer again"
+                ));
+            }
+            found
+        }
+    };
     let trimmed = bytecode::imported::keep_loaded(plan, added, &found.loaded);
     for f in &found.failures {
         plan.notes.push(format!(

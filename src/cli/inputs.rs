@@ -257,7 +257,8 @@ impl InputArgs {
     }
 
     /// Runtimes and architectures: flag (or `PYLAYER_PYTHON`/`PYLAYER_ARCH`, which clap reads
-    /// as the flag) > pylayer.toml > the venv's Python > 3.12 / x86_64.
+    /// as the flag) > the venv's Python (which pylayer.toml must then list) > pylayer.toml >
+    /// 3.12 / x86_64.
     fn python_and_arch(
         &self,
         config: Option<&Config>,
@@ -266,15 +267,44 @@ impl InputArgs {
         let in_file = |what: &str, v: &str, e: String| {
             Failure::usage(format!("pylayer.toml: {what} = \"{v}\": {e}"))
         };
+        let from_file: Option<Vec<u8>> = match config.filter(|c| !c.python.is_empty()) {
+            Some(c) => Some(
+                c.python
+                    .iter()
+                    .map(|p| values::python_minor(p).map_err(|e| in_file("python", p, e)))
+                    .collect::<Result<_, _>>()?,
+            ),
+            None => None,
+        };
+        let venv_minor = venv_python.and_then(|v| parse_python(v).ok());
         let python: Vec<u8> = if !self.python.is_empty() {
             self.python.clone()
-        } else if let Some(c) = config.filter(|c| !c.python.is_empty()) {
-            c.python
-                .iter()
-                .map(|p| values::python_minor(p).map_err(|e| in_file("python", p, e)))
-                .collect::<Result<_, _>>()?
-        } else if let Some(m) = venv_python.and_then(|v| parse_python(v).ok()) {
-            vec![m]
+        } else if let Some(m) = venv_minor {
+            // The venv's pins were chosen by its own Python: building them for another one
+            // is a different layer, so pylayer.toml may not silently decide that.
+            match (&from_file, config) {
+                (Some(listed), Some(c)) if !listed.contains(&m) => {
+                    let file = self
+                        .config
+                        .clone()
+                        .unwrap_or_else(|| c.path(Path::new(pylayer::config::CONFIG_FILE)));
+                    let listed: Vec<String> = listed.iter().map(|m| format!("3.{m}")).collect();
+                    return Err(Failure::usage(format!(
+                        "{}: python = {:?}, but the venv {} is python3.{m}\n  pass --python 3.{m} to build for the venv's Python, or --python {} to build its pins for pylayer.toml's (they may not all exist there), or set python = \"3.{m}\" in {}",
+                        file.display(),
+                        listed,
+                        self.from_venv
+                            .as_deref()
+                            .map_or(String::new(), |d| d.display().to_string()),
+                        listed.join(" --python "),
+                        file.display(),
+                    )));
+                }
+                (Some(listed), _) => listed.clone(),
+                (None, _) => vec![m],
+            }
+        } else if let Some(listed) = from_file {
+            listed
         } else {
             vec![12]
         };
