@@ -430,8 +430,7 @@ fn debug_inside_a_segment(lib: &[u8]) -> Vec<u8> {
     let phnum = u16::from_le_bytes([so[56], so[57]]) as usize;
     let last = (0..phnum)
         .map(|i| phoff + i * 56)
-        .filter(|h| so[*h..*h + 4] == [1, 0, 0, 0])
-        .last()
+        .rfind(|h| so[*h..*h + 4] == [1, 0, 0, 0])
         .unwrap();
     let filesz = so.len() as u64 - le64(&so[last + 8..last + 16]);
     so[last + 32..last + 40].copy_from_slice(&filesz.to_le_bytes());

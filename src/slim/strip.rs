@@ -791,8 +791,7 @@ mod tests {
         let phnum = u16::from_le_bytes(so[56..58].try_into().unwrap()) as usize;
         let last_load = (0..phnum)
             .map(|i| phoff + i * 56)
-            .filter(|h| u32::from_le_bytes(so[*h..*h + 4].try_into().unwrap()) == 1)
-            .last()
+            .rfind(|h| u32::from_le_bytes(so[*h..*h + 4].try_into().unwrap()) == 1)
             .unwrap();
         let offset = u64::from_le_bytes(so[last_load + 8..last_load + 16].try_into().unwrap());
         let filesz = so.len() as u64 - offset;
