@@ -844,6 +844,12 @@ mod tests {
         for cut in (0..so.len()).step_by(97) {
             let _ = strip_debug(&so[..cut]);
         }
+        // Read as the other byte order or class, everything is garbage: still no panic.
+        for (at, v) in [(5, 2u8), (4, 1u8)] {
+            let mut m = so.clone();
+            m[at] = v;
+            assert!(!matches!(strip_debug(&m), Outcome::Stripped(_)));
+        }
         let shoff = u64::from_le_bytes(so[40..48].try_into().unwrap()) as usize;
         let regions = [0..64usize, 64..64 + 56 * 3, shoff..so.len()];
         let mut stripped = 0;
@@ -861,6 +867,48 @@ mod tests {
             }
         }
         assert!(stripped > 0);
+    }
+
+    #[test]
+    fn elf32_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("t.c");
+        std::fs::write(&src, "int f(int x) { return x + 1; }\n").unwrap();
+        let so = dir.path().join("t32.so");
+        // No 32-bit C library is needed for a library that uses none.
+        let out = std::process::Command::new("cc")
+            .args(["-m32", "-g", "-shared", "-fPIC", "-nostdlib", "-o"])
+            .arg(&so)
+            .arg(&src)
+            .output();
+        let data = match out {
+            Ok(o) if o.status.success() => std::fs::read(&so).unwrap(),
+            other => {
+                crate::testutil::missing_tool(&format!(
+                    "cc -m32 cannot build a 32-bit library ({other:?}); apt-get install gcc"
+                ));
+                return;
+            }
+        };
+        assert_eq!(data[4], 1, "not ELF32");
+        let Outcome::Stripped(out) = strip_debug(&data) else {
+            panic!("{:?}", strip_debug(&data));
+        };
+        let names = section_names(&out);
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.starts_with(".debug_") || n == ".symtab"),
+            "{names:?}"
+        );
+        assert!(names.iter().any(|n| n == ".dynsym"), "{names:?}");
+        // e_phoff and the 32-byte program headers are unchanged.
+        let phoff = u32::from_le_bytes(data[28..32].try_into().unwrap()) as usize;
+        let phnum = u16::from_le_bytes([data[44], data[45]]) as usize;
+        assert_eq!(
+            data[phoff..phoff + 32 * phnum],
+            out[phoff..phoff + 32 * phnum]
+        );
     }
 
     #[test]
