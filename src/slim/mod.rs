@@ -4,9 +4,10 @@
 //! enough: `write` derives RECORD from the final plan, and the manifest reports what this
 //! stage removed per category.
 //!
-//! With the default categories (`--slim`) it then strips the debug sections of every ELF
-//! shared object left ([`strip`]): the entry's source becomes the stripped copy, written
-//! into the cache, and `write` re-hashes it in RECORD like any other entry.
+//! With the default categories (`--slim`) it then strips the debug sections and static
+//! symbol table of every ELF shared object left ([`strip`]): the entry's source becomes the
+//! stripped copy, kept deflated in the cache ([`stored`]) with its RECORD hash, which
+//! `write` copies raw and lists in RECORD.
 //!
 //! `pylayer inspect` runs the same [`policy::decide`] over a built layer's files, and the
 //! same [`strip::saving`] over its shared objects, so its "what trimming would save" is
@@ -15,6 +16,7 @@
 pub mod imports;
 pub mod pattern;
 pub mod policy;
+pub mod stored;
 pub mod strip;
 
 use sha2::{Digest, Sha256};
@@ -110,20 +112,31 @@ fn strip_plan(
     let (mut files, mut saved) = (0usize, 0u64);
     for path in paths {
         let data = plan.read(&path)?;
-        match strip::strip_debug(&data) {
-            strip::Outcome::Nothing => {}
-            strip::Outcome::LeftAlone(why) => left.push((path, why)),
-            strip::Outcome::Stripped(out) => {
-                let key = hex::encode(Sha256::digest(&data));
-                let file = cache.stripped_path(&key);
-                crate::fsutil::write_cache_entry(&file, &out)
-                    .map_err(|e| anyhow::anyhow!("{path}: cannot keep its stripped copy: {e:#}"))?;
-                saved += (data.len() - out.len()) as u64;
-                files += 1;
-                if let Some(entry) = plan.get_mut(&path) {
-                    entry.source = Source::File(file);
+        if !data.starts_with(b"\x7fELF") {
+            continue;
+        }
+        let key = hex::encode(Sha256::digest(&data));
+        let file = cache.stripped_path(&key);
+        // A warm build finds the stripped copy, deflated, and strips nothing again.
+        let entry = match stored::load(&file)? {
+            Some(e) => e,
+            None => match strip::strip_debug(&data) {
+                strip::Outcome::Nothing => continue,
+                strip::Outcome::LeftAlone(why) => {
+                    left.push((path, why));
+                    continue;
                 }
-            }
+                strip::Outcome::Stripped(out) => stored::save(&file, &out)
+                    .map_err(|e| anyhow::anyhow!("{path}: cannot keep its stripped copy: {e:#}"))?,
+            },
+        };
+        saved += (data.len() as u64).saturating_sub(entry.size);
+        files += 1;
+        if let Some(e) = plan.get_mut(&path) {
+            e.source = Source::Archive {
+                archive: file,
+                entry,
+            };
         }
     }
     Ok((files, saved))
