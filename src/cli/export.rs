@@ -31,13 +31,13 @@ pub fn run(args: ExportArgs) -> Result<(), Failure> {
     let outcome = pipeline::ensure_lock(
         &rt,
         &inputs,
-        &lock_settings(&args.inputs),
+        &lock_settings(&args.inputs, &inputs),
         true,
         &print_event,
     )?;
     let opts = ExportOptions {
         no_hashes: args.no_hashes,
-        lock_name: args.inputs.lock_path.display().to_string(),
+        lock_name: inputs.lock_path.display().to_string(),
     };
     let text = requirements_txt(&outcome.lock, &inputs.targets, &inputs.index, &opts)
         .map_err(|e| Failure::failed(e.to_string()))?;

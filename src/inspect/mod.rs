@@ -297,14 +297,18 @@ pub fn inspect_with(path: &Path, slim_patterns: &[String]) -> Result<(Layer, Ins
             None => c.3.push((who, f.size)),
         }
     }
-    // Debug sections `--slim` strips from the shared objects it keeps: the very function
-    // the slim stage strips with, on the same files.
+    // Debug sections `--slim` strips from the shared objects distributions install (not
+    // files added with `--include`): the very function the slim stage strips with, on the
+    // same files.
     if let Some((_, c)) = slim
         .iter_mut()
         .find(|(c, _)| *c == crate::slim::Category::DebugSymbols)
     {
         for (i, f) in layer.files.iter().enumerate() {
-            if f.strippable > 0 && !removed[i] && crate::slim::strip::is_shared_object_name(&f.path)
+            if f.strippable > 0
+                && !removed[i]
+                && f.dist.is_some()
+                && crate::slim::strip::is_shared_object_name(&f.path)
             {
                 c.1 += 1;
                 c.2 += f.strippable;

@@ -95,7 +95,7 @@ pub fn slim_plan(plan: &mut Plan, policy: &Policy, cache: &CacheDir) -> anyhow::
     Ok(report)
 }
 
-/// Strips every ELF shared object of the plan ([`strip::is_shared_object_name`]); the
+/// Strips every ELF shared object a distribution installs ([`strip::is_shared_object_name`]); the
 /// stripped copy goes into the cache and becomes the entry's source. Returns the files
 /// stripped and the bytes saved; files left alone are pushed on `left` with why.
 fn strip_plan(
@@ -103,11 +103,11 @@ fn strip_plan(
     cache: &CacheDir,
     left: &mut Vec<(String, String)>,
 ) -> anyhow::Result<(usize, u64)> {
+    // Only what distributions install: files the user adds (`--include`) go in as they are.
     let paths: Vec<String> = plan
         .entries()
-        .map(|(p, _)| p)
-        .filter(|p| strip::is_shared_object_name(p))
-        .map(str::to_string)
+        .filter(|(p, e)| e.dist.is_some() && strip::is_shared_object_name(p))
+        .map(|(p, _)| p.to_string())
         .collect();
     let (mut files, mut saved) = (0usize, 0u64);
     for path in paths {
