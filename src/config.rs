@@ -41,6 +41,8 @@ pub struct Config {
     pub slim: Option<bool>,
     /// Gitignore-style globs relative to site-packages: more files to remove, `!` to keep.
     pub slim_patterns: Vec<String>,
+    /// `sbom = true`: a CycloneDX document beside each zip (`build --sbom`).
+    pub sbom: Option<bool>,
     /// Directories whose `lib/`, `bin/` and `python/` are copied into the layer
     /// (`crate::include`), relative to the file's directory.
     pub include: Vec<PathBuf>,
@@ -88,6 +90,8 @@ pub struct PublishConfig {
     pub description: Option<String>,
     pub license: Option<String>,
     pub functions: Vec<String>,
+    /// The Lambda layer name of each target, a template (`crate::published::layer_name`).
+    pub layer_name: Option<String>,
 }
 
 /// What a key's value is.
@@ -272,6 +276,13 @@ const KEYS: &[Key<Config>] = &[
         |_, _| {},
     ),
     key(
+        "sbom",
+        Shape::Bool,
+        "true or false",
+        "sbom = true",
+        |c, v| c.sbom = Some(matches!(v, Read::Bool(true))),
+    ),
+    key(
         "lock",
         Shape::Text,
         "a path string",
@@ -409,6 +420,13 @@ const PUBLISH_KEYS: &[Key<PublishConfig>] = &[
         "a list of function name strings",
         "functions = [\"my-function\"]",
         |p, v| p.functions = v.strings(),
+    ),
+    key(
+        "layer-name",
+        Shape::Text,
+        "a template string with {name}, {py}, {python} or {arch}",
+        "layer-name = \"{name}-py{py}-{arch}\"",
+        |p, v| p.layer_name = Some(v.text()),
     ),
 ];
 
@@ -658,7 +676,7 @@ pub fn template(name: &str, python: &[String], arch: &[String]) -> String {
         r#"# pylayer.toml: saved flags for `pylayer lock`, `build`, `publish` and `attach`.
 # A flag given on the command line wins over what is written here.
 
-# Layer name: dist/NAME-pyX.Y-ARCH.zip, and the Lambda layer name when publishing.
+# Layer name: dist/NAME-pyX.Y-ARCH.zip; published as NAME-pyXY-ARCH ([publish] layer-name).
 name = "{name}"
 
 # Lambda Python runtimes (3.9 … 3.14) and architectures (x86_64, arm64); one zip each.
@@ -718,6 +736,10 @@ compile-bytecode = true
 # description = "{name} dependencies"
 # license = "MIT"
 # functions = ["my-function"]       # what `pylayer attach` updates
+# Lambda layer name of each target: {{name}} (above), {{py}} (312), {{python}} (3.12), {{arch}}.
+# The default gives each target its own layer, so each function gets the version built for
+# its runtime and architecture; "{{name}}" puts every target under one name.
+# layer-name = "{{name}}-py{{py}}-{{arch}}"
 "#,
         python = list(python),
         arch = list(arch),
@@ -909,7 +931,7 @@ mod tests {
         let p = dir.path().join(CONFIG_FILE);
         std::fs::write(
             &p,
-            "name = \"n\"\npython = [\"3.11\", \"3.12\"]\narch = \"arm64\"\nrequirements = \"r.txt\"\nconstraints = [\"c.txt\"]\nexclude = [\"boto3\"]\nruntime-provided = false\nlayout = \"site-packages\"\nindex-url = \"https://i/simple/\"\nextra-index-urls = [\"https://e/simple/\"]\nfind-links = [\"wheels/\"]\nout-dir = \"out\"\n\n[publish]\nregions = [\"eu-west-1\"]\nprofile = \"p\"\ns3-bucket = \"b\"\ndescription = \"d\"\nlicense = \"MIT\"\nfunctions = [\"f\"]\n",
+            "name = \"n\"\npython = [\"3.11\", \"3.12\"]\narch = \"arm64\"\nrequirements = \"r.txt\"\nconstraints = [\"c.txt\"]\nexclude = [\"boto3\"]\nruntime-provided = false\nlayout = \"site-packages\"\nindex-url = \"https://i/simple/\"\nextra-index-urls = [\"https://e/simple/\"]\nfind-links = [\"wheels/\"]\nout-dir = \"out\"\n\n[publish]\nregions = [\"eu-west-1\"]\nprofile = \"p\"\ns3-bucket = \"b\"\ndescription = \"d\"\nlicense = \"MIT\"\nfunctions = [\"f\"]\nlayer-name = \"{name}-{arch}\"\n",
         )
         .unwrap();
         let c = Config::read(&p).unwrap();
@@ -931,6 +953,7 @@ mod tests {
         assert_eq!(c.publish.description.as_deref(), Some("d"));
         assert_eq!(c.publish.license.as_deref(), Some("MIT"));
         assert_eq!(c.publish.functions, ["f"]);
+        assert_eq!(c.publish.layer_name.as_deref(), Some("{name}-{arch}"));
         assert_eq!(c.dir, dir.path());
     }
 

@@ -126,6 +126,9 @@ fn merge_publish(base: &mut PublishConfig, env: &PublishConfig) {
     if !env.functions.is_empty() {
         base.functions = env.functions.clone();
     }
+    if env.layer_name.is_some() {
+        base.layer_name = env.layer_name.clone();
+    }
 }
 
 #[cfg(test)]

@@ -34,11 +34,13 @@ pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod project_files;
+pub mod published;
 pub mod record;
 #[cfg(feature = "aws")]
 pub mod remote_zip;
 pub mod requirements;
 pub mod resolve;
+pub mod sbom;
 pub mod slim;
 pub mod target;
 pub mod text;

@@ -120,6 +120,8 @@ pub struct BuildSettings {
     pub include: Vec<PathBuf>,
     /// Findings the check accepts, `CODE[:GLOB]` (after pylayer.toml's `[check] allow`).
     pub allow: Vec<String>,
+    /// A CycloneDX SBOM beside each zip; `None` takes pylayer.toml's `sbom`.
+    pub sbom: Option<bool>,
 }
 
 /// One layer `build` wrote.
@@ -271,6 +273,7 @@ pub fn build(
                 .python_interpreter
                 .clone()
                 .or_else(|| config.python_interpreter.as_ref().map(|p| config.path(p))),
+            sbom: settings.sbom.or(config.sbom).unwrap_or(false),
         };
         layers.push(build_target(&target, packages, &wheels, on_event)?);
     }
@@ -345,6 +348,8 @@ struct TargetBuild<'a> {
     /// The interpreter named for the build (`--python-interpreter`), which also imports a
     /// slimmed layer; `None` finds one.
     import_interpreter: Option<PathBuf>,
+    /// Write a CycloneDX SBOM beside the zip.
+    sbom: bool,
 }
 
 /// The interpreters that compile bytecode, one per Python minor of the targets; empty when
@@ -574,6 +579,9 @@ fn build_target(
     manifest.held_back = b.held_back.clone();
     manifest.differs = b.differs.clone();
     manifest::write(&manifest, &manifest::manifest_path(&b.zip))?;
+    if b.sbom {
+        crate::sbom::write(&manifest, &b.zip).map_err(|e| failed(e.context("writing the SBOM")))?;
+    }
     Ok(BuiltLayer {
         zip: b.zip.clone(),
         manifest,

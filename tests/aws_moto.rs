@@ -91,13 +91,41 @@ impl Drop for Moto {
 
 /// A layer built by pylayer from a local wheel whose content is `payload`.
 fn layer(env: &TestEnv, name: &str, version: &str, payload: &[u8], arch: &str) -> PathBuf {
+    layer_for(env, name, version, payload, "3.12", arch)
+}
+
+/// Like `layer`, for another Python.
+fn layer_for(
+    env: &TestEnv,
+    name: &str,
+    version: &str,
+    payload: &[u8],
+    python: &str,
+    arch: &str,
+) -> PathBuf {
+    let wheel = WheelSpec::new("payload", version).file("payload/data.bin", payload.to_vec());
+    let zip = build_layer(env, name, &wheel, python, arch);
+    assert!(zip.0.status.success(), "{}", describe_output(&zip.0));
+    zip.1
+}
+
+/// Builds a layer of one wheel for one target; the build's output and the zip's path (the
+/// zip is written even when its check fails).
+fn build_layer(
+    env: &TestEnv,
+    name: &str,
+    wheel: &WheelSpec,
+    python: &str,
+    arch: &str,
+) -> (Output, PathBuf) {
+    let version = &wheel.version;
     let wheels = env.work_dir().join("wheels");
     std::fs::create_dir_all(&wheels).unwrap();
-    let wheel = WheelSpec::new("payload", version)
-        .file("payload/data.bin", payload.to_vec())
-        .build(&wheels);
+    let wheel = wheel.build(&wheels);
     let index = TestIndex::start(&[wheel], IndexOptions::default());
-    let lock = env.work_dir().join(format!("{name}-{version}.lock"));
+    let lock = env
+        .work_dir()
+        .join(format!("{name}-{version}-{python}-{arch}.lock"));
     let out = run(env
         .cmd()
         .args([
@@ -108,11 +136,12 @@ fn layer(env: &TestEnv, name: &str, version: &str, payload: &[u8], arch: &str) -
             "--name",
             name,
         ])
-        .args(["--python", "3.12", "--arch", arch, "--lock"])
+        .args(["--python", python, "--arch", arch, "--lock"])
         .arg(&lock));
-    assert!(out.status.success(), "{}", describe_output(&out));
-    env.work_dir()
-        .join(format!("dist/{name}-py3.12-{arch}.zip"))
+    let zip = env
+        .work_dir()
+        .join(format!("dist/{name}-py{python}-{arch}.zip"));
+    (out, zip)
 }
 
 fn pylayer(env: &TestEnv, moto: &Moto, args: &[&str]) -> Output {
@@ -146,13 +175,16 @@ fn publish_is_idempotent_and_new_bytes_make_a_new_version() {
     let zip = layer(&env, "demo", "1.0", b"one", "x86_64");
     let zip = zip.to_str().unwrap();
     let first = json(&pylayer(&env, &moto, &["publish", zip, "--json"]));
+    let first = &first["layers"][0];
+    assert_eq!(first["layer"], "demo-py312-x86_64");
     assert_eq!(first["regions"][0]["action"], "published");
     assert_eq!(first["regions"][0]["version"], 1);
     let again = json(&pylayer(&env, &moto, &["publish", zip, "--json"]));
+    let again = &again["layers"][0];
     assert_eq!(again["regions"][0]["action"], "unchanged");
     assert_eq!(again["regions"][0]["arn"], first["regions"][0]["arn"]);
     assert_eq!(
-        moto.setup(&["layer-versions", "demo"]),
+        moto.setup(&["layer-versions", "demo-py312-x86_64"]),
         serde_json::json!([1])
     );
 
@@ -162,9 +194,9 @@ fn publish_is_idempotent_and_new_bytes_make_a_new_version() {
         &moto,
         &["publish", zip2.to_str().unwrap(), "--json", "--dry-run"],
     ));
-    assert_eq!(dry["regions"][0]["action"], "would-publish");
+    assert_eq!(dry["layers"][0]["regions"][0]["action"], "would-publish");
     assert_eq!(
-        moto.setup(&["layer-versions", "demo"]),
+        moto.setup(&["layer-versions", "demo-py312-x86_64"]),
         serde_json::json!([1]),
         "a dry run published"
     );
@@ -173,8 +205,23 @@ fn publish_is_idempotent_and_new_bytes_make_a_new_version() {
         &moto,
         &["publish", zip2.to_str().unwrap(), "--json"],
     ));
-    assert_eq!(second["regions"][0]["action"], "published");
-    assert_eq!(second["regions"][0]["version"], 2);
+    assert_eq!(second["layers"][0]["regions"][0]["action"], "published");
+    assert_eq!(second["layers"][0]["regions"][0]["version"], 2);
+
+    // Back to the first bytes (a rebuild makes the same zip): version 1 has them, so
+    // nothing is published although version 2 is the latest.
+    let rebuilt = layer(&env, "demo", "1.0", b"one", "x86_64");
+    let back = json(&pylayer(
+        &env,
+        &moto,
+        &["publish", rebuilt.to_str().unwrap(), "--json"],
+    ));
+    assert_eq!(back["layers"][0]["regions"][0]["action"], "unchanged");
+    assert_eq!(back["layers"][0]["regions"][0]["version"], 1);
+    assert_eq!(
+        moto.setup(&["layer-versions", "demo-py312-x86_64"]),
+        serde_json::json!([1, 2])
+    );
 }
 
 #[test]
@@ -208,8 +255,8 @@ fn large_zip_goes_through_s3_and_needs_a_bucket() {
         &moto,
         &["publish", zip, "--s3-bucket", "layers-bucket", "--json"],
     ));
-    assert_eq!(published["regions"][0]["action"], "published");
-    assert_eq!(published["regions"][0]["via_s3"], true);
+    assert_eq!(published["layers"][0]["regions"][0]["action"], "published");
+    assert_eq!(published["layers"][0]["regions"][0]["via_s3"], true);
     let objects = moto.setup(&["list-objects", "layers-bucket"]);
     assert_eq!(objects.as_array().unwrap().len(), 1);
     assert_eq!(
@@ -221,7 +268,7 @@ fn large_zip_goes_through_s3_and_needs_a_bucket() {
         &moto,
         &["publish", zip, "--s3-bucket", "layers-bucket", "--json"],
     ));
-    assert_eq!(again["regions"][0]["action"], "unchanged");
+    assert_eq!(again["layers"][0]["regions"][0]["action"], "unchanged");
 }
 
 #[test]
@@ -261,7 +308,12 @@ fn attach_replaces_in_place_and_enforces_limits() {
     let layers = moto.setup(&["layers-of", "fn1"]);
     assert_eq!(layers.as_array().unwrap().len(), 2);
     assert_eq!(layers[0], serde_json::json!(other));
-    assert!(layers[1].as_str().unwrap().ends_with(":layer:demo:1"));
+    assert!(
+        layers[1]
+            .as_str()
+            .unwrap()
+            .ends_with(":layer:demo-py312-x86_64:1")
+    );
 
     // A newer version replaces the old one in place, keeping the order of the others.
     let v2 = layer(&env, "demo", "2.0", b"two", "x86_64");
@@ -278,7 +330,10 @@ fn attach_replaces_in_place_and_enforces_limits() {
     let layers = moto.setup(&["layers-of", "fn1"]);
     assert_eq!(layers[0], serde_json::json!(other));
     assert!(
-        layers[1].as_str().unwrap().ends_with(":layer:demo:2"),
+        layers[1]
+            .as_str()
+            .unwrap()
+            .ends_with(":layer:demo-py312-x86_64:2"),
         "{layers}"
     );
     assert_eq!(layers.as_array().unwrap().len(), 2);
@@ -319,7 +374,9 @@ fn attach_replaces_in_place_and_enforces_limits() {
         &moto,
         &["publish", arm.to_str().unwrap(), "--json"],
     ));
-    let arm_arn = published["regions"][0]["arn"].as_str().unwrap();
+    let arm_arn = published["layers"][0]["regions"][0]["arn"]
+        .as_str()
+        .unwrap();
     let out = pylayer(
         &env,
         &moto,
@@ -378,7 +435,12 @@ fn prune_keeps_what_is_in_use() {
             &moto,
             &["publish", zip.to_str().unwrap(), "--json"],
         ));
-        arns.push(out["regions"][0]["arn"].as_str().unwrap().to_string());
+        arns.push(
+            out["layers"][0]["regions"][0]["arn"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     // Version 1 is in use by a function.
     moto.setup(&["create-function", "user", "python3.12", "x86_64", &arns[0]]);
@@ -388,6 +450,7 @@ fn prune_keeps_what_is_in_use() {
         &["layers", "list", "pr", "--usage", "--json"],
     ));
     assert_eq!(listed["layer"], "pr");
+    assert_eq!(listed["versions"][0]["layer"], "pr-py312-x86_64");
     let listed = &listed["versions"];
     let versions: Vec<i64> = listed
         .as_array()
@@ -404,9 +467,13 @@ fn prune_keeps_what_is_in_use() {
         &["layers", "prune", "pr", "--keep", "1", "--dry-run"],
     );
     assert!(out.status.success(), "{}", describe_output(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("would delete version 2"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("pr-py312-x86_64: would delete version 2"),
+        "{}",
+        describe_output(&out)
+    );
     assert_eq!(
-        moto.setup(&["layer-versions", "pr"]),
+        moto.setup(&["layer-versions", "pr-py312-x86_64"]),
         serde_json::json!([1, 2, 3, 4]),
         "a dry run deleted"
     );
@@ -424,17 +491,18 @@ fn prune_keeps_what_is_in_use() {
         ],
     ));
     assert_eq!(dry["dry_run"], true);
-    assert_eq!(dry["regions"][0]["deleted"], serde_json::json!([3, 2]));
-    assert_eq!(dry["regions"][0]["kept_in_use"][0]["version"], 1);
+    assert_eq!(dry["results"][0]["deleted"], serde_json::json!([3, 2]));
+    assert_eq!(dry["results"][0]["kept"], serde_json::json!([4]));
+    assert_eq!(dry["results"][0]["kept_in_use"][0]["version"], 1);
     assert_eq!(
-        dry["regions"][0]["kept_in_use"][0]["used_by"],
+        dry["results"][0]["kept_in_use"][0]["used_by"],
         serde_json::json!(["user"])
     );
 
     let out = pylayer(&env, &moto, &["layers", "prune", "pr", "--keep", "1"]);
     assert!(out.status.success(), "{}", describe_output(&out));
     assert_eq!(
-        moto.setup(&["layer-versions", "pr"]),
+        moto.setup(&["layer-versions", "pr-py312-x86_64"]),
         serde_json::json!([1, 4])
     );
 }
@@ -516,11 +584,11 @@ fn regions_are_published_independently() {
     assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("arn:aws:lambda:us-east-1:123456789012:layer:multi:1"),
+        stdout.contains("arn:aws:lambda:us-east-1:123456789012:layer:multi-py312-x86_64:1"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("arn:aws:lambda:eu-west-1:123456789012:layer:multi:1"),
+        stdout.contains("arn:aws:lambda:eu-west-1:123456789012:layer:multi-py312-x86_64:1"),
         "{stdout}"
     );
     let err = String::from_utf8_lossy(&out.stderr);
@@ -529,4 +597,374 @@ fn regions_are_published_independently() {
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// The four targets of one project: python3.11/3.12 × x86_64/arm64, each its own zip.
+const TARGETS: [(&str, &str); 4] = [
+    ("3.11", "x86_64"),
+    ("3.11", "arm64"),
+    ("3.12", "x86_64"),
+    ("3.12", "arm64"),
+];
+
+fn published_versions(moto: &Moto, layer: &str) -> serde_json::Value {
+    moto.setup(&["layer-versions", layer])
+}
+
+#[test]
+fn each_target_is_published_once_and_attach_picks_the_functions_own() {
+    let moto = Moto::start(&[]);
+    let env = TestEnv::new();
+    let zips: Vec<String> = TARGETS
+        .iter()
+        .map(|(py, arch)| {
+            layer_for(&env, "proj", "1.0", b"same payload", py, arch)
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let mut args = vec!["publish", "--json"];
+    args.extend(zips.iter().map(String::as_str));
+    let first = json(&pylayer(&env, &moto, &args));
+    assert_eq!(first["published"], 4, "{first}");
+    assert_eq!(first["unchanged"], 0);
+    for (i, (py, arch)) in TARGETS.iter().enumerate() {
+        let layer = format!("proj-py{}-{arch}", py.replace('.', ""));
+        let entry = &first["layers"][i];
+        assert_eq!(entry["layer"], layer.as_str());
+        assert_eq!(
+            entry["runtimes"],
+            serde_json::json!([format!("python{py}")])
+        );
+        assert_eq!(entry["architectures"], serde_json::json!([arch]));
+        assert_eq!(published_versions(&moto, &layer), serde_json::json!([1]));
+    }
+
+    // The second run publishes nothing, and says so.
+    let mut cmd_args = vec!["publish"];
+    cmd_args.extend(zips.iter().map(String::as_str));
+    let again = pylayer(&env, &moto, &cmd_args);
+    assert!(again.status.success(), "{}", describe_output(&again));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("nothing published"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(
+        stdout
+            .matches("unchanged (version 1 has the same bytes)")
+            .count(),
+        4,
+        "{stdout}"
+    );
+    let total: usize = TARGETS
+        .iter()
+        .map(|(py, arch)| {
+            published_versions(&moto, &format!("proj-py{}-{arch}", py.replace('.', "")))
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert_eq!(total, 4, "exactly one version per target");
+
+    // published.json holds every target's ARN and CodeSha256.
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(env.work_dir().join(".pylayer/published.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["format"], 2);
+    let records = state["versions"].as_array().unwrap();
+    assert_eq!(records.len(), 4, "{state}");
+    for r in records {
+        assert_eq!(r["env"], "default");
+        assert_eq!(r["region"], "us-east-1");
+        assert!(r["code_sha256"].as_str().unwrap().ends_with('='), "{r}");
+    }
+
+    // Each function gets the version of its own runtime and architecture.
+    moto.setup(&["create-function", "f311", "python3.11", "x86_64"]);
+    moto.setup(&["create-function", "f312arm", "python3.12", "arm64"]);
+    let attached = json(&pylayer(
+        &env,
+        &moto,
+        &[
+            "attach",
+            "--function",
+            "f311",
+            "--function",
+            "f312arm",
+            "--json",
+        ],
+    ));
+    assert_eq!(attached["functions"][0]["action"], "updated");
+    assert_eq!(attached["functions"][1]["action"], "updated");
+    assert_eq!(
+        moto.setup(&["layers-of", "f311"]),
+        serde_json::json!(["arn:aws:lambda:us-east-1:123456789012:layer:proj-py311-x86_64:1"])
+    );
+    assert_eq!(
+        moto.setup(&["layers-of", "f312arm"]),
+        serde_json::json!(["arn:aws:lambda:us-east-1:123456789012:layer:proj-py312-arm64:1"])
+    );
+
+    // A function whose target was not published: what was published, and what to do.
+    moto.setup(&["create-function", "f313", "python3.13", "x86_64"]);
+    let out = pylayer(&env, &moto, &["attach", "--function", "f313"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("function f313: no proj layer for python3.13 on x86_64 in us-east-1"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "python3.11/arm64 (arn:aws:lambda:us-east-1:123456789012:layer:proj-py311-arm64:1)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("pylayer build --python 3.13 --arch x86_64"),
+        "{err}"
+    );
+    assert_eq!(moto.setup(&["layers-of", "f313"]), serde_json::json!([]));
+}
+
+#[test]
+fn an_old_published_json_is_read_and_rewritten() {
+    let moto = Moto::start(&[]);
+    let env = TestEnv::new();
+    let zip = layer(&env, "legacy", "1.0", b"l", "x86_64");
+    env.write(
+        ".pylayer/published.json",
+        r#"{"layers":{"legacy":{"arns":{"us-east-1":"arn:aws:lambda:us-east-1:123456789012:layer:legacy:1"},"unzipped_bytes":5}},"last":"legacy"}"#,
+    );
+    json(&pylayer(
+        &env,
+        &moto,
+        &["publish", zip.to_str().unwrap(), "--json"],
+    ));
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(env.work_dir().join(".pylayer/published.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["format"], 2);
+    let layers: Vec<&str> = state["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["layer"].as_str().unwrap())
+        .collect();
+    assert_eq!(layers, ["legacy", "legacy-py312-x86_64"], "{state}");
+}
+
+#[test]
+fn prune_keeps_n_per_target_and_never_a_targets_only_version() {
+    let moto = Moto::start(&[]);
+    let env = TestEnv::new();
+    // Per-target names: three x86_64 versions, one arm64 version.
+    for v in ["1.0", "2.0", "3.0"] {
+        let zip = layer_for(&env, "pt", v, v.as_bytes(), "3.12", "x86_64");
+        json(&pylayer(
+            &env,
+            &moto,
+            &["publish", zip.to_str().unwrap(), "--json"],
+        ));
+    }
+    let arm = layer_for(&env, "pt", "1.0", b"arm", "3.12", "arm64");
+    json(&pylayer(
+        &env,
+        &moto,
+        &["publish", arm.to_str().unwrap(), "--json"],
+    ));
+    let out = json(&pylayer(
+        &env,
+        &moto,
+        &["layers", "prune", "pt", "--keep", "1", "--json"],
+    ));
+    let results = out["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{out}");
+    assert_eq!(results[0]["layer"], "pt-py312-arm64");
+    assert_eq!(results[0]["deleted"], serde_json::json!([]));
+    assert_eq!(results[1]["layer"], "pt-py312-x86_64");
+    assert_eq!(results[1]["deleted"], serde_json::json!([2, 1]));
+    assert_eq!(
+        published_versions(&moto, "pt-py312-arm64"),
+        serde_json::json!([1])
+    );
+    assert_eq!(
+        published_versions(&moto, "pt-py312-x86_64"),
+        serde_json::json!([3])
+    );
+
+    // One name for every target (`--layer-name {name}`): versions are grouped by their
+    // runtime and architecture all the same.
+    let one = |py: &str, arch: &str, payload: &[u8], v: &str| {
+        let zip = layer_for(&env, "one", v, payload, py, arch);
+        let out = json(&pylayer(
+            &env,
+            &moto,
+            &[
+                "publish",
+                zip.to_str().unwrap(),
+                "--layer-name",
+                "{name}",
+                "--json",
+            ],
+        ));
+        assert_eq!(out["layers"][0]["layer"], "one");
+        assert_eq!(out["layers"][0]["regions"][0]["action"], "published");
+    };
+    one("3.11", "x86_64", b"a", "1.0"); // 1
+    one("3.11", "arm64", b"b", "1.0"); // 2: the only arm64 version
+    one("3.11", "x86_64", b"c", "2.0"); // 3
+    one("3.11", "x86_64", b"d", "3.0"); // 4
+    let out = pylayer(
+        &env,
+        &moto,
+        &[
+            "layers",
+            "prune",
+            "one",
+            "--keep",
+            "1",
+            "--layer-name",
+            "{name}",
+            "--dry-run",
+        ],
+    );
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("one: would delete version 3"), "{stdout}");
+    assert!(stdout.contains("one: would delete version 1"), "{stdout}");
+    assert!(!stdout.contains("version 2"), "{stdout}");
+    let out = pylayer(
+        &env,
+        &moto,
+        &[
+            "layers",
+            "prune",
+            "one",
+            "--keep",
+            "1",
+            "--layer-name",
+            "{name}",
+        ],
+    );
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert_eq!(published_versions(&moto, "one"), serde_json::json!([2, 4]));
+
+    let out = pylayer(&env, &moto, &["layers", "prune", "pt", "--keep", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--keep 1"));
+}
+
+/// A minimal x86_64 ELF shared object whose only dynamic entry is `DT_NEEDED libodbc.so.2`:
+/// a library the manylinux policy does not allow and Lambda's images lack.
+fn elf_needing_libodbc() -> Vec<u8> {
+    let dynstr = b"\0libodbc.so.2\0";
+    let shstrtab = b"\0.dynstr\0.dynamic\0.shstrtab\0";
+    let (dynstr_off, dynamic_off) = (64u64, 80u64);
+    let shstrtab_off = dynamic_off + 4 * 16;
+    let shoff = (shstrtab_off + shstrtab.len() as u64).next_multiple_of(8);
+    let mut out = Vec::new();
+    out.extend_from_slice(b"\x7fELF\x02\x01\x01\0");
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&3u16.to_le_bytes()); // ET_DYN
+    out.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes()); // entry
+    out.extend_from_slice(&0u64.to_le_bytes()); // phoff
+    out.extend_from_slice(&shoff.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes()); // flags
+    for v in [64u16, 56, 0, 64, 4, 3] {
+        // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(dynstr);
+    out.resize(dynamic_off as usize, 0);
+    for (tag, val) in [
+        (1u64, 1u64),
+        (5, dynstr_off),
+        (10, dynstr.len() as u64),
+        (0, 0),
+    ] {
+        out.extend_from_slice(&tag.to_le_bytes());
+        out.extend_from_slice(&val.to_le_bytes());
+    }
+    out.extend_from_slice(shstrtab);
+    out.resize(shoff as usize, 0);
+    let mut section =
+        |name: u32, kind: u32, flags: u64, off: u64, size: u64, link: u32, ent: u64| {
+            out.extend_from_slice(&name.to_le_bytes());
+            out.extend_from_slice(&kind.to_le_bytes());
+            out.extend_from_slice(&flags.to_le_bytes());
+            out.extend_from_slice(&0u64.to_le_bytes()); // addr
+            out.extend_from_slice(&off.to_le_bytes());
+            out.extend_from_slice(&size.to_le_bytes());
+            out.extend_from_slice(&link.to_le_bytes());
+            out.extend_from_slice(&0u32.to_le_bytes()); // info
+            out.extend_from_slice(&8u64.to_le_bytes()); // align
+            out.extend_from_slice(&ent.to_le_bytes());
+        };
+    section(0, 0, 0, 0, 0, 0, 0);
+    section(1, 3, 2, dynstr_off, dynstr.len() as u64, 0, 0); // .dynstr
+    section(9, 6, 3, dynamic_off, 64, 1, 16); // .dynamic
+    section(18, 3, 0, shstrtab_off, shstrtab.len() as u64, 0, 0); // .shstrtab
+    out
+}
+
+#[test]
+fn a_layer_failing_its_check_is_refused_unless_forced() {
+    let moto = Moto::start(&[]);
+    let env = TestEnv::new();
+    let wheel = WheelSpec::new("payload", "1.0")
+        .tag("cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64")
+        .file(
+            "payload/_odbc.cpython-312-x86_64-linux-gnu.so",
+            elf_needing_libodbc(),
+        );
+    let (built, zip) = build_layer(&env, "odbc", &wheel, "3.12", "x86_64");
+    // The build writes the zip and reports the check's error.
+    assert_eq!(built.status.code(), Some(1), "{}", describe_output(&built));
+    assert!(zip.is_file());
+    let zip = zip.to_str().unwrap();
+
+    let out = pylayer(&env, &moto, &["publish", zip]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error[missing-library] python/payload/_odbc.cpython-312-x86_64-linux-gnu.so"),
+        "{err}"
+    );
+    assert!(err.contains("needs libodbc.so.2"), "{err}");
+    assert!(
+        err.contains("not publishing: the check found errors (missing-library)")
+            && err.contains("pylayer publish --force"),
+        "{err}"
+    );
+    let listed = pylayer(&env, &moto, &["layers", "list", "odbc"]);
+    assert_eq!(
+        listed.status.code(),
+        Some(1),
+        "nothing was published: {}",
+        describe_output(&listed)
+    );
+    assert!(!env.work_dir().join(".pylayer/published.json").exists());
+
+    let forced = pylayer(&env, &moto, &["publish", zip, "--force", "--json"]);
+    let v = json(&forced);
+    assert_eq!(v["layers"][0]["regions"][0]["action"], "published");
+    assert_eq!(
+        v["layers"][0]["forced_check_errors"],
+        serde_json::json!(["missing-library"])
+    );
+    let err = String::from_utf8_lossy(&forced.stderr);
+    assert!(
+        err.contains("publishing despite check errors (missing-library)"),
+        "{err}"
+    );
+    assert_eq!(
+        published_versions(&moto, "odbc-py312-x86_64"),
+        serde_json::json!([1])
+    );
 }

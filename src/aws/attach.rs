@@ -31,6 +31,32 @@ pub fn merge_layers(current: &[String], new_arn: &str) -> Vec<String> {
     out
 }
 
+/// The runtime (`python3.12`) and architecture (`x86_64`) a function runs on: what decides
+/// which target's layer version it gets.
+pub async fn function_platform(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+) -> Result<(String, String), String> {
+    let what = format!("function {function}");
+    let conf = lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| describe(&e, &what))?;
+    let Some(runtime) = conf.runtime() else {
+        return Err(format!(
+            "{what} has no runtime (a container image function cannot use layers); attach layers only to zip functions"
+        ));
+    };
+    let arch = conf
+        .architectures()
+        .first()
+        .map(|a| a.as_str().to_string())
+        .unwrap_or_else(|| "x86_64".into());
+    Ok((runtime.as_str().to_string(), arch))
+}
+
 async fn measure(http: &reqwest::Client, url: Option<&str>) -> Option<u64> {
     let url = url.filter(|u| u.starts_with("http://") || u.starts_with("https://"))?;
     crate::remote_zip::unzipped_size(http, url).await.ok()

@@ -1,5 +1,5 @@
-//! Publishing a layer zip as a new layer version, only when its bytes differ from the
-//! latest version (Lambda would otherwise create a new version for identical bytes).
+//! Publishing a layer zip as a new layer version, only when no version of the layer holds
+//! the same bytes yet (Lambda would otherwise create a new version for identical bytes).
 
 use std::path::{Path, PathBuf};
 
@@ -38,10 +38,13 @@ pub struct PublishRequest {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PublishOutcome {
     pub region: String,
+    /// The Lambda layer name.
+    pub layer: String,
     /// The version ARN that now holds these bytes (or would, in a dry run).
     pub arn: Option<String>,
     pub version: Option<i64>,
-    /// `published`, `unchanged`, `would-publish`.
+    /// `published`; `unchanged` when a version (any, not only the latest) already holds
+    /// these bytes for these runtimes and architectures; `would-publish` in a dry run.
     pub action: String,
     pub via_s3: bool,
 }
@@ -100,40 +103,33 @@ pub fn validate(req: &PublishRequest) -> Result<(), String> {
     Ok(())
 }
 
-/// The latest version of a layer and its CodeSha256, if the layer exists.
-async fn latest(
+/// A version of the layer that already holds these bytes (same CodeSha256) for at least
+/// the requested runtimes and architectures: publishing again would only make a copy.
+/// The newest such version wins; `None` when the layer does not exist yet.
+async fn existing(
     client: &aws_sdk_lambda::Client,
-    name: &str,
-) -> Result<Option<(i64, String, String)>, String> {
-    let list = client.list_layer_versions().layer_name(name).send().await;
-    let list = match list {
-        Ok(l) => l,
-        Err(e) => {
-            let text = describe(&e, &format!("listing versions of layer {name}"));
-            if text.contains("not found") {
-                return Ok(None);
-            }
-            return Err(text);
-        }
+    req: &PublishRequest,
+) -> Result<Option<(i64, String)>, String> {
+    let versions = match super::layers::versions(client, &req.name).await {
+        Ok(v) => v,
+        // A layer that was never published (or whose versions were all deleted).
+        Err(text) if text.contains("not found") => return Ok(None),
+        Err(text) => return Err(text),
     };
-    let Some(newest) = list.layer_versions().iter().max_by_key(|v| v.version()) else {
-        return Ok(None);
-    };
-    let version = newest.version();
-    let got = client
-        .get_layer_version()
-        .layer_name(name)
-        .version_number(version)
-        .send()
-        .await
-        .map_err(|e| describe(&e, &format!("reading layer {name} version {version}")))?;
-    let sha = got
-        .content()
-        .and_then(|c| c.code_sha256())
-        .unwrap_or("")
-        .to_string();
-    let arn = got.layer_version_arn().unwrap_or("").to_string();
-    Ok(Some((version, sha, arn)))
+    Ok(versions
+        .iter()
+        .find(|v| {
+            v.code_sha256 == req.code_sha256
+                && covers(&v.runtimes, &req.runtimes)
+                && covers(&v.architectures, &req.architectures)
+        })
+        .map(|v| (v.version, v.arn.clone())))
+}
+
+/// Whether a version's list (of runtimes or architectures) covers what is asked; an empty
+/// list on the version means "any", as Lambda treats it.
+fn covers(have: &[String], want: &[String]) -> bool {
+    have.is_empty() || want.iter().all(|w| have.contains(w))
 }
 
 /// Uploads the zip to S3 under a key derived from its hash, unless it is already there.
@@ -258,7 +254,7 @@ async fn upload(
     Ok(())
 }
 
-/// Publishes in one region (or reports that the latest version already has these bytes).
+/// Publishes in one region (or reports the version that already has these bytes).
 pub async fn publish_region(
     target: &AwsTarget,
     region: Option<&str>,
@@ -267,11 +263,10 @@ pub async fn publish_region(
     let config = super::sdk_config(target, region).await?;
     let region_name = config.region().map(|r| r.to_string()).unwrap_or_default();
     let lambda = super::lambda(&config);
-    if let Some((version, sha, arn)) = latest(&lambda, &req.name).await?
-        && sha == req.code_sha256
-    {
+    if let Some((version, arn)) = existing(&lambda, req).await? {
         return Ok(PublishOutcome {
             region: region_name,
+            layer: req.name.clone(),
             arn: Some(arn),
             version: Some(version),
             action: "unchanged".into(),
@@ -282,6 +277,7 @@ pub async fn publish_region(
     if req.dry_run {
         return Ok(PublishOutcome {
             region: region_name,
+            layer: req.name.clone(),
             arn: None,
             version: None,
             action: "would-publish".into(),
@@ -344,9 +340,31 @@ pub async fn publish_region(
     }
     Ok(PublishOutcome {
         region: region_name,
+        layer: req.name.clone(),
         arn: out.layer_version_arn().map(str::to_string),
         version: Some(version),
         action: "published".into(),
         via_s3,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covers;
+
+    #[test]
+    fn a_version_is_reused_only_for_the_targets_it_declares() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(covers(
+            &s(&["python3.11", "python3.12"]),
+            &s(&["python3.12"])
+        ));
+        assert!(!covers(&s(&["python3.11"]), &s(&["python3.12"])));
+        assert!(!covers(
+            &s(&["python3.12"]),
+            &s(&["python3.11", "python3.12"])
+        ));
+        // A version that declares nothing is compatible with everything.
+        assert!(covers(&[], &s(&["arm64"])));
+    }
 }

@@ -247,6 +247,7 @@ mod tests {
             files: vec![format!("python/{}/__init__.py", name.replace('-', "_"))],
             top_level: Vec::new(),
             tags: Vec::new(),
+            license: None,
         }
     }
 

@@ -38,6 +38,34 @@ pub struct CheckOptions {
     pub allow: Vec<allow::Allow>,
 }
 
+/// What `publish` asks before publishing: the check of `source` for each target the layer
+/// version will claim, keeping only the reports with errors, and only their errors (a layer
+/// with errors will not work on Lambda as it is). Empty when the layer may be published.
+pub fn blocking_errors(source: &LayerSource, targets: &[Target]) -> io::Result<Vec<Report>> {
+    let mut out = Vec::new();
+    for target in targets {
+        let mut report = check(source, target, &CheckOptions::default())?;
+        if report.errors() > 0 {
+            report
+                .findings
+                .retain(|f| f.severity == report::Severity::Error);
+            out.push(report);
+        }
+    }
+    Ok(out)
+}
+
+/// The distinct check codes of the reports' findings, sorted (`missing-library`, …).
+pub fn codes(reports: &[Report]) -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = reports
+        .iter()
+        .flat_map(|r| r.findings.iter().map(|f| f.code))
+        .collect();
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
 /// Checks a layer for a target. `Err` only when the source cannot be read at all (missing
 /// file, unreadable directory); a damaged or hostile zip is a report with errors.
 pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::Result<Report> {

@@ -1,14 +1,15 @@
-//! `pylayer attach --function F`: add or replace the layer on functions.
+//! `pylayer attach --function F`: add or replace the layer on functions; each function gets
+//! the published version of its own runtime and architecture (from `.pylayer/published.json`).
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use super::publish::Published;
 use super::shared::{self, AwsArgs};
 use super::{Failure, runtime};
 use pylayer::aws::AwsTarget;
-use pylayer::aws::attach::attach_one;
+use pylayer::aws::attach::{attach_one, function_platform};
+use pylayer::published::{self, Published};
 
 #[derive(Debug, Args)]
 pub struct AttachArgs {
@@ -16,7 +17,7 @@ pub struct AttachArgs {
     #[arg(long, value_name = "NAME|ARN")]
     pub function: Vec<String>,
     /// Layer version ARN [default: the version `pylayer publish` made for this project in
-    /// each region]
+    /// each region for the function's runtime and architecture]
     #[arg(long, value_name = "ARN")]
     pub layer: Option<String>,
     #[command(flatten)]
@@ -71,7 +72,11 @@ pub fn run(args: AttachArgs) -> Result<(), Failure> {
         }
     };
     let rt = runtime()?;
-    let published = Published::read();
+    let published =
+        Published::read(std::path::Path::new(published::STATE_FILE)).map_err(Failure::usage)?;
+    let project = published
+        .project(config.name.as_deref())
+        .map(str::to_string);
     let http = pylayer::http::client()?;
     let mut failures = Vec::new();
     let mut outcomes = Vec::new();
@@ -80,34 +85,40 @@ pub fn run(args: AttachArgs) -> Result<(), Failure> {
             .block_on(pylayer::aws::sdk_config(&target, region.as_deref()))
             .map_err(Failure::failed)?;
         let region_name = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        let (layer_arn, own_size) = match &args.layer {
-            Some(arn) => (arn.clone(), None),
-            None => {
-                let found = config
-                    .name
-                    .as_ref()
-                    .and_then(|n| published.layers.get(n))
-                    .or_else(|| {
-                        published
-                            .last
-                            .as_ref()
-                            .and_then(|n| published.layers.get(n))
-                    });
-                let Some(layer) = found else {
-                    return Err(Failure::usage(
-                        "no published layer for this project: run `pylayer publish` first, or pass --layer ARN",
-                    ));
-                };
-                let Some(arn) = layer.arns.get(&region_name) else {
-                    return Err(Failure::usage(format!(
-                        "this project's layer was not published in {region_name}: run `pylayer publish --region {region_name}` or pass --layer ARN"
-                    )));
-                };
-                (arn.clone(), layer.unzipped_bytes)
-            }
-        };
         let lambda = pylayer::aws::lambda(&sdk);
         for f in &functions {
+            let (layer_arn, own_size) = match &args.layer {
+                Some(arn) => (arn.clone(), None),
+                None => {
+                    let Some(project) = project.as_deref() else {
+                        return Err(Failure::usage(format!(
+                            "no published layer for this project ({} has none): run `pylayer publish` first, or pass --layer ARN",
+                            published::STATE_FILE
+                        )));
+                    };
+                    let picked =
+                        rt.block_on(function_platform(&lambda, f))
+                            .and_then(|(runtime, arch)| {
+                                published
+                                    .select(
+                                        published::DEFAULT_ENV,
+                                        project,
+                                        &region_name,
+                                        &runtime,
+                                        &arch,
+                                    )
+                                    .map(|r| (r.arn.clone(), r.unzipped_bytes))
+                                    .map_err(|e| format!("function {f}: {e}"))
+                            });
+                    match picked {
+                        Ok(p) => p,
+                        Err(e) => {
+                            failures.push(e);
+                            continue;
+                        }
+                    }
+                }
+            };
             match rt.block_on(attach_one(
                 &lambda,
                 &http,

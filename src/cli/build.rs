@@ -84,6 +84,11 @@ pub struct BuildArgs {
     /// are still counted (repeatable) [added to pylayer.toml's [check] allow]
     #[arg(long, value_name = "CODE[:GLOB]")]
     pub allow: Vec<String>,
+    /// Write a CycloneDX 1.5 SBOM beside each zip (`NAME-pyX.Y-ARCH.cdx.json`): every
+    /// distribution with its purl, wheel sha256 and license, under the layer and its
+    /// CodeSha256 [default: pylayer.toml's sbom, else no]
+    #[arg(long)]
+    pub sbom: bool,
     // JSON shape: `{"layers": [manifest, …]}`, one manifest per target.
     #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
@@ -120,6 +125,7 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         slim_patterns: args.slim_pattern.clone(),
         include: args.include.clone(),
         allow: args.allow.clone(),
+        sbom: args.sbom.then_some(true),
     };
     let rt = runtime()?;
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());

@@ -1,4 +1,5 @@
-//! `pylayer layers list NAME` and `pylayer layers prune NAME --keep N`, in each region asked.
+//! `pylayer layers list [NAME]` and `pylayer layers prune [NAME] --keep N`, over the
+//! project's layers (one per target), in each region asked.
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -6,7 +7,10 @@ use serde::Serialize;
 use super::shared::{self, AwsArgs};
 use super::{Failure, runtime};
 use pylayer::aws::AwsTarget;
-use pylayer::aws::layers::{VersionInfo, delete, to_prune, usage, versions};
+use pylayer::aws::layers::{
+    VersionInfo, delete, kept_in_use, project_layers, to_prune, usage, versions,
+};
+use pylayer::published;
 
 #[derive(Debug, Args)]
 pub struct LayersArgs {
@@ -22,36 +26,50 @@ pub struct LayersArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum LayersCommand {
-    /// Versions of a layer, newest first, with their sizes.
+    /// Versions of a project's layers (one per target), newest first, with their sizes.
     List {
-        /// The layer's name (not a version ARN).
-        name: String,
+        /// The project's layer name (`{name}`), or one layer's full name [default:
+        /// pylayer.toml's name]
+        name: Option<String>,
         /// Also list the functions that use each version.
         #[arg(long)]
         usage: bool,
+        /// The per-target layer name template, as for `publish` [default: pylayer.toml's
+        /// publish.layer-name, else `{name}-py{py}-{arch}`]
+        #[arg(long, value_name = "TEMPLATE")]
+        layer_name: Option<String>,
     },
-    /// Delete old versions that no function uses, keeping the newest N.
+    /// Delete old versions that no function uses, keeping the newest N of each target.
     Prune {
-        /// The layer's name (not a version ARN).
-        name: String,
-        /// How many of the newest versions to keep, used or not; older ones are deleted
-        /// unless a function still uses them.
+        /// The project's layer name (`{name}`), or one layer's full name [default:
+        /// pylayer.toml's name]
+        name: Option<String>,
+        /// How many of the newest versions of each target (runtime × architecture) to keep,
+        /// used or not (at least 1); older ones are deleted unless a function still uses them.
         #[arg(long, value_name = "N")]
         keep: usize,
         /// Say which versions would be deleted, delete nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The per-target layer name template, as for `publish` [default: pylayer.toml's
+        /// publish.layer-name, else `{name}-py{py}-{arch}`]
+        #[arg(long, value_name = "TEMPLATE")]
+        layer_name: Option<String>,
     },
 }
 
-/// What `prune` did (or would do) in one region: `--json` prints `{"layer", "dry_run",
-/// "regions": [this, …]}`.
+/// What `prune` did (or would do) to one layer in one region: `--json` prints `{"layer",
+/// "dry_run", "results": [this, …]}`.
 #[derive(Debug, Serialize)]
 struct PruneOutcome {
     region: String,
+    /// The Lambda layer name.
+    layer: String,
+    /// Versions kept as the newest N of their target.
+    kept: Vec<i64>,
     /// Versions deleted (or, in a dry run, that would be).
     deleted: Vec<i64>,
-    /// Versions older than the newest N that stay because functions use them.
+    /// Versions older than the newest N of their target that stay because functions use them.
     kept_in_use: Vec<KeptVersion>,
 }
 
@@ -59,6 +77,15 @@ struct PruneOutcome {
 struct KeptVersion {
     version: i64,
     used_by: Vec<String>,
+}
+
+/// A listed version and the layer it belongs to.
+#[derive(Debug, Serialize)]
+struct Listed {
+    region: String,
+    layer: String,
+    #[serde(flatten)]
+    version: VersionInfo,
 }
 
 pub fn run(args: LayersArgs) -> Result<(), Failure> {
@@ -71,54 +98,106 @@ pub fn run(args: LayersArgs) -> Result<(), Failure> {
     if args.aws.region.is_empty() {
         regions.truncate(1);
     }
-    let rt = runtime()?;
-    let (name, with_usage) = match &args.command {
-        LayersCommand::List { name, usage } => (name.clone(), *usage),
-        LayersCommand::Prune { name, .. } => (name.clone(), true),
+    let (given, with_usage, template) = match &args.command {
+        LayersCommand::List {
+            name,
+            usage,
+            layer_name,
+        } => (name.clone(), *usage, layer_name.clone()),
+        LayersCommand::Prune {
+            name, layer_name, ..
+        } => (name.clone(), true, layer_name.clone()),
     };
-    let mut listed: Vec<VersionInfo> = Vec::new();
+    if let LayersCommand::Prune { keep: 0, .. } = args.command {
+        return Err(Failure::usage(
+            "--keep 0 would delete every version of each target; pylayer always keeps the newest of each target: use --keep 1 or more",
+        ));
+    }
+    let name = given
+        .or_else(|| config.as_ref().and_then(|c| c.name.clone()))
+        .ok_or_else(|| {
+            Failure::usage(
+                "name the layer (`pylayer layers list NAME`), or set `name` in pylayer.toml",
+            )
+        })?;
+    let template = template
+        .or_else(|| config.as_ref().and_then(|c| c.publish.layer_name.clone()))
+        .unwrap_or_else(|| published::DEFAULT_LAYER_NAME.to_string());
+    published::check_template(&template).map_err(Failure::usage)?;
+    let rt = runtime()?;
+    let mut listed: Vec<Listed> = Vec::new();
     let mut pruned: Vec<PruneOutcome> = Vec::new();
+    let mut found_any = false;
     for region in &regions {
         let sdk = rt
             .block_on(pylayer::aws::sdk_config(&target, region.as_deref()))
             .map_err(Failure::failed)?;
         let region_name = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         let lambda = pylayer::aws::lambda(&sdk);
-        let mut list = rt
-            .block_on(versions(&lambda, &name))
+        let layers = rt
+            .block_on(project_layers(&lambda, &name, &template))
             .map_err(Failure::failed)?;
-        if with_usage {
-            let used = rt.block_on(usage(&lambda)).map_err(Failure::failed)?;
+        found_any |= !layers.is_empty();
+        let used = if with_usage && !layers.is_empty() {
+            rt.block_on(usage(&lambda)).map_err(Failure::failed)?
+        } else {
+            Default::default()
+        };
+        for layer in layers {
+            let mut list = rt
+                .block_on(versions(&lambda, &layer))
+                .map_err(Failure::failed)?;
             for v in &mut list {
                 v.used_by = used.get(&v.arn).cloned().unwrap_or_default();
             }
-        }
-        match &args.command {
-            LayersCommand::List { .. } => listed.extend(list),
-            LayersCommand::Prune { keep, dry_run, .. } => {
-                let doomed: Vec<i64> = to_prune(&list, *keep).iter().map(|v| v.version).collect();
-                let kept_in_use = list
-                    .iter()
-                    .skip(*keep)
-                    .filter(|v| !v.used_by.is_empty())
-                    .map(|v| KeptVersion {
-                        version: v.version,
-                        used_by: v.used_by.clone(),
-                    })
-                    .collect();
-                if !dry_run {
-                    for v in &doomed {
-                        rt.block_on(delete(&lambda, &name, *v))
-                            .map_err(Failure::failed)?;
+            match &args.command {
+                LayersCommand::List { .. } => listed.extend(list.into_iter().map(|v| Listed {
+                    region: region_name.clone(),
+                    layer: layer.clone(),
+                    version: v,
+                })),
+                LayersCommand::Prune { keep, dry_run, .. } => {
+                    let doomed: Vec<i64> =
+                        to_prune(&list, *keep).iter().map(|v| v.version).collect();
+                    let in_use: Vec<KeptVersion> = kept_in_use(&list, *keep)
+                        .iter()
+                        .map(|v| KeptVersion {
+                            version: v.version,
+                            used_by: v.used_by.clone(),
+                        })
+                        .collect();
+                    let kept = list
+                        .iter()
+                        .map(|v| v.version)
+                        .filter(|v| !doomed.contains(v) && !in_use.iter().any(|k| k.version == *v))
+                        .collect();
+                    if !dry_run {
+                        for v in &doomed {
+                            rt.block_on(delete(&lambda, &layer, *v))
+                                .map_err(Failure::failed)?;
+                        }
                     }
+                    pruned.push(PruneOutcome {
+                        region: region_name.clone(),
+                        layer: layer.clone(),
+                        kept,
+                        deleted: doomed,
+                        kept_in_use: in_use,
+                    });
                 }
-                pruned.push(PruneOutcome {
-                    region: region_name,
-                    deleted: doomed,
-                    kept_in_use,
-                });
             }
         }
+    }
+    if !found_any {
+        return Err(Failure::failed(format!(
+            "no layer named {name} or {} in {}: check the name, the region and the account (`pylayer publish` creates them)",
+            published::layer_name(&template, &name, "python3.X", "ARCH").unwrap_or_default(),
+            regions
+                .iter()
+                .map(|r| r.clone().unwrap_or_else(|| "the default region".into()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
     }
     let json = |v: serde_json::Value| -> Result<(), Failure> {
         let text = serde_json::to_string_pretty(&v).map_err(|e| Failure::failed(e.to_string()))?;
@@ -131,21 +210,23 @@ pub fn run(args: LayersArgs) -> Result<(), Failure> {
         }
         LayersCommand::List { .. } => print_list(&listed, with_usage),
         LayersCommand::Prune { dry_run, .. } if args.json => {
-            json(serde_json::json!({ "layer": name, "dry_run": dry_run, "regions": pruned }))?
+            json(serde_json::json!({ "layer": name, "dry_run": dry_run, "results": pruned }))?
         }
         LayersCommand::Prune { dry_run, .. } => print_prune(&pruned, dry_run, regions.len() > 1),
     }
     Ok(())
 }
 
-fn print_list(list: &[VersionInfo], with_usage: bool) {
+fn print_list(list: &[Listed], with_usage: bool) {
     println!(
-        "{:>7}  {:>12}  {:<24}  {:<22}  used by",
-        "version", "zip bytes", "created", "runtimes"
+        "{:<28}  {:>7}  {:>12}  {:<24}  {:<22}  used by",
+        "layer", "version", "zip bytes", "created", "runtimes"
     );
-    for v in list {
+    for l in list {
+        let v = &l.version;
         println!(
-            "{:>7}  {:>12}  {:<24}  {:<22}  {}",
+            "{:<28}  {:>7}  {:>12}  {:<24}  {:<22}  {}",
+            l.layer,
             v.version,
             v.code_size,
             v.created.chars().take(24).collect::<String>(),
@@ -166,22 +247,23 @@ fn print_prune(outcomes: &[PruneOutcome], dry_run: bool, several: bool) {
         } else {
             String::new()
         };
+        let layer = &o.layer;
         for k in &o.kept_in_use {
             println!(
-                "keeping version {}{at} (used by {})",
+                "{layer}: keeping version {}{at} (used by {})",
                 k.version,
                 k.used_by.join(", ")
             );
         }
         for v in &o.deleted {
             if dry_run {
-                println!("would delete version {v}{at}");
+                println!("{layer}: would delete version {v}{at}");
             } else {
-                println!("deleted version {v}{at}");
+                println!("{layer}: deleted version {v}{at}");
             }
         }
         if o.deleted.is_empty() {
-            println!("nothing to prune{at}");
+            println!("{layer}: nothing to prune{at}");
         }
     }
 }

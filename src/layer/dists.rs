@@ -31,6 +31,43 @@ pub struct Dist {
     /// The wheel tags its `WHEEL` file lists (`cp312-cp312-manylinux_2_17_x86_64`); empty
     /// when it has none (installed from an sdist, or by hand).
     pub tags: Vec<String>,
+    /// What METADATA says of the license: `License-Expression` (an SPDX expression), else
+    /// a one-line `License`, else the `License ::` classifiers.
+    pub license: Option<License>,
+}
+
+/// A distribution's license as its METADATA states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum License {
+    /// PEP 639 `License-Expression`.
+    Expression(String),
+    /// A free-text `License` line or a classifier's last part (`MIT License`).
+    Named(String),
+}
+
+/// The license of a METADATA file (see [`Dist::license`]). A multi-line `License` field is
+/// the license's whole text, not a name, and is skipped.
+fn license_of(headers: &Headers) -> Option<License> {
+    if let Some(e) = headers.get("License-Expression").map(str::trim)
+        && !e.is_empty()
+    {
+        return Some(License::Expression(e.to_string()));
+    }
+    if let Some(l) = headers.get("License").map(str::trim)
+        && !l.is_empty()
+        && !l.contains('\n')
+        && l.len() <= 100
+        && !l.eq_ignore_ascii_case("unknown")
+    {
+        return Some(License::Named(l.to_string()));
+    }
+    let named: Vec<&str> = headers
+        .get_all("Classifier")
+        .filter_map(|c| c.trim().strip_prefix("License ::"))
+        .filter_map(|c| c.rsplit("::").next().map(str::trim))
+        .filter(|c| !c.is_empty() && *c != "OSI Approved")
+        .collect();
+    (!named.is_empty()).then(|| License::Named(named.join(" OR ")))
 }
 
 impl Dist {
@@ -210,6 +247,7 @@ pub fn collect(entries: &[Entry], roots: &[String]) -> Vec<Dist> {
             files,
             top_level,
             tags,
+            license: license_of(&headers),
         });
     }
     out

@@ -27,7 +27,7 @@ use anyhow::Result;
 use crate::check::report::{Finding, Severity};
 use crate::target::Arch;
 use binfile::BinaryInfo;
-pub use dists::Dist;
+pub use dists::{Dist, License};
 use inventory::{Content, EntryKind};
 pub use inventory::{Inventory, LayerSource};
 
