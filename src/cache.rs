@@ -68,4 +68,16 @@ impl CacheDir {
             .join(prefix)
             .join(format!("{wheel_sha256}.zip"))
     }
+
+    /// A shared object with its debug sections stripped (`slim::strip`), deflated in a
+    /// one-entry zip (`slim::stored`), keyed by the sha256 of the original bytes:
+    /// `stripped-v1/ab/abcdef….zip`. The layer writer copies it from here, so a build never
+    /// holds every stripped library in memory and a warm one never recompresses it.
+    pub fn stripped_path(&self, original_sha256: &str) -> PathBuf {
+        let prefix = original_sha256.get(..2).unwrap_or("00");
+        self.root
+            .join("stripped-v1")
+            .join(prefix)
+            .join(format!("{original_sha256}.zip"))
+    }
 }

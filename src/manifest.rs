@@ -67,10 +67,25 @@ pub struct ManifestSlim {
     pub defaults: bool,
     pub patterns: Vec<String>,
     pub removed_files: usize,
-    /// Unzipped bytes removed.
+    /// Unzipped bytes saved: files removed and debug sections stripped.
     pub removed_bytes: u64,
+    /// Shared objects whose debug sections were stripped (they stay in the layer).
+    #[serde(default)]
+    pub stripped_files: usize,
+    /// Shared objects with debug sections left unstripped, because removing them could
+    /// have moved what the loader reads.
+    #[serde(default)]
+    pub left_unstripped: Vec<LeftUnstripped>,
     /// Every category, zeros included.
     pub categories: Vec<crate::slim::CategoryTotal>,
+}
+
+/// A shared object `--slim` did not strip, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftUnstripped {
+    /// Its path in the zip.
+    pub path: String,
+    pub reason: String,
 }
 
 /// How the layer's bytecode was made: which modules, by which interpreter (the magic number
@@ -373,6 +388,13 @@ pub fn render_table(m: &Manifest) -> String {
                 format!(": {}", parts.join(", "))
             }
         ));
+        if s.stripped_files > 0 || !s.left_unstripped.is_empty() {
+            out.push_str(&format!(
+                "            stripped debug sections of {} shared object(s); {} left unstripped\n",
+                s.stripped_files,
+                s.left_unstripped.len()
+            ));
+        }
     }
     out.push_str(&format!("sha256      {}\n", m.sha256));
     out.push_str(&format!("CodeSha256  {}\n", m.code_sha256));

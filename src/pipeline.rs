@@ -506,13 +506,19 @@ fn build_target(
     if b.slim.is_active() {
         let before: std::collections::BTreeSet<String> =
             plan.entries().map(|(p, _)| p.to_string()).collect();
-        let r =
-            crate::slim::slim_plan(&mut plan, b.slim).map_err(|e| failed(e.context("slimming")))?;
+        let r = crate::slim::slim_plan(&mut plan, b.slim, &b.cache)
+            .map_err(|e| failed(e.context("slimming")))?;
         slim_summary = Some(manifest::ManifestSlim {
             defaults: b.slim.defaults,
             patterns: b.slim.patterns.0.iter().map(|p| p.text.clone()).collect(),
             removed_files: r.files,
             removed_bytes: r.bytes,
+            stripped_files: r.stripped,
+            left_unstripped: r
+                .left_unstripped
+                .into_iter()
+                .map(|(path, reason)| manifest::LeftUnstripped { path, reason })
+                .collect(),
             categories: r.categories,
         });
         let after: std::collections::BTreeSet<&str> = plan.entries().map(|(p, _)| p).collect();

@@ -389,3 +389,207 @@ fn slim_patterns_from_the_file_and_flags_with_bang_keeping() {
         describe_output(&o)
     );
 }
+
+/// A shared library compiled here with debug information (`cc -g`); `None` (failing under
+/// CI) without a C compiler.
+fn compiled_library(dir: &Path, name: &str) -> Option<Vec<u8>> {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(
+        &src,
+        "#include <string.h>\nstatic int bias = 1;\nint add(int a, int b) { return a + b + bias; }\nint length(const char *s) { return (int)strlen(s); }\n",
+    )
+    .unwrap();
+    let so = dir.join(format!("{name}.so"));
+    match std::process::Command::new("cc")
+        .args(["-g", "-O0", "-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&src)
+        .output()
+    {
+        Ok(o) => {
+            assert!(
+                o.status.success(),
+                "cc: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            Some(std::fs::read(&so).unwrap())
+        }
+        Err(e) => {
+            support::missing_tool(&format!("no C compiler `cc` ({e}): apt-get install gcc"));
+            None
+        }
+    }
+}
+
+/// `lib` with its last PT_LOAD stretched to the end of the file (as an appended segment of
+/// a patched library would be): its debug sections now lie inside a loaded segment.
+fn debug_inside_a_segment(lib: &[u8]) -> Vec<u8> {
+    let mut so = lib.to_vec();
+    let le64 = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap());
+    let phoff = le64(&so[32..40]) as usize;
+    let phnum = u16::from_le_bytes([so[56], so[57]]) as usize;
+    let last = (0..phnum)
+        .map(|i| phoff + i * 56)
+        .rfind(|h| so[*h..*h + 4] == [1, 0, 0, 0])
+        .unwrap();
+    let filesz = so.len() as u64 - le64(&so[last + 8..last + 16]);
+    so[last + 32..last + 40].copy_from_slice(&filesz.to_le_bytes());
+    so
+}
+
+fn section_names(data: &[u8]) -> Vec<String> {
+    use object::{Object, ObjectSection};
+    object::File::parse(data)
+        .unwrap()
+        .sections()
+        .map(|s| s.name().unwrap().to_string())
+        .collect()
+}
+
+fn program_headers(data: &[u8]) -> Vec<u8> {
+    let phoff = u64::from_le_bytes(data[32..40].try_into().unwrap()) as usize;
+    let phnum = u16::from_le_bytes([data[56], data[57]]) as usize;
+    data[phoff..phoff + phnum * 56].to_vec()
+}
+
+#[test]
+fn slim_strips_debug_sections_of_shared_objects_that_still_load() {
+    let env = TestEnv::new();
+    let build_dir = env.work_dir().join("cc");
+    std::fs::create_dir_all(&build_dir).unwrap();
+    let Some(lib) = compiled_library(&build_dir, "libnative") else {
+        return;
+    };
+    assert!(section_names(&lib).iter().any(|n| n.starts_with(".debug_")));
+    let crafted = debug_inside_a_segment(&lib);
+    let wheel = WheelSpec::new("native", "1.0")
+        .tag("py3-none-manylinux_2_17_x86_64")
+        .no_files()
+        .file(
+            "native/__init__.py",
+            "import ctypes, os\n_lib = ctypes.CDLL(os.path.join(os.path.dirname(__file__), 'libnative.so.1'))\n\ndef add(a, b):\n    return _lib.add(a, b)\n",
+        )
+        .file("native/libnative.so.1", lib.clone())
+        .file("native/_patched.so", crafted.clone())
+        .file("native/LICENSE", "MIT\n")
+        .build(&env.work_dir().join("wheels"));
+    let index = TestIndex::start(&[wheel], IndexOptions::default());
+    let build = |out: &str, extra: &[&str]| {
+        let o = run(env
+            .cmd()
+            .args([
+                "build",
+                "native",
+                "--index-url",
+                &index.url,
+                "--name",
+                "nat",
+                "--python",
+                "3.12",
+                "--json",
+                "--out-dir",
+                out,
+            ])
+            .args(extra));
+        assert!(o.status.success(), "{}", describe_output(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["layers"][0].clone()
+    };
+    build("full", &[]);
+    let full_zip = env.work_dir().join("full/nat-py3.12-x86_64.zip");
+    let prediction = inspect(&env, &full_zip, &[]);
+    let slim = build("slim", &["--slim"]);
+    let zip = env.work_dir().join("slim/nat-py3.12-x86_64.zip");
+    let entries = read_zip(&zip);
+
+    // The library lost its debug sections and nothing the loader reads.
+    let stripped = &entries["python/native/libnative.so.1"];
+    assert!(
+        stripped.len() < lib.len(),
+        "{} vs {}",
+        stripped.len(),
+        lib.len()
+    );
+    let names = section_names(stripped);
+    assert!(!names.iter().any(|n| n.starts_with(".debug_")), "{names:?}");
+    let kept: Vec<String> = section_names(&lib)
+        .into_iter()
+        .filter(|n| !n.starts_with(".debug_") && n != ".symtab" && n != ".strtab")
+        .collect();
+    assert_eq!(names, kept);
+    assert_eq!(program_headers(stripped), program_headers(&lib));
+    match std::process::Command::new("readelf")
+        .arg("-SW")
+        .arg({
+            let p = build_dir.join("stripped.so");
+            std::fs::write(&p, stripped).unwrap();
+            p
+        })
+        .output()
+    {
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            assert!(o.status.success() && text.contains(".dynsym"), "{text}");
+            assert!(
+                !text.contains(".debug_") && !text.contains(".symtab"),
+                "{text}"
+            );
+        }
+        Err(e) => support::missing_tool(&format!("no readelf ({e}): apt-get install binutils")),
+    }
+    // The crafted one is left exactly as it was, and the manifest says why.
+    assert_eq!(entries["python/native/_patched.so"], crafted);
+    let s = &slim["slim"];
+    assert_eq!(s["stripped_files"], 1, "{s}");
+    let left = s["left_unstripped"].as_array().unwrap();
+    assert_eq!(left.len(), 1, "{s}");
+    assert_eq!(left[0]["path"], "python/native/_patched.so");
+    assert!(
+        left[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("loadable segments"),
+        "{s}"
+    );
+
+    // Saved exactly what inspect predicted, and exactly what left the zip.
+    let saved = (lib.len() - stripped.len()) as u64;
+    assert_eq!(category(s, "categories", "debug-symbols"), (1, saved));
+    assert_eq!(category(&prediction, "trim", "debug-symbols"), (1, saved));
+    assert_eq!(
+        s["removed_bytes"], prediction["slim_bytes"],
+        "{s}\n{prediction}"
+    );
+    assert_record_matches(&entries);
+    assert_eq!(inspect(&env, &zip, &[])["slim_bytes"], 0);
+
+    // Same inputs, same bytes (the second build finds the stripped copy in the cache).
+    build("again", &["--slim"]);
+    assert!(
+        std::fs::read(env.work_dir().join("again/nat-py3.12-x86_64.zip")).unwrap()
+            == std::fs::read(&zip).unwrap(),
+        "two --slim builds differ"
+    );
+
+    // It still loads and runs, from the unpacked layer.
+    let python =
+        match pylayer::interpreter::discover(12, None, pylayer::interpreter::Purpose::BYTECODE) {
+            Ok(i) => i.python,
+            Err(e) => {
+                support::missing_tool(&e.0);
+                return;
+            }
+        };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, data) in &entries {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    let o = run(std::process::Command::new(python)
+        .args(["-I", "-B", "-c"])
+        .arg("import sys; sys.path.insert(0, sys.argv[1]); import native; print(native.add(2, 3))")
+        .arg(dir.path().join("python")));
+    assert!(o.status.success(), "{}", describe_output(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "6");
+}

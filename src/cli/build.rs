@@ -63,8 +63,10 @@ pub struct BuildArgs {
     pub code: Option<PathBuf>,
     /// Remove what a layer never needs at run time: test directories no runtime module
     /// imports, type stubs, C/C++/Cython sources and headers, static libraries, binaries for
-    /// other operating systems; never license files or package data (`pylayer inspect`
-    /// shows what it would save) [default: pylayer.toml's slim, else no]
+    /// other operating systems; and strip debug sections and static symbol tables from
+    /// shared objects, never moving what the loader reads; never license files or package
+    /// data (`pylayer inspect` shows what it would save) [default: pylayer.toml's slim,
+    /// else no]
     #[arg(long)]
     pub slim: bool,
     /// A gitignore-style glob relative to site-packages: more files to remove, or with a

@@ -1,6 +1,6 @@
 //! `pylayer inspect`: where a layer's megabytes go. Sizes per distribution against Lambda's
 //! 250 MB unzipped limit, the largest files, and what trimming would save (test packages,
-//! type stubs, docs and examples, debug symbols in shared objects), as a table, JSON or a
+//! type stubs, debug sections of shared objects, docs and examples), as a table, JSON or a
 //! self-contained HTML page with a treemap.
 
 pub mod html;
@@ -33,8 +33,9 @@ pub struct Inspection {
     pub largest_files: Vec<FileSize>,
     pub trim: Vec<TrimCategory>,
     pub trim_total_bytes: u64,
-    /// Files and unzipped bytes `build --slim` removes (the categories with `slim: true`):
-    /// the same trim policy decides both.
+    /// Files `build --slim` removes, and the unzipped bytes it saves (the categories with
+    /// `slim: true`, debug sections it strips included): the same trim policy and the same
+    /// stripping function decide both.
     pub slim_files: usize,
     pub slim_bytes: u64,
     pub bytecode: Bytecode,
@@ -86,7 +87,7 @@ pub struct FileSize {
 #[derive(Debug, Clone, Serialize)]
 pub struct TrimCategory {
     /// The slim policy's categories (`tests`, `stubs`, `sources`, `static-libs`,
-    /// `foreign-binaries`, `patterns`), then `docs` and `debug-symbols`.
+    /// `foreign-binaries`, `patterns`, `debug-symbols`), then `docs`.
     pub category: String,
     pub description: String,
     /// Whether `build --slim` removes this category.
@@ -124,13 +125,8 @@ pub fn trim_category(rel: &str) -> Option<(&'static str, String)> {
     None
 }
 
-fn describe(category: &str) -> &'static str {
-    match category {
-        "docs" => "docs and examples (docs/, examples/, *.md, *.rst); not removed by --slim",
-        _ => {
-            "debug symbols in shared objects (.debug_*, .symtab, .strtab); not removed by --slim yet"
-        }
-    }
+fn describe(_category: &str) -> &'static str {
+    "docs and examples (docs/, examples/, *.md, *.rst); not removed by --slim"
 }
 
 /// Where a policy removal is shown as coming from: the test directory for tests, the
@@ -301,10 +297,29 @@ pub fn inspect_with(path: &Path, slim_patterns: &[String]) -> Result<(Layer, Ins
             None => c.3.push((who, f.size)),
         }
     }
+    // Debug sections `--slim` strips from the shared objects distributions install (not
+    // files added with `--include`): the very function the slim stage strips with, on the
+    // same files.
+    if let Some((_, c)) = slim
+        .iter_mut()
+        .find(|(c, _)| *c == crate::slim::Category::DebugSymbols)
+    {
+        for (i, f) in layer.files.iter().enumerate() {
+            if f.strippable > 0
+                && !removed[i]
+                && f.dist.is_some()
+                && crate::slim::strip::is_shared_object_name(&f.path)
+            {
+                c.1 += 1;
+                c.2 += f.strippable;
+                c.3.push((f.path.clone(), f.strippable));
+            }
+        }
+    }
     let slim_files = removals.len();
-    let slim_bytes: u64 = removals.iter().map(|r| files[r.index].size).sum();
+    let slim_bytes: u64 = slim.iter().map(|(_, t)| t.2).sum();
 
-    // What it does not remove: docs, and debug symbols of the shared objects it keeps.
+    // What it does not remove: docs.
     let mut docs: Tally = ("docs", 0, 0, Vec::new());
     for (i, f) in layer.files.iter().enumerate() {
         if removed[i] {
@@ -322,19 +337,11 @@ pub fn inspect_with(path: &Path, slim_patterns: &[String]) -> Result<(Layer, Ins
             }
         }
     }
-    let mut debug: Tally = ("debug-symbols", 0usize, 0u64, Vec::new());
-    for (i, f) in layer.files.iter().enumerate() {
-        if f.strippable > 0 && !removed[i] {
-            debug.1 += 1;
-            debug.2 += f.strippable;
-            debug.3.push((f.path.clone(), f.strippable));
-        }
-    }
     let with_policy = slim
         .into_iter()
         .filter(|(c, t)| *c != crate::slim::Category::Patterns || t.1 > 0)
         .map(|(c, t)| (t, Some(c.description())));
-    let others = [docs, debug].into_iter().map(|t| (t, None));
+    let others = [docs].into_iter().map(|t| (t, None));
     let trim: Vec<TrimCategory> = with_policy
         .chain(others)
         .map(|((cat, files, bytes, mut ex), policy_description)| {
@@ -549,7 +556,7 @@ pub fn render(i: &Inspection) -> String {
         share(i.trim_total_bytes)
     ));
     out.push_str(&format!(
-        "build --slim removes {} files, {} ({} bytes, {:.1}% of the layer): the categories above docs and debug-symbols\n",
+        "build --slim removes {} files and strips debug sections, saving {} ({} bytes, {:.1}% of the layer): every category but docs\n",
         i.slim_files,
         human_bytes(i.slim_bytes),
         crate::format::thousands(i.slim_bytes),

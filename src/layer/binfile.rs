@@ -9,7 +9,6 @@
 use object::Endianness;
 use object::elf;
 use object::read::elf::{Dyn, FileHeader};
-use object::{Object, ObjectSection};
 use serde::Serialize;
 
 /// What a binary file is, as far as loading it on Lambda is concerned.
@@ -44,7 +43,8 @@ pub struct ElfInfo {
     pub runpath: Vec<String>,
     /// (library, version) from `.gnu.version_r`, e.g. (`libc.so.6`, `GLIBC_2.28`).
     pub version_needs: Vec<(String, String)>,
-    /// Bytes `strip` would remove (debug sections, static symbols): what `inspect` reports.
+    /// Bytes `build --slim` saves by stripping its debug sections
+    /// ([`crate::slim::strip::saving`]): what `inspect` reports.
     pub strippable_bytes: u64,
 }
 
@@ -79,7 +79,7 @@ pub fn parse(data: &[u8]) -> Option<BinaryInfo> {
     if data.starts_with(b"\x7fELF") {
         return Some(match parse_elf(data) {
             Ok(mut info) => {
-                info.strippable_bytes = strippable_bytes(data).unwrap_or(0);
+                info.strippable_bytes = crate::slim::strip::saving(data);
                 BinaryInfo::Elf(info)
             }
             Err(e) => BinaryInfo::Damaged(format!("not a loadable ELF file: {e}")),
@@ -195,27 +195,6 @@ fn parse_elf_as<Elf: FileHeader<Endian = Endianness>>(
     Ok(info)
 }
 
-/// Bytes of debug sections and static symbols in an ELF file; `None` when the bytes are not
-/// an ELF file the `object` crate can parse.
-pub fn strippable_bytes(data: &[u8]) -> Option<u64> {
-    if data.len() < 4 || &data[..4] != b"\x7fELF" {
-        return None;
-    }
-    let file = object::File::parse(data).ok()?;
-    let mut total = 0u64;
-    for s in file.sections() {
-        let Ok(name) = s.name() else { continue };
-        let strippable = name.starts_with(".debug_")
-            || name.starts_with(".zdebug_")
-            || name == ".symtab"
-            || name == ".strtab";
-        if strippable && let Some((_, size)) = s.file_range() {
-            total += size;
-        }
-    }
-    Some(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,23 +245,6 @@ mod tests {
         // Every truncation of a real ELF parses to something, never a panic.
         for cut in [16, 64, 100, 1000, 5000, bytes.len() / 2] {
             let _ = parse(&bytes[..cut.min(bytes.len())]);
-        }
-    }
-
-    #[test]
-    fn not_elf_is_none() {
-        assert_eq!(strippable_bytes(b"hello world"), None);
-        assert_eq!(strippable_bytes(b"\x7fELF"), None);
-    }
-
-    #[test]
-    fn the_test_binary_has_symbols() {
-        // This test executable is an ELF file with a symbol table on Linux.
-        if cfg!(target_os = "linux") {
-            let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-            let n = strippable_bytes(&exe).expect("own executable parses as ELF");
-            assert!(n > 0);
-            assert!((n as usize) < exe.len());
         }
     }
 }

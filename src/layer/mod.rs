@@ -40,7 +40,8 @@ pub struct LayerFile {
     pub compressed: u64,
     /// Index into `Layer::dists`, or `None` when no distribution claims the file.
     pub dist: Option<usize>,
-    /// Bytes `strip` would remove from it (ELF files with debug sections or symbols).
+    /// Bytes stripping its debug sections saves ([`crate::slim::strip::saving`]; 0 for
+    /// anything but an ELF file with debug sections that can be stripped safely).
     pub strippable: u64,
 }
 

@@ -4,13 +4,24 @@
 //! enough: `write` derives RECORD from the final plan, and the manifest reports what this
 //! stage removed per category.
 //!
-//! `pylayer inspect` runs the same [`policy::decide`] over a built layer's files, so its
-//! "what trimming would save" is exactly what `--slim` removes.
+//! With the default categories (`--slim`) it then strips the debug sections and static
+//! symbol table of every ELF shared object left ([`strip`]): the entry's source becomes the
+//! stripped copy, kept deflated in the cache ([`stored`]) with its RECORD hash, which
+//! `write` copies raw and lists in RECORD.
+//!
+//! `pylayer inspect` runs the same [`policy::decide`] over a built layer's files, and the
+//! same [`strip::saving`] over its shared objects, so its "what trimming would save" is
+//! exactly what `--slim` removes.
 
 pub mod imports;
 pub mod pattern;
 pub mod policy;
+pub mod stored;
+pub mod strip;
 
+use sha2::{Digest, Sha256};
+
+use crate::cache::CacheDir;
 use crate::plan::{Entry, Plan, Source, relative_to};
 pub use policy::{Category, CategoryTotal, Policy};
 
@@ -19,8 +30,15 @@ pub use policy::{Category, CategoryTotal, Policy};
 pub struct SlimReport {
     /// Every category, zeros included, in [`Category::ALL`] order.
     pub categories: Vec<CategoryTotal>,
+    /// Files removed.
     pub files: usize,
+    /// Unzipped bytes saved: removed files and stripped debug sections.
     pub bytes: u64,
+    /// Shared objects whose debug sections were stripped.
+    pub stripped: usize,
+    /// Shared objects with debug sections left as they were, with why (a debug section
+    /// before the end of a loaded segment, a layout the stripper does not rewrite).
+    pub left_unstripped: Vec<(String, String)>,
 }
 
 /// The uncompressed size of a planned entry.
@@ -35,8 +53,10 @@ fn entry_size(entry: &Entry) -> anyhow::Result<u64> {
     })
 }
 
-/// Removes from `plan` every entry `policy` removes.
-pub fn slim_plan(plan: &mut Plan, policy: &Policy) -> anyhow::Result<SlimReport> {
+/// Removes from `plan` every entry `policy` removes, then (with the default categories)
+/// strips the debug sections of the shared objects left, keeping the stripped copies in
+/// `cache`.
+pub fn slim_plan(plan: &mut Plan, policy: &Policy, cache: &CacheDir) -> anyhow::Result<SlimReport> {
     let prefix = plan.prefix().to_string();
     let mut paths = Vec::new();
     let mut files = Vec::new();
@@ -52,9 +72,72 @@ pub fn slim_plan(plan: &mut Plan, policy: &Policy) -> anyhow::Result<SlimReport>
     for r in &removals {
         plan.remove(&paths[r.index]);
     }
-    Ok(SlimReport {
+    let mut report = SlimReport {
         categories: policy::totals(&files, &removals),
         files: removals.len(),
         bytes: removals.iter().map(|r| files[r.index].size).sum(),
-    })
+        stripped: 0,
+        left_unstripped: Vec::new(),
+    };
+    if policy.defaults {
+        let (files, saved) = strip_plan(plan, cache, &mut report.left_unstripped)?;
+        report.stripped = files;
+        report.bytes += saved;
+        if let Some(t) = report
+            .categories
+            .iter_mut()
+            .find(|t| t.category == Category::DebugSymbols.as_str())
+        {
+            t.files = files;
+            t.bytes = saved;
+        }
+    }
+    Ok(report)
+}
+
+/// Strips every ELF shared object a distribution installs ([`strip::is_shared_object_name`]); the
+/// stripped copy goes into the cache and becomes the entry's source. Returns the files
+/// stripped and the bytes saved; files left alone are pushed on `left` with why.
+fn strip_plan(
+    plan: &mut Plan,
+    cache: &CacheDir,
+    left: &mut Vec<(String, String)>,
+) -> anyhow::Result<(usize, u64)> {
+    // Only what distributions install: files the user adds (`--include`) go in as they are.
+    let paths: Vec<String> = plan
+        .entries()
+        .filter(|(p, e)| e.dist.is_some() && strip::is_shared_object_name(p))
+        .map(|(p, _)| p.to_string())
+        .collect();
+    let (mut files, mut saved) = (0usize, 0u64);
+    for path in paths {
+        let data = plan.read(&path)?;
+        if !data.starts_with(b"\x7fELF") {
+            continue;
+        }
+        let key = hex::encode(Sha256::digest(&data));
+        let file = cache.stripped_path(&key);
+        // A warm build finds the stripped copy, deflated, and strips nothing again.
+        let entry = match stored::load(&file)? {
+            Some(e) => e,
+            None => match strip::strip_debug(&data) {
+                strip::Outcome::Nothing => continue,
+                strip::Outcome::LeftAlone(why) => {
+                    left.push((path, why));
+                    continue;
+                }
+                strip::Outcome::Stripped(out) => stored::save(&file, &out)
+                    .map_err(|e| anyhow::anyhow!("{path}: cannot keep its stripped copy: {e:#}"))?,
+            },
+        };
+        saved += (data.len() as u64).saturating_sub(entry.size);
+        files += 1;
+        if let Some(e) = plan.get_mut(&path) {
+            e.source = Source::Archive {
+                archive: file,
+                entry,
+            };
+        }
+    }
+    Ok((files, saved))
 }

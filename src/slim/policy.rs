@@ -37,17 +37,23 @@ pub enum Category {
     ForeignBinaries,
     /// A `slim-patterns` entry, for a file no default category covers.
     Patterns,
+    /// Debug sections and static symbol tables of ELF shared objects: the files stay,
+    /// stripped ([`super::strip`]).
+    /// [`decide`] never answers it; the slim stage and `inspect` measure it with
+    /// [`super::strip::saving`].
+    DebugSymbols,
 }
 
 impl Category {
     /// Every category, in report order.
-    pub const ALL: [Category; 6] = [
+    pub const ALL: [Category; 7] = [
         Category::Tests,
         Category::Stubs,
         Category::Sources,
         Category::StaticLibs,
         Category::ForeignBinaries,
         Category::Patterns,
+        Category::DebugSymbols,
     ];
 
     /// The name in the manifest, inspect's report and JSON.
@@ -59,6 +65,7 @@ impl Category {
             Category::StaticLibs => "static-libs",
             Category::ForeignBinaries => "foreign-binaries",
             Category::Patterns => "patterns",
+            Category::DebugSymbols => "debug-symbols",
         }
     }
 
@@ -77,6 +84,9 @@ impl Category {
                 "binaries for other operating systems (*.pyd, *.dll, *.exe, *.lib, *.pdb, *.dylib, *-darwin.so)"
             }
             Category::Patterns => "files removed by slim-patterns",
+            Category::DebugSymbols => {
+                "debug sections and static symbol tables of ELF shared objects (.debug_*, .symtab, .strtab), stripped without moving loadable segments"
+            }
         }
     }
 }
