@@ -108,6 +108,9 @@ pub struct IndexClient {
     page_slots: tokio::sync::Semaphore,
     /// Permits for metadata requests, apart from pages so neither starves the other.
     metadata_slots: tokio::sync::Semaphore,
+    /// Per origin: whether it serves `.metadata` files its index pages do not advertise
+    /// (see [`IndexClient::unadvertised_metadata_file`]); absent until the first answer.
+    metadata_hosts: Mutex<HashMap<String, bool>>,
 }
 
 fn shared<K: std::hash::Hash + Eq + Clone, T, E>(
@@ -138,7 +141,10 @@ impl IndexClient {
             metadata: Mutex::default(),
             find_links_files: OnceCell::new(),
             page_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS),
-            metadata_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS),
+            metadata_slots: tokio::sync::Semaphore::new(
+                std::env::var("PYLAYER_TMP_INFLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(MAX_CONCURRENT_REQUESTS),
+            ),
+            metadata_hosts: Mutex::default(),
         }
     }
 
@@ -285,25 +291,32 @@ impl IndexClient {
             .http_cache
             .get_immutable(&pointer)
             .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|sha| self.cached_metadata(&sha));
-        let bytes = match cached {
-            Some(b) => b,
+            .and_then(|sha| self.cached_metadata(&sha).map(|b| (b, sha)));
+        let (bytes, sha) = match cached {
+            Some(found) => found,
             None => {
                 let bytes = self.metadata_uncached(file).await?;
-                // Only content-addressed answers are safe to keep forever.
+                let sha = sha256_hex(&bytes);
+                // Only content-addressed answers are safe to keep forever. Written on the
+                // blocking pool: thousands of small files must not hold up the workers.
                 if file.sha256.is_some() || is_local(&file.url) {
-                    let sha = sha256_hex(&bytes);
-                    if write_cache_entry(&self.cache.metadata_path(&sha), &bytes).is_ok() {
-                        self.http_cache.put_immutable(&pointer, sha.as_bytes());
-                    }
+                    let path = self.cache.metadata_path(&sha);
+                    let http_cache = self.http_cache.clone();
+                    let (body, sha) = (bytes.clone(), sha.clone());
+                    let _ = tokio::task::spawn_blocking(move || {
+                        if write_cache_entry(&path, &body).is_ok() {
+                            http_cache.put_immutable(&pointer, sha.as_bytes());
+                        }
+                    })
+                    .await;
                 }
-                bytes
+                (bytes, sha)
             }
         };
         self.metadata_hashes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(file.url.clone(), sha256_hex(&bytes));
+            .insert(file.url.clone(), sha);
         Ok(bytes)
     }
 
@@ -360,12 +373,56 @@ impl IndexClient {
                 }
                 return Ok(resp.bytes);
             }
+        } else if let Some(m) = self.unadvertised_metadata_file(file).await {
+            return Ok(m);
         }
         if let Some(m) = self.metadata_by_range(file).await? {
             return Ok(m);
         }
         let (path, _, _) = self.whole_wheel(file).await?;
         metadata::from_wheel_file(&path, &file.filename)
+    }
+
+    /// The PEP 658 `.metadata` file of a wheel whose index page did not advertise one. Some
+    /// mirrors pass pages through without the metadata attributes while the file host
+    /// serves the files anyway; one small request then replaces two or three range
+    /// requests of up to 64 KiB each. Tried on a host until it answers without one (then
+    /// the range route is used there for the rest of the run); a body is used only if it is
+    /// the METADATA of that very wheel (its Name and Version match the filename).
+    async fn unadvertised_metadata_file(&self, file: &DistFile) -> Option<Vec<u8>> {
+        let origin = url::Url::parse(&file.url).ok()?.origin().ascii_serialization();
+        let known = self.lock_metadata_hosts().get(&origin).copied();
+        if known == Some(false) {
+            return None;
+        }
+        let url = format!("{}.metadata", file.url);
+        let answer = self
+            .http
+            .get(&url)
+            .headers(self.auth_headers(&url))
+            .send()
+            .await
+            .ok()?;
+        let good = if answer.status().is_success() {
+            crate::http::read_body(answer, metadata::METADATA_MAX_BYTES, &url)
+                .await
+                .ok()
+                .filter(|b| metadata::is_metadata_of(b, &file.filename))
+        } else {
+            None
+        };
+        if known.is_none() {
+            self.lock_metadata_hosts()
+                .entry(origin)
+                .or_insert(good.is_some());
+        }
+        good
+    }
+
+    fn lock_metadata_hosts(&self) -> std::sync::MutexGuard<'_, HashMap<String, bool>> {
+        self.metadata_hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// A range of a remote file: `Some((bytes, total size))` for a 206 answer, `None` when
