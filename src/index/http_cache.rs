@@ -132,17 +132,11 @@ impl HttpCache {
         read_capped(&body, crate::index::PAGE_MAX_BYTES).ok()
     }
 
-    /// Stores an immutable entry forever.
+    /// Stores an immutable entry forever: the body alone (see [`Self::get_immutable`]), one
+    /// file per entry, since a long resolution stores thousands of them.
     pub fn put_immutable(&self, name: &str, body: &[u8]) {
-        let meta = Meta {
-            url: crate::http::strip_userinfo_in_text(name),
-            final_url: crate::http::strip_userinfo_in_text(name),
-            content_type: String::new(),
-            etag: None,
-            last_modified: None,
-            fresh_until: u64::MAX,
-        };
-        self.store(&key(name, "immutable"), &meta, body);
+        let (_, b) = self.paths(&key(name, "immutable"));
+        let _ = write_cache_entry(&b, body);
     }
 
     /// GET `url` with `accept`, using a fresh cached copy, revalidating a stale one, and in

@@ -33,12 +33,17 @@ pub const PAGE_MAX_BYTES: u64 = 64 << 20;
 /// A range answer larger than this is refused (a wheel's central directory or METADATA).
 const RANGE_MAX_BYTES: u64 = 32 << 20;
 
-/// At most this many project pages, and this many metadata reads, are requested at once.
-/// Callers may ask for thousands at a time (a resolution prefetches every requirement it
-/// sees); each request in flight holds a connection and its buffers, so without a bound
-/// 10,000 unknown requirements took 1.5 GB (docs/benchmarks.md). More in flight than this
-/// gains nothing over one pooled HTTP/2 connection or a few HTTP/1.1 ones.
+/// At most this many project pages are requested at once (metadata reads:
+/// [`MAX_METADATA_REQUESTS`]). Callers may ask for thousands at a time (a resolution
+/// prefetches every requirement it sees); each page in flight holds a connection and its
+/// buffers (pages are up to several MiB), so without a bound 10,000 unknown requirements
+/// took 1.5 GB (docs/benchmarks.md).
 pub const MAX_CONCURRENT_REQUESTS: usize = 32;
+
+/// At most this many metadata reads are in flight at once. A long backtrack reads thousands
+/// of small metadata files, each one round trip: with 32 in flight the boto3 conflict of
+/// issue 14 was bound by the round-trip time (docs/benchmarks.md); uv uses 50.
+pub const MAX_METADATA_REQUESTS: usize = 64;
 
 const ACCEPT_SIMPLE: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
@@ -141,9 +146,7 @@ impl IndexClient {
             metadata: Mutex::default(),
             find_links_files: OnceCell::new(),
             page_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS),
-            metadata_slots: tokio::sync::Semaphore::new(
-                std::env::var("PYLAYER_TMP_INFLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(MAX_CONCURRENT_REQUESTS),
-            ),
+            metadata_slots: tokio::sync::Semaphore::new(MAX_METADATA_REQUESTS),
             metadata_hosts: Mutex::default(),
         }
     }

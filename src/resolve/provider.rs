@@ -93,7 +93,7 @@ pub struct Provider {
 type DepRanges = Vec<(PackageName, Ranges<Version>)>;
 
 /// Background metadata downloads at once.
-const PREFETCH_CONCURRENCY: usize = 32;
+const PREFETCH_CONCURRENCY: usize = crate::index::MAX_METADATA_REQUESTS;
 
 fn ranges_of(req: &Requirement) -> Ranges<Version> {
     match &req.version_or_url {
@@ -253,7 +253,7 @@ impl Provider {
             dep_ranges: RefCell::default(),
             tried: RefCell::default(),
             prefetched: RefCell::default(),
-            prefetch_slots: Arc::new(tokio::sync::Semaphore::new(std::env::var("PYLAYER_TMP_INFLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(PREFETCH_CONCURRENCY))),
+            prefetch_slots: Arc::new(tokio::sync::Semaphore::new(PREFETCH_CONCURRENCY)),
             unusable: RefCell::default(),
             unavailable: RefCell::default(),
         })
@@ -717,7 +717,7 @@ impl Provider {
             // From the second version of a package on, the search is walking down its
             // releases: read the next ones' metadata many at a time.
             if n >= 2 {
-                self.prefetch_versions(name, range, v, n.clamp(16, std::env::var("PYLAYER_TMP_AHEAD").ok().and_then(|v| v.parse().ok()).unwrap_or(64)), n >= 4);
+                self.prefetch_versions(name, range, v, n.clamp(16, 64), n >= 4);
             }
         }
         Ok(chosen)
