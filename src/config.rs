@@ -41,10 +41,42 @@ pub struct Config {
     pub slim: Option<bool>,
     /// Gitignore-style globs relative to site-packages: more files to remove, `!` to keep.
     pub slim_patterns: Vec<String>,
+    /// Directories whose `lib/`, `bin/` and `python/` are copied into the layer
+    /// (`crate::include`), relative to the file's directory.
+    pub include: Vec<PathBuf>,
     /// Read by `publish` and `attach`.
     pub publish: PublishConfig,
+    /// Where the lock is kept [default: pylayer.lock; `pylayer.ENV.lock` for an environment].
+    pub lock: Option<PathBuf>,
+    /// Requirement strings added by the selected environment (`[env.NAME] packages`).
+    pub packages: Vec<String>,
+    /// Distributions the selected environment removes from the requirements.
+    pub remove: Vec<String>,
+    /// The `[env.NAME]` tables, by name.
+    pub envs: std::collections::BTreeMap<String, EnvConfig>,
+    /// The environment these settings were merged for (`--env`), if any.
+    pub env: Option<String>,
+    /// The project's own `lock` key, kept when an environment replaces `lock`.
+    pub base_lock: Option<PathBuf>,
+    /// `[check] allow`: findings accepted, as `CODE` or `CODE:GLOB` (`crate::check::allow`).
+    pub check_allow: Vec<String>,
     /// Where the file was read from (not part of the file).
     pub dir: PathBuf,
+}
+
+/// One `[env.NAME]` table: adjustments of the project's requirements for an environment
+/// (dev, test, prod) and where it publishes. Lists add to the project's; `name`, `lock` and
+/// the publish keys given replace the project's.
+#[derive(Debug, Clone, Default)]
+pub struct EnvConfig {
+    pub requirements: Vec<PathBuf>,
+    pub packages: Vec<String>,
+    pub remove: Vec<String>,
+    pub constraints: Vec<PathBuf>,
+    pub exclude: Vec<String>,
+    pub name: Option<String>,
+    pub lock: Option<PathBuf>,
+    pub publish: Option<PublishConfig>,
 }
 
 /// Settings for `pylayer publish` and `attach` (the `[publish]` table).
@@ -225,6 +257,13 @@ const KEYS: &[Key<Config>] = &[
         |c, v| c.slim_patterns = v.strings(),
     ),
     key(
+        "include",
+        Shape::List,
+        "a list of directory path strings",
+        "include = [\"vendor\"]",
+        |c, v| c.include = paths(v.strings()),
+    ),
+    key(
         "publish",
         Shape::Table,
         "a table",
@@ -232,7 +271,100 @@ const KEYS: &[Key<Config>] = &[
         // Read by `read_publish`: a table needs the reader for its own keys.
         |_, _| {},
     ),
+    key(
+        "lock",
+        Shape::Text,
+        "a path string",
+        "lock = \"pylayer.lock\"",
+        |c, v| c.lock = Some(PathBuf::from(v.text())),
+    ),
+    key(
+        "env",
+        Shape::Table,
+        "a table of environments",
+        "an `[env.prod]` line followed by its keys, at the end of the file",
+        // Read by `read_envs`.
+        |_, _| {},
+    ),
+    key(
+        "check",
+        Shape::Table,
+        "a table",
+        "a `[check]` line followed by its keys, at the end of the file",
+        // Read by `read_check`.
+        |_, _| {},
+    ),
 ];
+
+/// Every key of an `[env.NAME]` table.
+const ENV_KEYS: &[Key<EnvConfig>] = &[
+    key(
+        "requirements",
+        Shape::OneOrMany,
+        "a path string or a list of them",
+        "requirements = [\"requirements-dev.txt\"]",
+        |e, v| e.requirements = paths(v.strings()),
+    ),
+    key(
+        "packages",
+        Shape::List,
+        "a list of requirement strings",
+        "packages = [\"pytest-mock>=3\"]",
+        |e, v| e.packages = v.strings(),
+    ),
+    key(
+        "remove",
+        Shape::List,
+        "a list of distribution name strings",
+        "remove = [\"debugpy\"]",
+        |e, v| e.remove = v.strings(),
+    ),
+    key(
+        "constraints",
+        Shape::OneOrMany,
+        "a path string or a list of them",
+        "constraints = [\"constraints-prod.txt\"]",
+        |e, v| e.constraints = paths(v.strings()),
+    ),
+    key(
+        "exclude",
+        Shape::List,
+        "a list of distribution name strings",
+        "exclude = [\"boto3\"]",
+        |e, v| e.exclude = v.strings(),
+    ),
+    key(
+        "name",
+        Shape::Text,
+        "a string",
+        "name = \"my-layer-prod\"",
+        |e, v| e.name = Some(v.text()),
+    ),
+    key(
+        "lock",
+        Shape::Text,
+        "a path string",
+        "lock = \"pylayer.prod.lock\"",
+        |e, v| e.lock = Some(PathBuf::from(v.text())),
+    ),
+    key(
+        "publish",
+        Shape::Table,
+        "a table",
+        "an `[env.prod.publish]` line followed by its keys",
+        // Read by `read_envs`.
+        |_, _| {},
+    ),
+];
+
+/// Every key of the `[check]` table.
+const CHECK_KEYS: &[Key<Vec<String>>] = &[key(
+    "allow",
+    Shape::List,
+    "a list of \"CODE\" or \"CODE:GLOB\" strings",
+    "allow = [\"windows-binary:debugpy/**\"]",
+    |a, v| *a = v.strings(),
+)];
 
 /// Every key of the `[publish]` table.
 const PUBLISH_KEYS: &[Key<PublishConfig>] = &[
@@ -422,11 +554,18 @@ impl Config {
         let mut config = Config::default();
         for (key, value) in reader.entries(&root, KEYS, "")? {
             match value {
-                Read::Table(table) => config.publish = read_publish(&reader, table)?,
+                Read::Table(table) if key.name == "env" => config.envs = read_envs(&reader, table)?,
+                Read::Table(table) if key.name == "check" => {
+                    for (key, value) in reader.entries(table, CHECK_KEYS, "check.")? {
+                        (key.set)(&mut config.check_allow, value);
+                    }
+                }
+                Read::Table(table) => config.publish = read_publish(&reader, table, "publish.")?,
                 value => (key.set)(&mut config, value),
             }
         }
         config.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.base_lock = config.lock.clone();
         Ok(config)
     }
 
@@ -454,13 +593,57 @@ impl Config {
     }
 }
 
-/// The `[publish]` table.
-fn read_publish(reader: &Reader<'_>, table: &DeTable<'_>) -> anyhow::Result<PublishConfig> {
+/// The `[publish]` table (`prefix` names it in messages).
+fn read_publish(
+    reader: &Reader<'_>,
+    table: &DeTable<'_>,
+    prefix: &str,
+) -> anyhow::Result<PublishConfig> {
     let mut publish = PublishConfig::default();
-    for (key, value) in reader.entries(table, PUBLISH_KEYS, "publish.")? {
+    for (key, value) in reader.entries(table, PUBLISH_KEYS, prefix)? {
         (key.set)(&mut publish, value);
     }
     Ok(publish)
+}
+
+/// The `[env.NAME]` tables.
+fn read_envs(
+    reader: &Reader<'_>,
+    table: &DeTable<'_>,
+) -> anyhow::Result<std::collections::BTreeMap<String, EnvConfig>> {
+    let mut envs = std::collections::BTreeMap::new();
+    for (name, item) in table {
+        let env_name = name.get_ref().as_ref().to_string();
+        let sub = toml_access::table(item).map_err(|wrong| {
+            anyhow::anyhow!(
+                "{}: env.{env_name} must be a table; found {}\n  write it as an `[env.{env_name}]` line followed by its keys",
+                reader.at(wrong.span.start),
+                wrong.found
+            )
+        })?;
+        if env_name.is_empty()
+            || !env_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            anyhow::bail!(
+                "{}: environment name `{env_name}` must be letters, digits, `-` or `_` (it becomes part of the layer name)",
+                reader.at(name.span().start)
+            );
+        }
+        let prefix = format!("env.{env_name}.");
+        let mut env = EnvConfig::default();
+        for (key, value) in reader.entries(sub, ENV_KEYS, &prefix)? {
+            match value {
+                Read::Table(t) => {
+                    env.publish = Some(read_publish(reader, t, &format!("{prefix}publish."))?)
+                }
+                value => (key.set)(&mut env, value),
+            }
+        }
+        envs.insert(env_name, env);
+    }
+    Ok(envs)
 }
 
 /// The commented `pylayer.toml` that `pylayer init` writes.
@@ -513,10 +696,20 @@ compile-bytecode = true
 # slim = true
 # slim-patterns = ["*/datasets/data/", "!numpy/_core/include/"]
 
+# Files no wheel has (a system library such as libodbc.so.2): each directory's lib/, bin/
+# and python/ are copied to the layer's (/opt/lib is on LD_LIBRARY_PATH, /opt/bin on PATH);
+# a directory named lib, bin or python lands as that directory.
+# include = ["vendor"]
+
 # Package index (default: PYLAYER_INDEX_URL, PIP_INDEX_URL, else the public index).
 # index-url = "https://example.internal/simple/"
 # extra-index-urls = []
 # find-links = ["wheels/"]
+
+[check]
+# Findings to accept, by code and optionally a glob relative to site-packages (or the
+# layer root): they no longer fail the build or `pylayer check`, and are still counted.
+# allow = ["windows-binary:debugpy/**"]
 
 [publish]
 # regions = ["eu-west-1"]

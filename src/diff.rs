@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::format::human_bytes;
 use crate::layer::Layer;
+use crate::manifest::Manifest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -46,6 +47,10 @@ pub struct DistChange {
     pub new_bytes: u64,
     /// `new_bytes - old_bytes` (unzipped).
     pub delta_bytes: i64,
+    /// Why the sides differ, where pylayer knows it (a glibc ceiling, a Python version, the
+    /// runtime ships it, installer tooling, left out by the build).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,6 +125,7 @@ pub fn diff_layers(old: &Layer, new: &Layer) -> Diff {
             old_bytes: ob,
             new_bytes: nb,
             delta_bytes: nb as i64 - ob as i64,
+            reason: None,
         });
     }
     dists.sort_by(|x, y| {
@@ -137,6 +143,54 @@ pub fn diff_layers(old: &Layer, new: &Layer) -> Diff {
         old_zip_bytes: old.zip_bytes,
         new_zip_bytes: new.zip_bytes,
         distributions: dists,
+    }
+}
+
+/// Fills in [`DistChange::reason`] from what the builds recorded (`old`/`new`: the manifest
+/// of each side, when it is a pylayer-built zip) and what pylayer knows of every layer.
+pub fn explain(d: &mut Diff, old: Option<&Manifest>, new: Option<&Manifest>) {
+    for c in &mut d.distributions {
+        if c.change == Change::Unchanged {
+            continue;
+        }
+        let key = crate::wheel_name::normalize_name(&c.name);
+        let recorded = |m: Option<&Manifest>| -> Option<String> {
+            let m = m?;
+            let not_taken = m.held_back.iter().chain(&m.differs).find(|n| {
+                n.name == key
+                    && (Some(&n.not_taken) == c.old_version.as_ref()
+                        || Some(&n.not_taken) == c.new_version.as_ref())
+            });
+            if let Some(n) = not_taken {
+                return Some(format!("{} not taken: {}", n.not_taken, n.reason));
+            }
+            m.notes
+                .iter()
+                .find(|note| {
+                    note.starts_with("left out")
+                        && note
+                            .split(|ch: char| {
+                                !(ch.is_alphanumeric() || ch == '-' || ch == '_' || ch == '.')
+                            })
+                            .any(|w| crate::wheel_name::normalize_name(w) == key)
+                })
+                .cloned()
+        };
+        c.reason = recorded(new).or_else(|| recorded(old)).or_else(|| {
+            let one_side = c.old_version.is_none() || c.new_version.is_none();
+            if !one_side {
+                None
+            } else if crate::domain::INSTALLER_TOOLING.contains(&key.as_str()) {
+                Some("installer tooling: never part of a layer".to_string())
+            } else if crate::domain::runtime_provides_distribution(&key) {
+                Some(
+                    "the Lambda runtime ships it: left out with runtime-provided = false or --exclude"
+                        .to_string(),
+                )
+            } else {
+                None
+            }
+        });
     }
 }
 
@@ -181,6 +235,13 @@ pub fn render(d: &Diff, all: bool) -> String {
             ],
             &rows,
             &[3, 4, 5],
+        ));
+    }
+    for c in d.distributions.iter().filter(|c| c.reason.is_some()) {
+        out.push_str(&format!(
+            "  {}: {}\n",
+            c.name,
+            c.reason.as_deref().unwrap_or_default()
         ));
     }
     let unchanged = d

@@ -166,6 +166,12 @@ pub fn human_size(n: u64) -> String {
 /// zip, so the commands that read layer zips (`inspect`, `test`) take a directory as `check`
 /// does. Symbolic links are followed; the zip is deleted when the handle drops.
 pub fn zip_directory(dir: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    zip_directory_under(dir, "")
+}
+
+/// Like [`zip_directory`], with every name under `prefix` (`python/`): a venv's
+/// site-packages packed as the layer it would be.
+pub fn zip_directory_under(dir: &Path, prefix: &str) -> anyhow::Result<tempfile::NamedTempFile> {
     use anyhow::Context;
     let tmp = tempfile::Builder::new()
         .prefix("pylayer-dir-")
@@ -182,11 +188,13 @@ pub fn zip_directory(dir: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
         .large_file(true);
     for rel in files {
         let src = dir.join(&rel);
-        let name = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let name = format!(
+            "{prefix}{}",
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/")
+        );
         zip.start_file(name, opts)
             .with_context(|| format!("cannot pack {}", src.display()))?;
         let mut f =

@@ -2,6 +2,8 @@
 //! once flags, pylayer.toml, requirement files and a venv have been merged (the CLI's job),
 //! and the digest the lock records to tell whether it still fits them.
 
+use std::path::PathBuf;
+
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
@@ -21,6 +23,11 @@ pub struct Inputs {
     /// True when the requirements are every distribution of a venv (all pinned, top-level
     /// and transitive alike), which changes what "only needed by" means for exclusions.
     pub from_venv: bool,
+    /// Where the lock is kept.
+    pub lock_path: PathBuf,
+    /// The locks of the project's other environments, by environment name: their pins are
+    /// preferred, so shared packages get one version across environments where possible.
+    pub sibling_locks: Vec<(String, PathBuf)>,
 }
 
 impl Inputs {

@@ -47,6 +47,9 @@ pub struct Manifest {
     /// What slimming removed; absent when the build did not slim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slim: Option<ManifestSlim>,
+    /// Files copied from `--include` directories, sorted by path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub included: Vec<crate::include::ManifestIncluded>,
     pub notes: Vec<String>,
     /// Packages not at their newest release, and why (from the lock).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -197,6 +200,7 @@ pub fn build_manifest(
         packages,
         bytecode: None,
         slim: None,
+        included: Vec::new(),
         notes: report.notes.clone(),
         held_back: Vec::new(),
         differs: Vec::new(),
@@ -273,6 +277,20 @@ pub fn render_table(m: &Manifest) -> String {
     if rows.is_empty() {
         out.push_str("(no packages)\n");
     }
+    if !m.included.is_empty() {
+        let bytes: u64 = m.included.iter().map(|i| i.bytes).sum();
+        let mut shown: Vec<&str> = m.included.iter().take(5).map(|i| i.path.as_str()).collect();
+        let more = format!("{} more", m.included.len().saturating_sub(5));
+        if m.included.len() > 5 {
+            shown.push(&more);
+        }
+        out.push_str(&format!(
+            "included: {} file(s), {} ({})\n",
+            m.included.len(),
+            human_bytes(bytes),
+            shown.join(", ")
+        ));
+    }
 
     let unzipped_limit = m.limits.unzipped_limit;
     let pct = |n: u64, of: u64| {
@@ -303,7 +321,7 @@ pub fn render_table(m: &Manifest) -> String {
     ));
     let upload_limit = m.limits.direct_upload_limit;
     let upload_verdict = if m.zip_bytes > upload_limit {
-        "needs S3 upload"
+        "needs S3 upload (`pylayer publish ZIP --s3-bucket BUCKET`)"
     } else {
         "direct upload ok"
     };

@@ -15,6 +15,7 @@
 //! [`plan::Plan`] and adds, filters or rewrites entries (see the `plan` module); RECORD files
 //! and the manifest follow from the final plan without further work.
 
+pub mod environments;
 mod locking;
 pub mod naming;
 mod selection;
@@ -114,6 +115,11 @@ pub struct BuildSettings {
     pub slim: Option<bool>,
     /// More files to remove (gitignore-style, `!` keeps), after pylayer.toml's `slim-patterns`.
     pub slim_patterns: Vec<String>,
+    /// Directories whose `lib/`, `bin/` and `python/` are copied into the layer (after
+    /// pylayer.toml's `include`); see `crate::include`.
+    pub include: Vec<PathBuf>,
+    /// Findings the check accepts, `CODE[:GLOB]` (after pylayer.toml's `[check] allow`).
+    pub allow: Vec<String>,
 }
 
 /// One layer `build` wrote.
@@ -161,6 +167,16 @@ pub fn build(
     )?;
     let (bytecode_mode, compilers) = bytecode_interpreters(inputs, settings, &config)?;
     let slim = slim_policy(settings, &config)?;
+    let included = crate::include::collect(
+        &config
+            .include
+            .iter()
+            .map(|d| config.path(d))
+            .chain(settings.include.iter().cloned())
+            .collect::<Vec<_>>(),
+    )
+    .map_err(Error::Input)?;
+    let allow = check_allow(&config, &settings.allow)?;
     let startup = startup(settings, bytecode_mode)?;
     let overwrite = settings
         .overwrite
@@ -239,6 +255,8 @@ pub fn build(
             keep: keep_tooling(&roots, packages, on_event),
             overwrite: overwrite.clone(),
             slim: &slim,
+            included: &included,
+            allow: &allow,
             source_date_epoch: settings.source_date_epoch,
             bytecode: compilers
                 .iter()
@@ -249,8 +267,12 @@ pub fn build(
             cache: CacheDir::resolve(settings.lock.cache_dir.as_deref()),
             held_back,
             differs,
+            import_interpreter: settings
+                .python_interpreter
+                .clone()
+                .or_else(|| config.python_interpreter.as_ref().map(|p| config.path(p))),
         };
-        layers.push(build_target(&target, packages, &wheels)?);
+        layers.push(build_target(&target, packages, &wheels, on_event)?);
     }
     Ok(BuildOutcome { out_dir, layers })
 }
@@ -306,6 +328,10 @@ struct TargetBuild<'a> {
     overwrite: Vec<plan::Overwrite>,
     /// What the slim stage removes; inactive when the build does not slim.
     slim: &'a crate::slim::Policy,
+    /// Files from `--include` directories, added after every other stage.
+    included: &'a [crate::include::Included],
+    /// Findings the check accepts.
+    allow: &'a [check::allow::Allow],
     source_date_epoch: Option<u64>,
     /// The interpreter compiling this target's bytecode; `None` for none.
     bytecode: Option<&'a Interpreter>,
@@ -316,6 +342,9 @@ struct TargetBuild<'a> {
     /// The lock's notes on releases not taken, for the manifest.
     held_back: Vec<crate::lock::NotTaken>,
     differs: Vec<crate::lock::NotTaken>,
+    /// The interpreter named for the build (`--python-interpreter`), which also imports a
+    /// slimmed layer; `None` finds one.
+    import_interpreter: Option<PathBuf>,
 }
 
 /// The interpreters that compile bytecode, one per Python minor of the targets; empty when
@@ -394,6 +423,22 @@ fn slim_policy(
     })
 }
 
+/// The findings the check accepts: pylayer.toml's `[check] allow`, then `--allow`. An
+/// unknown code is a usage error naming the valid ones (and the file it came from).
+pub fn check_allow(
+    config: &crate::config::Config,
+    flags: &[String],
+) -> Result<Vec<check::allow::Allow>, Error> {
+    let mut out = check::allow::Allow::parse_all(&config.check_allow).map_err(|e| {
+        Error::Input(format!(
+            "{}: [check] {e}",
+            config.dir.join(crate::config::CONFIG_FILE).display()
+        ))
+    })?;
+    out.extend(check::allow::Allow::parse_all(flags).map_err(|e| Error::Input(format!("--{e}")))?);
+    Ok(out)
+}
+
 /// Where `imported` bytecode's start-up imports begin: `--entry` in its code directory, or
 /// every public top-level module. `--entry` without `imported` is a usage error.
 fn startup(
@@ -434,6 +479,7 @@ fn build_target(
     b: &TargetBuild,
     packages: &[LockedPackage],
     wheels: &[(LockedPackage, PathBuf)],
+    on_event: &dyn Fn(Event),
 ) -> Result<BuiltLayer, Error> {
     let failed = |e: anyhow::Error| Error::Failed(format!("building {}: {e:#}", b.zip.display()));
     let mut plan = plan::plan(
@@ -449,7 +495,12 @@ fn build_target(
     // Stages that add, filter or rewrite entries go here (see the `plan` module).
     // Slimming first: nothing is compiled for a file it removes.
     let mut slim_summary = None;
+    // What slimming removed, by layer path: an import that fails after slimming and names
+    // one of these was broken by it.
+    let mut slim_removed = None;
     if b.slim.is_active() {
+        let before: std::collections::BTreeSet<String> =
+            plan.entries().map(|(p, _)| p.to_string()).collect();
         let r =
             crate::slim::slim_plan(&mut plan, b.slim).map_err(|e| failed(e.context("slimming")))?;
         slim_summary = Some(manifest::ManifestSlim {
@@ -459,6 +510,13 @@ fn build_target(
             removed_bytes: r.bytes,
             categories: r.categories,
         });
+        let after: std::collections::BTreeSet<&str> = plan.entries().map(|(p, _)| p).collect();
+        slim_removed = Some(
+            before
+                .into_iter()
+                .filter(|p| !after.contains(p.as_str()))
+                .collect::<std::collections::BTreeSet<String>>(),
+        );
     }
     let mut bytecode_summary = None;
     if let Some(interp) = b.bytecode {
@@ -475,8 +533,8 @@ fn build_target(
         let mut files = r.pyc_files;
         let mut imported = None;
         if let Some(startup) = b.startup {
-            let t =
-                only_imported(&mut plan, interp, startup, &r.added, b.target).map_err(failed)?;
+            let t = only_imported(&mut plan, interp, startup, &r.added, b.target, &b.cache)
+                .map_err(failed)?;
             files = t.kept_files;
             imported = Some(t);
         }
@@ -490,15 +548,23 @@ fn build_target(
             imported,
         });
     }
+    // Included files last: copied as they are, never slimmed, stripped or compiled.
+    let included = crate::include::add_to_plan(&mut plan, b.included)
+        .map_err(|e| Error::Input(format!("{e:#}")))?;
     // The zip and its manifest are written as a pair: another build into the same path
     // waits here until both are in place.
     let _out_lock = crate::outlock::OutputLock::acquire(&b.zip).map_err(failed)?;
+    let prefix = plan.prefix().to_string();
     let report = assemble::write(plan, b.source_date_epoch, &b.zip).map_err(failed)?;
-    let check = check_zip(&b.zip, b.target)?;
+    let mut check = check_zip(&b.zip, b.target, b.allow)?;
+    if let Some(removed) = &slim_removed {
+        import_after_slim(b, removed, &prefix, &mut check, on_event)?;
+    }
     let mut manifest =
         manifest::build_manifest(b.name, b.target, b.layout, &b.zip, packages, &report);
     manifest.bytecode = bytecode_summary;
     manifest.slim = slim_summary;
+    manifest.included = included;
     manifest.held_back = b.held_back.clone();
     manifest.differs = b.differs.clone();
     manifest::write(&manifest, &manifest::manifest_path(&b.zip))?;
@@ -509,6 +575,53 @@ fn build_target(
     })
 }
 
+/// After slimming: imports every top-level module of the written layer and adds a finding
+/// to the check for each that fails (an error when the failure names something slimming
+/// removed); a note when no interpreter can run the layer.
+fn import_after_slim(
+    b: &TargetBuild,
+    removed: &std::collections::BTreeSet<String>,
+    prefix: &str,
+    check: &mut check::Report,
+    on_event: &dyn Fn(Event),
+) -> Result<(), Error> {
+    use crate::layer_test::slimmed::{self, Outcome};
+    let memo = b.cache.root().join("interpreters-v1.json");
+    let outcome = slimmed::check(
+        &b.zip,
+        b.target,
+        b.import_interpreter.as_deref(),
+        Some(memo),
+        removed,
+        prefix,
+    )
+    .map_err(|e| {
+        Error::Failed(format!(
+            "importing the slimmed layer {}: {e:#}",
+            b.zip.display()
+        ))
+    })?;
+    match outcome {
+        Outcome::Skipped(why) => on_event(Event::Note(format!("{}: {why}", b.target.label()))),
+        Outcome::Checked {
+            modules,
+            interpreter,
+            findings,
+        } => {
+            on_event(Event::Detail(format!(
+                "{}: imported {modules} top-level module(s) of the slimmed layer with {interpreter}",
+                b.target.label()
+            )));
+            if !findings.is_empty() {
+                check.findings.extend(findings);
+                check.sort();
+                check.apply_allow(b.allow);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `imported` bytecode: imports what runs at start-up from the planned layer and leaves out
 /// the `.pyc` of every module it did not load.
 fn only_imported(
@@ -517,6 +630,7 @@ fn only_imported(
     startup: &bytecode::imported::Startup,
     added: &[(String, String)],
     target: &Target,
+    cache: &CacheDir,
 ) -> anyhow::Result<manifest::ImportedBytecode> {
     let native = plan
         .entries()
@@ -530,7 +644,24 @@ fn only_imported(
             target.arch.machine()
         );
     }
-    let found = bytecode::imported::discover(plan, interp, startup)?;
+    let key = bytecode::startup_cache::key(plan, interp, startup)?;
+    let found = match bytecode::startup_cache::load(cache, &key) {
+        Some(found) => {
+            plan.notes.push(
+                "imported bytecode: what start-up imports was taken from the cache (same layer files, interpreter and handler code as a build before)".to_string(),
+            );
+            found
+        }
+        None => {
+            let found = bytecode::imported::discover(plan, interp, startup)?;
+            if let Err(e) = bytecode::startup_cache::store(cache, &key, &found) {
+                plan.notes.push(format!(
+                    "imported bytecode: could not remember the start-up imports in the cache ({e:#}); the next build imports the layer again"
+                ));
+            }
+            found
+        }
+    };
     let trimmed = bytecode::imported::keep_loaded(plan, added, &found.loaded);
     for f in &found.failures {
         plan.notes.push(format!(
@@ -555,9 +686,17 @@ fn only_imported(
 }
 
 /// The static check of a zip this build just wrote.
-fn check_zip(zip: &Path, target: &Target) -> Result<check::Report, Error> {
+fn check_zip(
+    zip: &Path,
+    target: &Target,
+    allow: &[check::allow::Allow],
+) -> Result<check::Report, Error> {
     let source = LayerSource::from_path(zip)
         .map_err(|e| Error::Failed(format!("cannot read {}: {e}", zip.display())))?;
-    check::check(&source, target, &CheckOptions::default())
+    let opts = CheckOptions {
+        allow: allow.to_vec(),
+        ..CheckOptions::default()
+    };
+    check::check(&source, target, &opts)
         .map_err(|e| Error::Failed(format!("cannot read {}: {e}", zip.display())))
 }

@@ -515,6 +515,114 @@ fn imported_mode_compiles_only_what_start_up_imports_and_test_counts_it() {
     );
 }
 
+/// What start-up imports is found once per (layer files, interpreter, handler code) and then
+/// taken from the cache: a module that counts its imports in a marker file shows whether a
+/// build imported the layer. A namespace package's subpackages are start-up roots too.
+#[test]
+fn imported_mode_remembers_start_up_imports_and_reaches_namespace_packages() {
+    if python312().is_none() {
+        return;
+    }
+    let env = TestEnv::new();
+    let marker = env.work_dir().join("imports.log");
+    let wheels_dir = env.work_dir().join("wheels");
+    let wheels = vec![
+        WheelSpec::new("counted", "1.0")
+            .no_files()
+            .file(
+                "counted.py",
+                "import os\np = os.environ.get('PYLAYER_TEST_IMPORT_MARKER')\nif p:\n    with open(p, 'a') as f:\n        f.write('imported\\n')\n",
+            )
+            .build(&wheels_dir),
+        WheelSpec::new("nsp-plugin", "1.0")
+            .no_files()
+            .file("nsp/plugin/__init__.py", "from nsp.plugin import core\n")
+            .file("nsp/plugin/core.py", "X = 1\n")
+            .file("nsp/plugin/unused.py", "Y = 2\n")
+            .build(&wheels_dir),
+    ];
+    let index = TestIndex::start(&wheels, IndexOptions::default());
+    let code = env.work_dir().join("function");
+    std::fs::create_dir_all(&code).unwrap();
+    std::fs::write(code.join("app.py"), "import counted\n").unwrap();
+    let code_arg = code.display().to_string();
+    let build = |extra: &[&str]| {
+        let out = run(env
+            .cmd()
+            .env("PYLAYER_TEST_IMPORT_MARKER", &marker)
+            .args([
+                "build",
+                "counted",
+                "nsp-plugin",
+                "--index-url",
+                &index.url,
+                "--name",
+                "ns",
+                "--python",
+                "3.12",
+                "--json",
+                "--compile-bytecode=imported",
+            ])
+            .args(extra));
+        assert!(out.status.success(), "{}", describe_output(&out));
+        let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        m["layers"][0].clone()
+    };
+    let imports = || {
+        std::fs::read_to_string(&marker)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let zip = env.work_dir().join("dist/ns-py3.12-x86_64.zip");
+
+    let first = build(&[]);
+    assert_eq!(imports(), 1, "the first build imports the layer");
+    assert_eq!(
+        first["bytecode"]["imported"]["modules"],
+        serde_json::json!(["counted", "nsp.plugin"]),
+        "{first:#}"
+    );
+    assert_eq!(
+        pyc_names(&zip),
+        vec![
+            "python/__pycache__/counted.cpython-312.pyc",
+            "python/nsp/plugin/__pycache__/__init__.cpython-312.pyc",
+            "python/nsp/plugin/__pycache__/core.cpython-312.pyc",
+        ]
+    );
+    let first_bytes = std::fs::read(&zip).unwrap();
+
+    let second = build(&[]);
+    assert_eq!(
+        imports(),
+        1,
+        "the second build takes the answer from the cache"
+    );
+    assert!(
+        second["notes"].to_string().contains("taken from the cache"),
+        "{second:#}"
+    );
+    assert_eq!(std::fs::read(&zip).unwrap(), first_bytes);
+    assert_eq!(second["bytecode"], first["bytecode"]);
+
+    // A handler is another question: imported once, then remembered; changing its code asks
+    // again.
+    let entry = ["--entry", "app", "--code", code_arg.as_str()];
+    build(&entry);
+    assert_eq!(imports(), 2);
+    build(&entry);
+    assert_eq!(imports(), 2);
+    assert_eq!(
+        pyc_names(&zip),
+        vec!["python/__pycache__/counted.cpython-312.pyc"]
+    );
+    std::fs::write(code.join("app.py"), "import counted\nimport nsp.plugin\n").unwrap();
+    build(&entry);
+    assert_eq!(imports(), 3, "changed handler code is imported again");
+    assert_eq!(pyc_names(&zip).len(), 3, "{:?}", pyc_names(&zip));
+}
+
 /// Where scripts/test-deps.sh unpacks Debian's aarch64 python3.11.
 fn arm64_python311() -> Option<PathBuf> {
     if std::env::consts::ARCH != "x86_64" {

@@ -238,3 +238,61 @@ fn from_venv_warns_about_editable_installs_and_leaves_them_out() {
     );
     assert!(!entries.iter().any(|e| e.contains("mine")), "{entries:?}");
 }
+
+/// The venv's Python decides the target unless a flag says otherwise; a pylayer.toml that
+/// names another Python stops the build with what to do, instead of building the venv's
+/// pins for the wrong runtime.
+#[test]
+fn from_venv_takes_the_venv_python_and_refuses_a_different_pylayer_toml() {
+    let env = TestEnv::new();
+    let dir = env.work_dir().join("wheels");
+    let index = TestIndex::start(
+        &[WheelSpec::new("plain", "1.0").build(&dir)],
+        IndexOptions::default(),
+    );
+    let venv = venv_with_tooling(&env);
+    std::fs::write(venv.join("pyvenv.cfg"), "version = 3.11.7\n").unwrap();
+    let build = |extra: &[&str]| {
+        run(env
+            .cmd()
+            .args(["build", "--index-url", &index.url, "--name", "vp"])
+            .arg("--from-venv")
+            .arg(&venv)
+            .args(extra))
+    };
+    let out = build(&[]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(env.work_dir().join("dist/vp-py3.11-x86_64.zip").is_file());
+
+    let out = run(env.cmd().args(["init", "--name", "vp"]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let out = build(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pylayer.toml"), "{err}");
+    assert!(err.contains("python3.11"), "{err}");
+    assert!(err.contains("--python 3.11"), "{err}");
+    // A flag settles it.
+    let out = build(&["--python", "3.12"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(env.work_dir().join("dist/vp-py3.12-x86_64.zip").is_file());
+
+    // `init` with flags on the initialised project updates those keys, comments kept.
+    let out = run(env
+        .cmd()
+        .args(["init", "--python", "3.11", "--arch", "arm64"]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("set python = [\"3.11\"]"), "{said}");
+    assert!(said.contains("set arch = [\"arm64\"]"), "{said}");
+    let text = std::fs::read_to_string(env.work_dir().join("pylayer.toml")).unwrap();
+    assert!(text.contains("\npython = [\"3.11\"]\n"), "{text}");
+    assert!(text.contains("\narch = [\"arm64\"]\n"), "{text}");
+    assert!(text.contains("# Lambda Python runtimes"), "{text}");
+    let out = run(env.cmd().args(["init", "--python", "3.11"]));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("nothing to change"), "{said}");
+    let out = build(&[]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(env.work_dir().join("dist/vp-py3.11-arm64.zip").is_file());
+}

@@ -143,7 +143,7 @@ pub async fn attach_one(
     }
     if total.unwrap_or(partial_sum) > MAX_UNZIPPED_BYTES {
         return Err(format!(
-            "{what}: code and layers would be {} bytes unzipped, over Lambda's {MAX_UNZIPPED_BYTES}; trim the layer (pylayer inspect) or drop a layer",
+            "{what}: code and layers would be {} bytes unzipped, over Lambda's {MAX_UNZIPPED_BYTES}: rebuild the layer with `pylayer build --slim` (`pylayer inspect ZIP` shows what it removes) or `--exclude NAME` for what the function does not import, or drop a layer from the function",
             total.unwrap_or(partial_sum)
         ));
     }

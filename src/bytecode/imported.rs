@@ -41,6 +41,8 @@ pub struct Imported {
     pub loaded: BTreeSet<String>,
     /// One line per module that failed to import: its own modules stay without bytecode.
     pub failures: Vec<String>,
+    /// Whether an import ran out of time (then the answer depends on the machine's load).
+    pub timed_out: bool,
 }
 
 /// What leaving out the bytecode of modules not imported at start-up did.
@@ -100,6 +102,7 @@ pub fn discover(plan: &mut Plan, interp: &Interpreter, startup: &Startup) -> Res
         // A failed import still loaded what it reached; what it did not reach stays
         // without bytecode.
         out.loaded.extend(r.loaded.into_iter().map(|l| l.path));
+        out.timed_out |= r.status == Status::TimedOut;
         if r.status.is_failure() || r.status == Status::NeedsRuntime {
             let why = r
                 .error
@@ -117,27 +120,47 @@ pub fn discover(plan: &mut Plan, interp: &Interpreter, startup: &Startup) -> Res
 
 /// The public top-level modules of a plan: packages (`pkg/__init__.py`), modules (`m.py`) and
 /// extension modules directly under its import root; private (`_x`) and test names left
-/// out, as `pylayer test` does.
+/// out, as `pylayer test` does. A namespace package (a top-level directory without
+/// `__init__.py`, such as `opentelemetry` or `google`) has nothing of its own to import, so
+/// its public subpackages and modules are imported instead (`opentelemetry.trace`).
 pub fn top_level_modules(plan: &Plan) -> Vec<String> {
     let prefix = plan.prefix().to_string();
+    let rels: Vec<&str> = plan
+        .entries()
+        .filter_map(|(path, _)| path.strip_prefix(prefix.as_str()))
+        .collect();
     let mut found = BTreeSet::new();
-    for (path, _) in plan.entries() {
-        let Some(rel) = path.strip_prefix(&prefix) else {
-            continue;
-        };
-        let module = crate::layer_test::top_level_module(rel);
-        if let Some(m) = module
-            && !m.is_empty()
-            && !m.starts_with('_')
-            && !matches!(m, "test" | "tests" | "testing" | "conftest")
-            && !m.starts_with("test_")
-            && m.chars().all(|c| c.is_alphanumeric() || c == '_')
-            && !m.starts_with(|c: char| c.is_ascii_digit())
+    let mut regular = BTreeSet::new();
+    for rel in &rels {
+        if let Some(m) = crate::layer_test::top_level_module(rel)
+            && is_public_name(m)
         {
             found.insert(m.to_string());
+            regular.insert(m.to_string());
+        }
+    }
+    for rel in &rels {
+        let parts: Vec<&str> = rel.split('/').collect();
+        let (ns, sub) = match parts.as_slice() {
+            [ns, sub, "__init__.py"] => (*ns, *sub),
+            [ns, file] if file.ends_with(".py") => (*ns, file.trim_end_matches(".py")),
+            _ => continue,
+        };
+        if !regular.contains(ns) && is_public_name(ns) && is_public_name(sub) {
+            found.insert(format!("{ns}.{sub}"));
         }
     }
     found.into_iter().collect()
+}
+
+/// A module name a start-up search imports: an identifier, not private, not a test.
+fn is_public_name(m: &str) -> bool {
+    !m.is_empty()
+        && !m.starts_with('_')
+        && !matches!(m, "test" | "tests" | "testing" | "conftest")
+        && !m.starts_with("test_")
+        && m.chars().all(|c| c.is_alphanumeric() || c == '_')
+        && !m.starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// Removes from `plan` each `.pyc` of `added` (`.pyc` path, source path) whose source was not

@@ -21,6 +21,7 @@ pub mod driver;
 pub mod imported;
 pub mod pyc;
 pub mod stage;
+pub mod startup_cache;
 pub mod store;
 
 use std::path::PathBuf;

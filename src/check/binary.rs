@@ -85,10 +85,14 @@ fn search_dir_in_layer(entry: &str, dir: &str) -> Option<String> {
 const LAYER_LIBRARY_DIRS: &[&str] = &["lib"];
 
 /// Checks every binary in the layer. `owner` names the distribution a path belongs to.
+/// `linux_wheel` says whether a path belongs to a distribution installed from a wheel for
+/// Linux (see `Dist::linux_wheel`): another OS's binaries inside one are dead weight, not a
+/// layer built on the wrong OS.
 pub fn check(
     entries: &[Entry],
     target: &Target,
     owner: &dyn Fn(&str) -> Option<String>,
+    linux_wheel: &dyn Fn(&str) -> bool,
 ) -> Vec<Finding> {
     let provided = runtime_libraries(target);
     let rt = target.runtime();
@@ -159,6 +163,11 @@ pub fn check(
                 };
                 out.push(f.at(name.clone()).in_dist(dist));
             }
+            BinaryInfo::MachO { arch } if linux_wheel(name) => out.push(
+                dead_os_binary("macos-binary", &format!("a macOS binary (Mach-O, {arch})"), dist.as_deref())
+                    .at(name.clone())
+                    .in_dist(dist),
+            ),
             BinaryInfo::MachO { arch } => out.push(
                 Finding::error(
                     "macos-binary",
@@ -179,8 +188,10 @@ pub fn check(
                     Finding::warning(
                         "windows-binary",
                         format!("a Windows executable (PE, {arch}); it cannot run on Lambda and only takes space"),
-                        "harmless if unused (pip and setuptools ship launchers like this); delete it to save space",
+                        "harmless if unused (pip and setuptools ship launchers like this); `pylayer build --slim` drops it",
                     )
+                } else if linux_wheel(name) {
+                    dead_os_binary("windows-binary", &format!("a Windows binary (PE, {arch})"), dist.as_deref())
                 } else {
                     Finding::error(
                         "windows-binary",
@@ -209,6 +220,19 @@ pub fn check(
         }
     }
     out
+}
+
+/// Another OS's binary inside a wheel for Linux (debugpy ships every platform's in one
+/// wheel): never loaded on Lambda, so only space.
+fn dead_os_binary(code: &'static str, what: &str, dist: Option<&str>) -> Finding {
+    let wheel = dist.map_or("a wheel".to_string(), |d| format!("{d}'s wheel"));
+    Finding::warning(
+        code,
+        format!("{what} inside {wheel}, which is for Linux: dead weight, never loaded on Lambda"),
+        format!(
+            "harmless; `pylayer build --slim` drops it, or accept it with `--allow {code}:GLOB` (`[check] allow` in pylayer.toml)"
+        ),
+    )
 }
 
 /// The module the target's Python imports instead of `path` (an extension module for
@@ -606,7 +630,7 @@ fn check_elf(
                     rt.os
                 ),
                 format!(
-                    "bundle {lib} (and what it needs) in the layer's lib/ directory, built on {} for {}; or use a build of the package that bundles it",
+                    "bundle {lib} (and what it needs) in the layer's lib/ directory, built on {} for {}: put it in a directory's lib/ and build with `pylayer build --include DIR` (or `include = [\"DIR\"]` in pylayer.toml); or use a build of the package that bundles it",
                     rt.os,
                     target.arch.machine()
                 ),
@@ -665,6 +689,51 @@ mod tests {
     }
 
     #[test]
+    fn other_os_binaries_in_a_linux_wheel_are_dead_weight() {
+        let t = Target::new(12, Arch::X86_64).unwrap();
+        let bin = |p: &str, info: BinaryInfo| Entry {
+            path: p.into(),
+            kind: EntryKind::File,
+            size: 1,
+            compressed: 1,
+            content: Content::Binary(info),
+        };
+        let entries = [
+            bin(
+                "python/debugpy/x.cp312-win_amd64.pyd",
+                BinaryInfo::Pe {
+                    arch: "x86_64".into(),
+                },
+            ),
+            bin(
+                "python/debugpy/x.cpython-312-darwin.so",
+                BinaryInfo::MachO {
+                    arch: "arm64".into(),
+                },
+            ),
+        ];
+        let owner = |_: &str| Some("debugpy 1.8".to_string());
+        let linux = check(&entries, &t, &owner, &|_| true);
+        assert_eq!(linux.len(), 2, "{linux:#?}");
+        for f in &linux {
+            assert_eq!(f.severity, Severity::Warning, "{f:#?}");
+            assert!(
+                f.message
+                    .contains("inside debugpy 1.8's wheel, which is for Linux: dead weight"),
+                "{f:#?}"
+            );
+            assert!(f.hint.contains("`pylayer build --slim` drops it"), "{f:#?}");
+        }
+        // Built on another OS (the wheel itself is not for Linux): errors, as before.
+        let foreign = check(&entries, &t, &owner, &|_| false);
+        assert!(
+            foreign.iter().all(|f| f.severity == Severity::Error),
+            "{foreign:#?}"
+        );
+        assert_eq!(foreign.len(), 2, "{foreign:#?}");
+    }
+
+    #[test]
     fn another_pythons_extension_beside_the_right_one_is_dead_weight() {
         let t = Target::new(12, Arch::X86_64).unwrap();
         let file = |p: &str| Entry {
@@ -675,14 +744,14 @@ mod tests {
             content: Content::None,
         };
         let old = "python/sf/arrow.cpython-311-x86_64-linux-gnu.so";
-        let alone = check(&[file(old)], &t, &|_| None);
+        let alone = check(&[file(old)], &t, &|_| None, &|_| false);
         assert_eq!(alone.len(), 1, "{alone:#?}");
         assert_eq!(alone[0].severity, Severity::Error);
         for right in [
             "python/sf/arrow.cpython-312-x86_64-linux-gnu.so",
             "python/sf/arrow.abi3.so",
         ] {
-            let f = check(&[file(old), file(right)], &t, &|_| None);
+            let f = check(&[file(old), file(right)], &t, &|_| None, &|_| false);
             assert_eq!(f.len(), 1, "{f:#?}");
             assert_eq!(f[0].code, "python-version");
             assert_eq!(f[0].severity, Severity::Warning, "{f:#?}");
@@ -697,6 +766,7 @@ mod tests {
             ],
             &t,
             &|_| None,
+            &|_| false,
         );
         assert!(f.iter().any(|f| f.severity == Severity::Error), "{f:#?}");
     }
@@ -736,7 +806,7 @@ mod tests {
                 ("libstdc++.so.6", "CXXABI_1.3.9"),
             ],
         );
-        let f = check(std::slice::from_ref(&e), &t, &|_| None);
+        let f = check(std::slice::from_ref(&e), &t, &|_| None, &|_| false);
         let g: Vec<_> = f.iter().filter(|f| f.code == "glibc-too-new").collect();
         assert_eq!(g.len(), 1, "{f:#?}");
         assert!(
@@ -751,7 +821,7 @@ mod tests {
         assert!(c[0].message.contains("GLIBCXX_3.4.26"));
         // The same file is fine on python3.12 (glibc 2.34, GLIBCXX 3.4.29).
         let t12 = Target::new(12, Arch::X86_64).unwrap();
-        let f12 = check(&[e], &t12, &|_| None);
+        let f12 = check(&[e], &t12, &|_| None, &|_| false);
         assert!(f12.iter().all(|f| f.code == "python-version"), "{f12:#?}");
     }
 
@@ -778,6 +848,7 @@ mod tests {
             &[ext, lib],
             &Target::new(12, Arch::X86_64).unwrap(),
             &|_| Some("pkg 1.0".into()),
+            &|_| false,
         );
         let missing: Vec<_> = f.iter().filter(|f| f.code == "missing-library").collect();
         assert_eq!(missing.len(), 2, "{f:#?}");
@@ -836,7 +907,7 @@ mod loader_tests {
             &[],
         );
         let png = so("python/pil.libs/libpng-2.so.16", &["libz.so.1"], &[], &[]);
-        let f = check(&[ext.clone(), ft, png.clone()], &t, &|_| None);
+        let f = check(&[ext.clone(), ft, png.clone()], &t, &|_| None, &|_| false);
         assert!(f.is_empty(), "{f:#?}");
 
         // With DT_RUNPATH on the extension the chain does not pass on: a warning, since
@@ -853,7 +924,7 @@ mod loader_tests {
             &[],
             &[],
         );
-        let f = check(&[ext_runpath, ft, png], &t, &|_| None);
+        let f = check(&[ext_runpath, ft, png], &t, &|_| None, &|_| false);
         assert_eq!(
             f.iter().map(|f| f.code).collect::<Vec<_>>(),
             ["library-not-on-path"],
@@ -871,7 +942,7 @@ mod loader_tests {
             &[],
             &[],
         );
-        let f = check(&[ext, ft], &t, &|_| None);
+        let f = check(&[ext, ft], &t, &|_| None, &|_| false);
         assert_eq!(
             f.iter().map(|f| f.code).collect::<Vec<_>>(),
             ["missing-library"],

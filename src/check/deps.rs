@@ -246,6 +246,7 @@ mod tests {
             requires: requires.iter().map(|s| s.to_string()).collect(),
             files: vec![format!("python/{}/__init__.py", name.replace('-', "_"))],
             top_level: Vec::new(),
+            tags: Vec::new(),
         }
     }
 

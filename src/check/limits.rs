@@ -52,7 +52,7 @@ pub fn check(
                 human_bytes(total - budget),
                 largest.join(", ")
             ),
-            "drop what the function does not import, split the layer, or package the function as a container image (10 GB limit)",
+            too_big_hint(None),
         ));
     }
     if let Some(z) = zip_bytes
@@ -64,10 +64,28 @@ pub fn check(
                 "the zip is {} ({z} bytes), over the 50 MB ({MAX_DIRECT_UPLOAD_BYTES} bytes) limit for a direct upload",
                 human_bytes(z)
             ),
-            "upload it to S3 first and publish from there (`aws lambda publish-layer-version --content S3Bucket=…,S3Key=…`)",
+            "publish it through S3: `pylayer publish ZIP --s3-bucket BUCKET` (or `s3-bucket` under [publish] in pylayer.toml) uploads it there first",
         ));
     }
     out
+}
+
+/// What to do about a layer over the 250 MB limit. The limit counts the function and all
+/// its layers together, so splitting the layer never helps; what helps is removing files
+/// (`--slim`, with what `pylayer inspect` predicts it saves when known), leaving out
+/// distributions, or a container image for what cannot fit.
+pub fn too_big_hint(slim_saves: Option<u64>) -> String {
+    let slim = match slim_saves {
+        Some(0) => "`pylayer build --slim` finds nothing more to remove here".to_string(),
+        Some(n) => format!(
+            "remove what a layer never needs with `pylayer build --slim` (pylayer inspect predicts {} less here)",
+            human_bytes(n)
+        ),
+        None => "remove what a layer never needs with `pylayer build --slim` (`pylayer inspect ZIP` shows what it saves)".to_string(),
+    };
+    format!(
+        "{slim}; leave out distributions the function does not import with `pylayer build --exclude NAME` (the largest are listed); if it still cannot fit, package the function as a container image (10 GB limit). Splitting the layer does not help: the limit counts the function and all its layers together"
+    )
 }
 
 #[cfg(test)]
@@ -102,6 +120,25 @@ mod tests {
             "{}",
             f[0].message
         );
+        assert!(!f[0].hint.contains("split the"), "{}", f[0].hint);
+        assert!(
+            f[0].hint.contains("`pylayer build --slim`"),
+            "{}",
+            f[0].hint
+        );
+        assert!(
+            f[0].hint.contains("`pylayer build --exclude NAME`"),
+            "{}",
+            f[0].hint
+        );
+        assert!(f[0].hint.contains("container image"), "{}", f[0].hint);
+        assert!(too_big_hint(Some(84 << 20)).contains("predicts 84.0 MB less"));
         assert_eq!(f[1].code, "needs-s3-upload");
+        assert!(
+            f[1].hint.contains("pylayer publish ZIP --s3-bucket BUCKET"),
+            "{}",
+            f[1].hint
+        );
+        assert!(!f[1].hint.contains("aws lambda"), "{}", f[1].hint);
     }
 }

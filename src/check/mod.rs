@@ -11,6 +11,7 @@
 //!
 //! The CLI (`pylayer check`, and `pylayer build` on each zip it makes) only prints.
 
+pub mod allow;
 pub mod binary;
 pub mod bytecode;
 pub mod deps;
@@ -33,6 +34,8 @@ use crate::target::Target;
 pub struct CheckOptions {
     /// Unzipped bytes of the function's own code, counted against the 250 MB limit too.
     pub function_size: u64,
+    /// Findings to accept (`[check] allow`, `--allow`).
+    pub allow: Vec<allow::Allow>,
 }
 
 /// Checks a layer for a target. `Err` only when the source cannot be read at all (missing
@@ -46,7 +49,8 @@ pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::
     let mut findings = inv.findings.clone();
     findings.extend(layout::empty(&inv.entries, &inv.findings));
     findings.extend(layout::check(&inv.entries, target, &owner));
-    findings.extend(binary::check(&inv.entries, target, &owner));
+    let linux_wheel = |p: &str| owners.index(p).is_some_and(|i| dists[i].linux_wheel());
+    findings.extend(binary::check(&inv.entries, target, &owner, &linux_wheel));
     findings.extend(bytecode::check(&inv.entries, target, &owner));
     findings.extend(deps::check(&dists, target));
     findings.extend(limits::check(
@@ -55,6 +59,17 @@ pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::
         opts.function_size,
         &owner,
     ));
+
+    // Over the size limit: say how much `--slim` would remove, by the same policy as
+    // `pylayer inspect` (only then, as it reads the zip again).
+    if let LayerSource::Zip(path) = source
+        && findings.iter().any(|f| f.code == "too-big-unzipped")
+        && let Ok((_, inspection)) = crate::inspect::inspect(path)
+    {
+        for f in findings.iter_mut().filter(|f| f.code == "too-big-unzipped") {
+            f.hint = limits::too_big_hint(Some(inspection.slim_bytes));
+        }
+    }
 
     let files = inv.entries.iter().filter(|e| e.kind == EntryKind::File);
     let summary = Summary {
@@ -75,7 +90,9 @@ pub fn check(source: &LayerSource, target: &Target, opts: &CheckOptions) -> io::
         architecture: target.arch.lambda_name().to_string(),
         summary,
         findings,
+        allowed: Vec::new(),
     };
     report.sort();
+    report.apply_allow(&opts.allow);
     Ok(report)
 }

@@ -114,6 +114,9 @@ pub struct Report {
     pub summary: Summary,
     /// Sorted: errors first, then by path and code.
     pub findings: Vec<Finding>,
+    /// Findings accepted by `[check] allow` / `--allow`: they do not fail the check, and
+    /// are listed here rather than dropped.
+    pub allowed: Vec<Finding>,
 }
 
 impl Report {
@@ -138,6 +141,35 @@ impl Report {
     #[allow(dead_code)]
     pub fn with_code(&self, code: &str) -> Vec<&Finding> {
         self.findings.iter().filter(|f| f.code == code).collect()
+    }
+
+    /// Moves the findings an entry of `allow` accepts to [`Report::allowed`].
+    pub fn apply_allow(&mut self, allow: &[super::allow::Allow]) {
+        if allow.is_empty() {
+            return;
+        }
+        let (allowed, kept): (Vec<Finding>, Vec<Finding>) = std::mem::take(&mut self.findings)
+            .into_iter()
+            .partition(|f| allow.iter().any(|a| a.matches(f)));
+        self.findings = kept;
+        self.allowed.extend(allowed);
+    }
+
+    /// `8 findings allowed by [check] allow (windows-binary 8)`, or `None` when none were.
+    pub fn allowed_line(&self) -> Option<String> {
+        if self.allowed.is_empty() {
+            return None;
+        }
+        let mut by_code: std::collections::BTreeMap<&str, usize> = Default::default();
+        for f in &self.allowed {
+            *by_code.entry(f.code).or_default() += 1;
+        }
+        let codes: Vec<String> = by_code.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        Some(format!(
+            "{} findings allowed by [check] allow / --allow ({})",
+            self.allowed.len(),
+            codes.join(", ")
+        ))
     }
 
     /// Puts findings in their presentation order and drops exact duplicates.
@@ -200,6 +232,9 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
+    if let Some(line) = r.allowed_line() {
+        out.push_str(&format!("\n{line}\n"));
+    }
     let (e, w) = (r.errors(), r.warnings());
     out.push_str(&format!(
         "\n{}: {e} error(s), {w} warning(s)\n",
@@ -231,6 +266,7 @@ mod tests {
                     .at("python/pyodbc.so")
                     .in_dist(Some("pyodbc 5.2.0".into())),
             ],
+            allowed: Vec::new(),
         };
         r.sort();
         r
@@ -248,6 +284,25 @@ mod tests {
         assert!(text.contains("error[missing-library] python/pyodbc.so (pyodbc 5.2.0)"));
         assert!(text.contains("fix: bundle it"));
         assert!(text.contains("FAILED: 1 error(s), 1 warning(s)"));
+    }
+
+    #[test]
+    fn allowed_findings_do_not_fail_but_are_counted() {
+        let mut r = report();
+        r.apply_allow(&super::super::allow::Allow::parse_all(&["missing-library:*.so"]).unwrap());
+        assert!(!r.failed(false));
+        assert_eq!(r.allowed.len(), 1);
+        let text = render(&r);
+        assert!(
+            text.contains("1 findings allowed by [check] allow / --allow (missing-library 1)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ok with warnings: 0 error(s), 1 warning(s)"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["allowed"][0]["code"], "missing-library");
     }
 
     #[test]

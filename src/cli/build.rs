@@ -71,6 +71,17 @@ pub struct BuildArgs {
     /// leading `!` files to keep (repeatable) [added after pylayer.toml's slim-patterns]
     #[arg(long, value_name = "GLOB", allow_hyphen_values = true)]
     pub slim_pattern: Vec<String>,
+    /// Copy DIR's lib/, bin/ and python/ into the layer's (/opt/lib is on LD_LIBRARY_PATH,
+    /// /opt/bin on PATH); a DIR named lib, bin or python lands as that directory. For
+    /// libraries no wheel bundles, such as libodbc.so.2 (repeatable) [added after
+    /// pylayer.toml's include]
+    #[arg(long, value_name = "DIR")]
+    pub include: Vec<PathBuf>,
+    /// Accept the check's findings with this code, optionally only under GLOB (relative to
+    /// site-packages, e.g. `windows-binary:debugpy/**`): they no longer fail the build and
+    /// are still counted (repeatable) [added to pylayer.toml's [check] allow]
+    #[arg(long, value_name = "CODE[:GLOB]")]
+    pub allow: Vec<String>,
     // JSON shape: `{"layers": [manifest, …]}`, one manifest per target.
     #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
@@ -87,7 +98,7 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         .transpose()
         .map_err(Failure::usage)?;
     let settings = BuildSettings {
-        lock: lock_settings(&args.inputs),
+        lock: lock_settings(&args.inputs, &inputs),
         name: args.name.clone(),
         out_dir: args.out_dir.clone(),
         layout: args.layout,
@@ -105,6 +116,8 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         code_dir: args.code.clone(),
         slim: args.slim.then_some(true),
         slim_patterns: args.slim_pattern.clone(),
+        include: args.include.clone(),
+        allow: args.allow.clone(),
     };
     let rt = runtime()?;
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());

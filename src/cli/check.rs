@@ -30,6 +30,14 @@ pub struct CheckArgs {
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub strict: bool,
+    /// Accept the findings with this code, optionally only under GLOB (relative to
+    /// site-packages, e.g. `windows-binary:debugpy/**`): they no longer fail the check and
+    /// are still counted (repeatable) [added to pylayer.toml's [check] allow]
+    #[arg(long, value_name = "CODE[:GLOB]")]
+    pub allow: Vec<String>,
+    /// The settings file whose `[check] allow` applies [default: ./pylayer.toml if present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// The target from the flags, completed from a pylayer manifest (`X.json` beside `X.zip`).
@@ -56,8 +64,10 @@ pub fn check_layer(path: &Path, target: &Target, opts: &CheckOptions) -> Result<
 pub fn run(args: CheckArgs) -> Result<(), Failure> {
     shared::require_layer(&args.layer)?;
     let target = target(&args)?;
+    let config = shared::load_config(args.config.as_deref())?.unwrap_or_default();
     let opts = CheckOptions {
         function_size: args.function_size,
+        allow: pylayer::pipeline::check_allow(&config, &args.allow)?,
     };
     let report = check_layer(&args.layer, &target, &opts)?;
     if args.json {
@@ -88,8 +98,12 @@ pub fn after_build(reports: &[Report]) -> Result<(), Failure> {
     let mut failed = Vec::new();
     for r in reports {
         if r.findings.is_empty() {
+            let allowed = r
+                .allowed_line()
+                .map(|l| format!("; {l}"))
+                .unwrap_or_default();
             output::status(&format!(
-                "check: {} ok for {}/{}",
+                "check: {} ok for {}/{}{allowed}",
                 r.layer, r.runtime, r.architecture
             ));
             continue;

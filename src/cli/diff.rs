@@ -10,9 +10,10 @@ use pylayer::diff::{Change, Diff};
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The older layer: a zip file, or a directory laid out like one.
+    /// The older layer: a zip file, a directory laid out like one, or a venv (its
+    /// site-packages compared as the layer it would make).
     pub old: PathBuf,
-    /// The newer layer: a zip file, or a directory laid out like one.
+    /// The newer layer: a zip file, a directory laid out like one, or a venv.
     pub new: PathBuf,
     /// List unchanged distributions too.
     #[arg(long)]
@@ -33,9 +34,19 @@ fn differs(d: &Diff) -> bool {
             .any(|c| c.change != Change::Unchanged)
 }
 
-/// A layer path as a zip: the zip itself, or a directory packed into a temporary one.
+/// A layer path as a zip: the zip itself, or a directory packed into a temporary one (a
+/// venv's site-packages under `python/`).
 fn as_zip(p: &Path) -> Result<(PathBuf, Option<tempfile::NamedTempFile>), Failure> {
     shared::require_layer(p)?;
+    if p.join("pyvenv.cfg").is_file() {
+        let sites =
+            pylayer::venv::site_packages(p).map_err(|e| Failure::usage(format!("{e:#}")))?;
+        let site = sites.first().ok_or_else(|| {
+            Failure::usage(format!("{} has no site-packages directory", p.display()))
+        })?;
+        let t = pylayer::fsutil::zip_directory_under(site, "python/")?;
+        return Ok((t.path().to_path_buf(), Some(t)));
+    }
     if p.is_dir() {
         let t = pylayer::fsutil::zip_directory(p)?;
         Ok((t.path().to_path_buf(), Some(t)))
@@ -50,6 +61,14 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
     let mut d = pylayer::diff::diff(&old, &new).map_err(|e| Failure::usage(format!("{e:#}")))?;
     d.old = args.old.display().to_string();
     d.new = args.new.display().to_string();
+    let manifest_of = |p: &Path| {
+        let m = pylayer::manifest::manifest_path(p);
+        (p.is_file() && m.is_file())
+            .then(|| pylayer::manifest::read(&m).ok())
+            .flatten()
+    };
+    let (om, nm) = (manifest_of(&args.old), manifest_of(&args.new));
+    pylayer::diff::explain(&mut d, om.as_ref(), nm.as_ref());
     if args.json {
         let json = serde_json::to_string_pretty(&d).map_err(|e| Failure::failed(e.to_string()))?;
         println!("{json}");

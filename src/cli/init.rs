@@ -33,6 +33,9 @@ pub fn run(args: InitArgs) -> Result<(), Failure> {
 }
 
 pub fn run_in(dir: &Path, args: InitArgs) -> Result<(), Failure> {
+    let name_given = args.name.is_some();
+    let python_given = !args.python.is_empty();
+    let arch_given = !args.arch.is_empty();
     let mut python: Vec<String> = args.python.iter().map(|m| format!("3.{m}")).collect();
     if python.is_empty() {
         python.push("3.12".into());
@@ -65,6 +68,25 @@ pub fn run_in(dir: &Path, args: InitArgs) -> Result<(), Failure> {
     if !config.exists() {
         write_atomic(&config, template(&name, &python, &arch).as_bytes())?;
         done.push(format!("wrote {CONFIG_FILE}"));
+    } else {
+        // Flags given to an initialised project update those keys, never vanish.
+        let list = |v: &[String]| {
+            let quoted: Vec<String> = v.iter().map(|s| format!("\"{s}\"")).collect();
+            format!("[{}]", quoted.join(", "))
+        };
+        let mut wanted: Vec<(&str, String)> = Vec::new();
+        if name_given {
+            wanted.push(("name", format!("\"{name}\"")));
+        }
+        if python_given {
+            wanted.push(("python", list(&python)));
+        }
+        if arch_given {
+            wanted.push(("arch", list(&arch)));
+        }
+        if !wanted.is_empty() {
+            update_config(&config, &wanted, &mut done)?;
+        }
     }
     let reqs = dir.join("requirements.txt");
     if !reqs.exists() {
@@ -110,10 +132,48 @@ pub fn run_in(dir: &Path, args: InitArgs) -> Result<(), Failure> {
     if done.is_empty() {
         println!("already initialised: nothing to change");
     } else {
+        let wrote = done.iter().any(|d| d.starts_with("wrote"));
         for d in done {
             println!("{d}");
         }
-        println!("next: list your requirements in requirements.txt, then run `pylayer build`");
+        if wrote {
+            println!("next: list your requirements in requirements.txt, then run `pylayer build`");
+        }
+    }
+    Ok(())
+}
+
+/// Sets the keys given as flags in an existing pylayer.toml, saying which changed.
+fn update_config(
+    config: &Path,
+    wanted: &[(&str, String)],
+    done: &mut Vec<String>,
+) -> Result<(), Failure> {
+    let text = pylayer::fsutil::read_capped_text(config, 1 << 20)
+        .map_err(|e| Failure::usage(format!("{e:#}")))?;
+    let current: toml::Table = toml::from_str(&text).map_err(|e| {
+        Failure::usage(format!(
+            "{}: not valid TOML ({}); fix it, then run `pylayer init` again",
+            config.display(),
+            e.message()
+        ))
+    })?;
+    let changed: Vec<(&str, String)> = wanted
+        .iter()
+        .filter(|(k, v)| {
+            let want: Option<toml::Table> = toml::from_str(&format!("{k} = {v}")).ok();
+            want.as_ref().and_then(|w| w.get(*k)) != current.get(*k)
+        })
+        .cloned()
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let updated = pylayer::config_edit::set_top_level(&text, &changed)
+        .map_err(|e| Failure::usage(format!("{}: {e}", config.display())))?;
+    write_atomic(config, updated.as_bytes())?;
+    for (k, v) in &changed {
+        done.push(format!("set {k} = {v} in {CONFIG_FILE}"));
     }
     Ok(())
 }

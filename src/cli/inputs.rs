@@ -71,9 +71,14 @@ pub struct InputArgs {
     /// How a package present on several indexes is chosen.
     #[arg(long, value_enum, default_value_t = IndexStrategy::FirstIndex)]
     pub index_strategy: IndexStrategy,
-    /// Where the lock is kept.
-    #[arg(long = "lock", value_name = "PATH", default_value = "pylayer.lock")]
-    pub lock_path: PathBuf,
+    /// Where the lock is kept [default: pylayer.toml's `lock`, else pylayer.lock;
+    /// pylayer.ENV.lock with --env]
+    #[arg(long = "lock", value_name = "PATH")]
+    pub lock_path: Option<PathBuf>,
+    /// The environment of pylayer.toml to use (`[env.NAME]`): its requirement adjustments,
+    /// its own lock, layer name and publishing settings.
+    #[arg(long, value_name = "NAME", env = "PYLAYER_ENV")]
+    pub env: Option<String>,
     /// Re-resolve everything, ignoring the versions in the existing lock.
     #[arg(short = 'U', long)]
     pub upgrade: bool,
@@ -105,7 +110,7 @@ impl InputArgs {
 
     /// Merges flags (which win), pylayer.toml, the venv and the environment.
     pub fn load(&self) -> Result<Inputs, Failure> {
-        let config = shared::load_config(self.config.as_deref())?;
+        let config = shared::load_config_for(self.config.as_deref(), self.env.as_deref())?;
         let given = !self.requirement_files.is_empty()
             || !self.requirements.is_empty()
             || self.from_venv.is_some();
@@ -147,6 +152,9 @@ impl InputArgs {
         }
         requirements::add_cli_requirements(&mut reqs, &self.requirements)
             .map_err(|e| Failure::usage(pylayer::text::shown(&e.to_string())))?;
+        if let (Some(c), false) = (&config, given) {
+            apply_env_adjustments(c, &mut reqs)?;
+        }
         let mut venv_python = None;
         if let Some(dir) = &self.from_venv {
             venv_python = venv::python_version(dir);
@@ -203,6 +211,15 @@ impl InputArgs {
             },
             reqs,
             pre,
+            lock_path: self
+                .lock_path
+                .clone()
+                .or_else(|| config.as_ref().map(Config::lock_path))
+                .unwrap_or_else(|| PathBuf::from("pylayer.lock")),
+            sibling_locks: match (&self.lock_path, &config) {
+                (None, Some(c)) => c.sibling_locks(),
+                _ => Vec::new(),
+            },
             config,
             from_venv: self.from_venv.is_some(),
         })
@@ -257,7 +274,8 @@ impl InputArgs {
     }
 
     /// Runtimes and architectures: flag (or `PYLAYER_PYTHON`/`PYLAYER_ARCH`, which clap reads
-    /// as the flag) > pylayer.toml > the venv's Python > 3.12 / x86_64.
+    /// as the flag) > the venv's Python (which pylayer.toml must then list) > pylayer.toml >
+    /// 3.12 / x86_64.
     fn python_and_arch(
         &self,
         config: Option<&Config>,
@@ -266,15 +284,44 @@ impl InputArgs {
         let in_file = |what: &str, v: &str, e: String| {
             Failure::usage(format!("pylayer.toml: {what} = \"{v}\": {e}"))
         };
+        let from_file: Option<Vec<u8>> = match config.filter(|c| !c.python.is_empty()) {
+            Some(c) => Some(
+                c.python
+                    .iter()
+                    .map(|p| values::python_minor(p).map_err(|e| in_file("python", p, e)))
+                    .collect::<Result<_, _>>()?,
+            ),
+            None => None,
+        };
+        let venv_minor = venv_python.and_then(|v| parse_python(v).ok());
         let python: Vec<u8> = if !self.python.is_empty() {
             self.python.clone()
-        } else if let Some(c) = config.filter(|c| !c.python.is_empty()) {
-            c.python
-                .iter()
-                .map(|p| values::python_minor(p).map_err(|e| in_file("python", p, e)))
-                .collect::<Result<_, _>>()?
-        } else if let Some(m) = venv_python.and_then(|v| parse_python(v).ok()) {
-            vec![m]
+        } else if let Some(m) = venv_minor {
+            // The venv's pins were chosen by its own Python: building them for another one
+            // is a different layer, so pylayer.toml may not silently decide that.
+            match (&from_file, config) {
+                (Some(listed), Some(c)) if !listed.contains(&m) => {
+                    let file = self
+                        .config
+                        .clone()
+                        .unwrap_or_else(|| c.path(Path::new(pylayer::config::CONFIG_FILE)));
+                    let listed: Vec<String> = listed.iter().map(|m| format!("3.{m}")).collect();
+                    return Err(Failure::usage(format!(
+                        "{}: python = {:?}, but the venv {} is python3.{m}\n  pass --python 3.{m} to build for the venv's Python, or --python {} to build its pins for pylayer.toml's (they may not all exist there), or set python = \"3.{m}\" in {}",
+                        file.display(),
+                        listed,
+                        self.from_venv
+                            .as_deref()
+                            .map_or(String::new(), |d| d.display().to_string()),
+                        listed.join(" --python "),
+                        file.display(),
+                    )));
+                }
+                (Some(listed), _) => listed.clone(),
+                (None, _) => vec![m],
+            }
+        } else if let Some(listed) = from_file {
+            listed
         } else {
             vec![12]
         };
@@ -345,4 +392,28 @@ fn direct_reference_credentials(reqs: &RequirementsInput) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// An environment's `packages` added to the requirements and its `remove` taken out (a name
+/// it removes that nothing asks for is an error: a typo must not pass silently).
+fn apply_env_adjustments(c: &Config, reqs: &mut RequirementsInput) -> Result<(), Failure> {
+    let env = c.env.as_deref().unwrap_or("default");
+    requirements::add_cli_requirements(reqs, &c.packages).map_err(|e| {
+        Failure::usage(format!(
+            "[env.{env}] packages: {}",
+            pylayer::text::shown(&e.to_string())
+        ))
+    })?;
+    for name in &c.remove {
+        let key = pylayer::wheel_name::normalize_name(name);
+        let before = reqs.requirements.len();
+        reqs.requirements
+            .retain(|r| pylayer::wheel_name::normalize_name(r.requirement.name.as_ref()) != key);
+        if reqs.requirements.len() == before {
+            return Err(Failure::usage(format!(
+                "[env.{env}] remove = [\"{name}\"]: no requirement names {name}\n  remove it from the list, or check the spelling against requirements.txt"
+            )));
+        }
+    }
+    Ok(())
 }

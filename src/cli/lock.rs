@@ -37,7 +37,7 @@ pub fn run(args: LockArgs) -> Result<(), Failure> {
     let outcome = pipeline::ensure_lock(
         &rt,
         &inputs,
-        &lock_settings(&args.inputs),
+        &lock_settings(&args.inputs, &inputs),
         !args.dry_run,
         &print_event,
     )?;
@@ -49,7 +49,7 @@ pub fn run(args: LockArgs) -> Result<(), Failure> {
         print!("{}", render_pins(&outcome.lock, &inputs.targets));
     }
     let count: usize = outcome.lock.targets.iter().map(|t| t.packages.len()).sum();
-    let path = args.inputs.lock_path.display();
+    let path = inputs.lock_path.display();
     let verb = match (args.dry_run, outcome.changed) {
         (true, _) => "resolved (dry run, nothing written)".to_string(),
         (false, true) => format!("wrote {path}"),
@@ -70,14 +70,20 @@ fn check(
     args: &InputArgs,
     inputs: &pylayer::inputs::Inputs,
 ) -> Result<(), Failure> {
-    let path = args.lock_path.display();
-    if !args.lock_path.exists() {
+    let path = inputs.lock_path.display();
+    if !inputs.lock_path.exists() {
         return Err(Failure::failed(format!(
             "{path} does not exist\n  run `pylayer lock` to write it, then commit it"
         )));
     }
-    let existing = Lock::read(&args.lock_path).map_err(|e| Failure::usage(format!("{e:#}")))?;
-    let outcome = pipeline::ensure_lock(rt, inputs, &lock_settings(args), false, &print_event)?;
+    let existing = Lock::read(&inputs.lock_path).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    let outcome = pipeline::ensure_lock(
+        rt,
+        inputs,
+        &lock_settings(args, inputs),
+        false,
+        &print_event,
+    )?;
     if !outcome.changed {
         output::status(&format!("{path} is up to date"));
         return Ok(());
@@ -113,9 +119,10 @@ pub fn render_pins(lock: &Lock, targets: &[Target]) -> String {
 }
 
 /// The lock flags as the pipeline takes them.
-pub fn lock_settings(args: &InputArgs) -> LockSettings {
+pub fn lock_settings(args: &InputArgs, inputs: &pylayer::inputs::Inputs) -> LockSettings {
     LockSettings {
-        lock_path: args.lock_path.clone(),
+        lock_path: inputs.lock_path.clone(),
+        sibling_locks: inputs.sibling_locks.clone(),
         upgrade: args.upgrade,
         upgrade_packages: args.upgrade_package.clone(),
         offline: args.offline,

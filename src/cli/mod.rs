@@ -6,6 +6,7 @@ mod attach;
 mod build;
 mod check;
 mod diff;
+mod export;
 mod freeze;
 mod init;
 mod inputs;
@@ -59,6 +60,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Compare two layers: distributions added, removed, upgraded or downgraded, and sizes.
     Diff(diff::DiffArgs),
+    /// Write the lock's pins as requirements.txt with hashes (`pip install --require-hashes`).
+    Export(Box<export::ExportArgs>),
     /// Publish a layer zip as a new layer version, unless the latest has the same bytes.
     #[cfg(feature = "aws")]
     Publish(publish::PublishArgs),
@@ -131,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Test(args) => test::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Export(args) => export::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

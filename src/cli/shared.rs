@@ -17,6 +17,25 @@ pub const JSON_HELP: &str =
 pub const CONFIG_HELP: &str = "Settings file to read [default: ./pylayer.toml when present]";
 
 /// Reads the settings file `explicit`, else ./pylayer.toml when present.
+/// The project's settings merged for environment `env` (`--env`); an environment without a
+/// pylayer.toml is a usage error that says how to define one.
+pub fn load_config_for(
+    explicit: Option<&Path>,
+    env: Option<&str>,
+) -> Result<Option<Config>, Failure> {
+    let config = load_config(explicit)?;
+    match (config, env) {
+        (Some(c), Some(e)) => c
+            .for_env(e)
+            .map(Some)
+            .map_err(|err| Failure::usage(format!("{err:#}"))),
+        (None, Some(e)) => Err(Failure::usage(format!(
+            "--env {e}: there is no pylayer.toml here\n  run `pylayer init`, then add an `[env.{e}]` table"
+        ))),
+        (c, None) => Ok(c),
+    }
+}
+
 pub fn load_config(explicit: Option<&Path>) -> Result<Option<Config>, Failure> {
     if let Some(p) = explicit
         && !p.exists()

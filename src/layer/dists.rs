@@ -28,9 +28,25 @@ pub struct Dist {
     pub files: Vec<String>,
     /// Top-level importable names, from `top_level.txt` or else from `RECORD`.
     pub top_level: Vec<String>,
+    /// The wheel tags its `WHEEL` file lists (`cp312-cp312-manylinux_2_17_x86_64`); empty
+    /// when it has none (installed from an sdist, or by hand).
+    pub tags: Vec<String>,
 }
 
 impl Dist {
+    /// Whether it was installed from a wheel that works on Linux: every tag's platform is
+    /// `any` or a Linux one. Such a wheel was chosen for a Linux target, so another OS's
+    /// binaries inside it (debugpy ships every platform's) are never loaded.
+    pub fn linux_wheel(&self) -> bool {
+        !self.tags.is_empty()
+            && self.tags.iter().all(|t| {
+                let platform = t.rsplit('-').next().unwrap_or_default();
+                platform == "any"
+                    || platform.starts_with("manylinux")
+                    || platform.starts_with("linux")
+            })
+    }
+
     /// `numpy 2.3.1`, as findings name a distribution.
     pub fn label(&self) -> String {
         format!("{} {}", self.name, self.version)
@@ -107,6 +123,7 @@ pub fn collect(entries: &[Entry], roots: &[String]) -> Vec<Dist> {
     let mut metadata: HashMap<&str, &[u8]> = HashMap::new();
     let mut records: HashMap<&str, &[u8]> = HashMap::new();
     let mut top_levels: HashMap<&str, &[u8]> = HashMap::new();
+    let mut wheels: HashMap<&str, &[u8]> = HashMap::new();
     let mut dirs: Vec<(String, String)> = Vec::new(); // (root, dist-info dir)
     for e in entries {
         if let Some((dir, file)) = e.path.rsplit_once('/')
@@ -122,6 +139,9 @@ pub fn collect(entries: &[Entry], roots: &[String]) -> Vec<Dist> {
                     }
                     "top_level.txt" => {
                         top_levels.insert(dir, t);
+                    }
+                    "WHEEL" => {
+                        wheels.insert(dir, t);
                     }
                     _ => {}
                 }
@@ -176,6 +196,10 @@ pub fn collect(entries: &[Entry], roots: &[String]) -> Vec<Dist> {
         }
         top_level.sort();
         top_level.dedup();
+        let tags = Headers::parse(wheels.get(dir.as_str()).copied().unwrap_or_default())
+            .get_all("Tag")
+            .map(|t| t.trim().to_string())
+            .collect();
         out.push(Dist {
             key: normalize_name(&name),
             name,
@@ -185,6 +209,7 @@ pub fn collect(entries: &[Entry], roots: &[String]) -> Vec<Dist> {
             requires,
             files,
             top_level,
+            tags,
         });
     }
     out
@@ -222,8 +247,13 @@ impl Owners {
     }
 
     pub fn owner(&self, path: &str) -> Option<String> {
+        self.index(path).map(|i| self.labels[i].clone())
+    }
+
+    /// The index (into the distributions `new` was given) of the one owning `path`.
+    pub fn index(&self, path: &str) -> Option<usize> {
         if let Some(&i) = self.by_path.get(path) {
-            return Some(self.labels[i].clone());
+            return Some(i);
         }
         // `python/numpy-2.3.1.dist-info/...` and `python/numpy/...`
         let mut prefix = String::new();
@@ -237,7 +267,7 @@ impl Owners {
                 .get(&prefix)
                 .or_else(|| self.by_path.get(&prefix))
             {
-                return Some(self.labels[i].clone());
+                return Some(i);
             }
         }
         None

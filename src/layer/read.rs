@@ -45,7 +45,7 @@ pub fn wants_text(path: &str) -> bool {
     let Some((dir, file)) = path.rsplit_once('/') else {
         return false;
     };
-    dir.ends_with(".dist-info") && matches!(file, "METADATA" | "RECORD" | "top_level.txt")
+    dir.ends_with(".dist-info") && matches!(file, "METADATA" | "RECORD" | "top_level.txt" | "WHEEL")
 }
 
 /// Reads a layer. `Err` only when the source cannot be opened at all (no such file, not

@@ -80,6 +80,7 @@ mod tests {
             packages: Vec::new(),
             bytecode: None,
             slim: None,
+            included: Vec::new(),
             notes: Vec::new(),
             held_back: Vec::new(),
             differs: Vec::new(),

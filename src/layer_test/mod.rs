@@ -36,6 +36,7 @@ use crate::interpreter::{Interpreter, run_with_timeout};
 use crate::layer::{Layer, LayerSource};
 
 pub mod entry;
+pub mod slimmed;
 pub mod triage;
 
 /// A layer unpacked into a read-only temporary directory, made writable again and removed

@@ -28,6 +28,9 @@ pub struct LockSettings {
     pub offline: bool,
     /// Where downloads are cached; `None` for the default.
     pub cache_dir: Option<PathBuf>,
+    /// Other environments' locks, by environment name: their pins are preferred where this
+    /// lock has none, and where this environment ends up at another version, it is said.
+    pub sibling_locks: Vec<(String, PathBuf)>,
 }
 
 /// What `ensure_lock` did.
@@ -62,12 +65,25 @@ pub fn ensure_lock(
         None
     };
     let upgrading = args.upgrade || !args.upgrade_packages.is_empty();
+    let siblings = super::environments::read_siblings(&args.sibling_locks, on_event);
+    let env_name = inputs
+        .config
+        .as_ref()
+        .and_then(|c| c.env.clone())
+        .unwrap_or_else(|| "default".to_string());
     if let Some(lock) = &existing
         && !upgrading
         && lock.inputs_digest == digest
         && inputs.targets.iter().all(|t| lock.target(t).is_some())
     {
         report_not_taken(lock, inputs, on_event);
+        super::environments::report_differences(
+            &env_name,
+            lock,
+            &siblings,
+            &inputs.targets,
+            on_event,
+        );
         return Ok(LockOutcome {
             lock: lock.clone(),
             changed: false,
@@ -117,6 +133,9 @@ pub fn ensure_lock(
                     preferences.insert(n, v);
                 }
             }
+        }
+        if !args.upgrade {
+            super::environments::preferences(&siblings, target, &mut preferences, &upgrade_names);
         }
         let input = ResolveInput {
             requirements: inputs.reqs.requirements.clone(),
@@ -229,6 +248,7 @@ pub fn ensure_lock(
         lock.write(&args.lock_path)?;
     }
     report_not_taken(&lock, inputs, on_event);
+    super::environments::report_differences(&env_name, &lock, &siblings, &inputs.targets, on_event);
     Ok(LockOutcome { lock, changed })
 }
 
