@@ -68,8 +68,14 @@ pub fn is_metadata_of(text: &[u8], filename: &str) -> bool {
         return false;
     };
     let headers = Headers::parse(text);
-    headers.get("name").and_then(|n| n.parse::<PackageName>().ok()) == Some(wheel.name)
-        && headers.get("version").and_then(|v| v.parse::<Version>().ok()) == Some(wheel.version)
+    headers
+        .get("name")
+        .and_then(|n| n.parse::<PackageName>().ok())
+        == Some(wheel.name)
+        && headers
+            .get("version")
+            .and_then(|v| v.parse::<Version>().ok())
+            == Some(wheel.version)
 }
 
 /// Parses a Requires-Python value, tolerating the stray spaces and trailing commas real

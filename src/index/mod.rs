@@ -393,7 +393,10 @@ impl IndexClient {
     /// the range route is used there for the rest of the run); a body is used only if it is
     /// the METADATA of that very wheel (its Name and Version match the filename).
     async fn unadvertised_metadata_file(&self, file: &DistFile) -> Option<Vec<u8>> {
-        let origin = url::Url::parse(&file.url).ok()?.origin().ascii_serialization();
+        let origin = url::Url::parse(&file.url)
+            .ok()?
+            .origin()
+            .ascii_serialization();
         let known = self.lock_metadata_hosts().get(&origin).copied();
         if known == Some(false) {
             return None;

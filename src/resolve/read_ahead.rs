@@ -65,7 +65,11 @@ impl ReadAhead {
     }
 
     /// The candidates of a project, built from its files once per resolution.
-    pub fn candidates(&self, name: &PackageName, files: &[crate::index::DistFile]) -> Arc<Candidates> {
+    pub fn candidates(
+        &self,
+        name: &PackageName,
+        files: &[crate::index::DistFile],
+    ) -> Arc<Candidates> {
         if let Some(c) = self.lock_built().get(name) {
             return c.clone();
         }
@@ -76,10 +80,7 @@ impl ReadAhead {
             &self.guide.ranking,
             self.guide.hashes.get(name).map(Vec::as_slice),
         ));
-        self.lock_built()
-            .entry(name.clone())
-            .or_insert(c)
-            .clone()
+        self.lock_built().entry(name.clone()).or_insert(c).clone()
     }
 
     fn lock_built(&self) -> std::sync::MutexGuard<'_, HashMap<PackageName, Arc<Candidates>>> {
@@ -87,7 +88,12 @@ impl ReadAhead {
     }
 
     /// Starts reading ahead for `name` with `extras`, within `range` (once per pair).
-    pub fn start(self: &Arc<Self>, name: &PackageName, range: Ranges<Version>, extras: &[ExtraName]) {
+    pub fn start(
+        self: &Arc<Self>,
+        name: &PackageName,
+        range: Ranges<Version>,
+        extras: &[ExtraName],
+    ) {
         if self.guide.direct.contains(name) {
             return;
         }
@@ -101,10 +107,16 @@ impl ReadAhead {
         }
         let me = self.clone();
         let name = name.clone();
-        self.handle.spawn(async move { me.run(name, range, extras).await });
+        self.handle
+            .spawn(async move { me.run(name, range, extras).await });
     }
 
-    async fn run(self: Arc<Self>, name: PackageName, range: Ranges<Version>, extras: Vec<ExtraName>) {
+    async fn run(
+        self: Arc<Self>,
+        name: PackageName,
+        range: Ranges<Version>,
+        extras: Vec<ExtraName>,
+    ) {
         let Ok(files) = self.client.project(&name).await else {
             return;
         };
@@ -140,9 +152,14 @@ impl ReadAhead {
         cands: &Candidates,
         range: &Ranges<Version>,
     ) -> Option<crate::index::DistFile> {
-        let fits = |c: &&super::candidates::Candidate| c.file.is_some() && range.contains(&c.version);
+        let fits =
+            |c: &&super::candidates::Candidate| c.file.is_some() && range.contains(&c.version);
         if let Some(pref) = self.guide.preferred.get(name)
-            && let Some(c) = cands.versions.iter().filter(fits).find(|c| &c.version == pref)
+            && let Some(c) = cands
+                .versions
+                .iter()
+                .filter(fits)
+                .find(|c| &c.version == pref)
         {
             return c.file.clone();
         }
