@@ -850,6 +850,100 @@ fn html_index_metadata_comes_from_range_requests() {
     }
 }
 
+/// A mirror whose pages do not advertise metadata files although its file host serves them:
+/// the `.metadata` file is used instead of range requests into the wheel, and the lock is
+/// the same as from range requests (same pins, same metadata hashes).
+#[test]
+fn unadvertised_metadata_files_are_used_when_the_host_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheels = publish(
+        dir.path(),
+        vec![
+            WheelSpec::new("foo", "1.0").requires("bar>=1"),
+            WheelSpec::new("bar", "1.0"),
+        ],
+    );
+    let mut locks = Vec::new();
+    for unadvertised in [true, false] {
+        let index = TestIndex::start(
+            &wheels,
+            IndexOptions {
+                metadata_files: false,
+                unadvertised_metadata_files: unadvertised,
+                ..IndexOptions::default()
+            },
+        );
+        let env = TestEnv::new();
+        let out = lock(&env, &index, &args(&["foo"], &PY312_X86));
+        assert_ok(&out);
+        let l = read_lock(&env.work_dir().join("pylayer.lock"));
+        assert_eq!(
+            versions(&l, "3.12", "x86_64"),
+            map(&[("bar", "1.0"), ("foo", "1.0")])
+        );
+        assert_pins_are_real(&l, &index, dir.path());
+        let log = index.requests();
+        for f in ["foo-1.0-py3-none-any.whl", "bar-1.0-py3-none-any.whl"] {
+            assert_eq!(index.full_downloads(f), 0, "{f} downloaded whole: {log:#?}");
+            if unadvertised {
+                assert_eq!(index.metadata_downloads(f), 1, "{f}: {log:#?}");
+                assert_eq!(index.range_downloads(f), 0, "{f}: {log:#?}");
+            } else {
+                assert!(index.range_downloads(f) >= 1, "{f}: {log:#?}");
+            }
+        }
+        let text = std::fs::read_to_string(env.work_dir().join("pylayer.lock")).unwrap();
+        locks.push(
+            text.lines()
+                // The index URL differs, in file URLs and in the inputs' digest.
+                .filter(|l| !l.contains(&index.base) && !l.starts_with("inputs_digest"))
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(locks[0], locks[1], "the two routes give the same lock");
+}
+
+/// An unadvertised `.metadata` URL that answers with something else (here the METADATA of
+/// another project) is not trusted: the wheel's own METADATA is read by range requests.
+#[test]
+fn an_unadvertised_metadata_file_of_another_wheel_is_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheels = publish(
+        dir.path(),
+        vec![
+            WheelSpec::new("foo", "1.0").requires("bar>=1"),
+            WheelSpec::new("bar", "1.0"),
+        ],
+    );
+    let index = TestIndex::start(
+        &wheels,
+        IndexOptions {
+            metadata_files: false,
+            unadvertised_metadata_files: true,
+            metadata_override: vec![(
+                "foo-1.0-py3-none-any.whl".to_string(),
+                b"Metadata-Version: 2.1\nName: evil\nVersion: 9.9\nRequires-Dist: nothing-real\n"
+                    .to_vec(),
+            )],
+            ..IndexOptions::default()
+        },
+    );
+    let env = TestEnv::new();
+    let out = lock(&env, &index, &args(&["foo"], &PY312_X86));
+    assert_ok(&out);
+    let l = read_lock(&env.work_dir().join("pylayer.lock"));
+    assert_eq!(
+        versions(&l, "3.12", "x86_64"),
+        map(&[("bar", "1.0"), ("foo", "1.0")])
+    );
+    let log = index.requests();
+    assert!(
+        index.range_downloads("foo-1.0-py3-none-any.whl") >= 1,
+        "foo's METADATA was not read from the wheel: {log:#?}"
+    );
+}
+
 #[test]
 fn pep658_metadata_files_are_used() {
     for json in [true, false] {

@@ -353,6 +353,48 @@ fn a_pure_package_gets_one_version_on_every_target() {
     );
 }
 
+/// A target kept from the existing lock but not asked for in this run is aligned too: locking
+/// python3.12 alone after a new release must not leave python3.11 (kept in the lock) on
+/// another version of a pure package.
+#[test]
+fn a_target_kept_from_the_lock_is_aligned_with_the_one_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let index = TestIndex::start(
+        &[
+            WheelSpec::new("app", "1.0").requires("pure").build(d),
+            WheelSpec::new("pure", "1.0").build(d),
+        ],
+        IndexOptions::default(),
+    );
+    let env = TestEnv::new();
+    let out = lock(&env, &index, &["app", "--python", "3.11"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
+    index.add_wheel(WheelSpec::new("pure", "2.0").build(d));
+    // Only python3.12 is asked for; python3.11 stays in the lock (same inputs).
+    let out = lock(&env, &index, &["app", "--python", "3.12"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
+    let written = std::fs::read_to_string(env.work_dir().join("pylayer.lock")).unwrap();
+    let lock: toml::Value = toml::from_str(&written).unwrap();
+    let targets = lock["target"].as_array().unwrap();
+    assert_eq!(targets.len(), 2, "both targets are in the lock: {written}");
+    for t in targets {
+        let pure = t["package"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"].as_str() == Some("pure"))
+            .unwrap_or_else(|| panic!("no pure in {t}"));
+        assert_eq!(
+            pure["version"].as_str(),
+            Some("2.0"),
+            "python {}: {written}",
+            t["python"]
+        );
+    }
+    assert!(!written.contains("[[target.differs]]"), "{written}");
+}
+
 /// `native` 2.0 ships only manylinux_2_28 wheels, which python3.11 (Amazon Linux 2, glibc
 /// 2.26) cannot load: 3.11 keeps 1.0 and says why; `pure` is the same everywhere.
 fn glibc_bound_index(d: &std::path::Path) -> TestIndex {

@@ -39,6 +39,7 @@ pub enum Fetched {
     NotFound,
 }
 
+#[derive(Clone)]
 pub struct HttpCache {
     dir: PathBuf,
     offline: bool,
@@ -105,6 +106,13 @@ impl HttpCache {
         Some((meta, body))
     }
 
+    /// [`Self::store`] on tokio's blocking pool: writing files must not hold up the few
+    /// worker threads that drive every request in flight.
+    async fn store_off_thread(&self, k: String, meta: Meta, body: Vec<u8>) {
+        let me = self.clone();
+        let _ = tokio::task::spawn_blocking(move || me.store(&k, &meta, &body)).await;
+    }
+
     fn store(&self, k: &str, meta: &Meta, body: &[u8]) {
         let (m, b) = self.paths(k);
         // Body first: a meta file always points at a complete body. Cache writes are best
@@ -117,21 +125,18 @@ impl HttpCache {
     }
 
     /// Reads an immutable entry (content-addressed metadata) without touching the network.
+    /// Only the body is read: its description says nothing an immutable entry needs, and the
+    /// body, renamed into place whole before its description, is complete when it exists.
     pub fn get_immutable(&self, name: &str) -> Option<Vec<u8>> {
-        self.load(&key(name, "immutable")).map(|(_, b)| b)
+        let (_, body) = self.paths(&key(name, "immutable"));
+        read_capped(&body, crate::index::PAGE_MAX_BYTES).ok()
     }
 
-    /// Stores an immutable entry forever.
+    /// Stores an immutable entry forever: the body alone (see [`Self::get_immutable`]), one
+    /// file per entry, since a long resolution stores thousands of them.
     pub fn put_immutable(&self, name: &str, body: &[u8]) {
-        let meta = Meta {
-            url: crate::http::strip_userinfo_in_text(name),
-            final_url: crate::http::strip_userinfo_in_text(name),
-            content_type: String::new(),
-            etag: None,
-            last_modified: None,
-            fresh_until: u64::MAX,
-        };
-        self.store(&key(name, "immutable"), &meta, body);
+        let (_, b) = self.paths(&key(name, "immutable"));
+        let _ = write_cache_entry(&b, body);
     }
 
     /// GET `url` with `accept`, using a fresh cached copy, revalidating a stale one, and in
@@ -191,7 +196,7 @@ impl HttpCache {
             && let Some((mut meta, body)) = cached
         {
             meta.fresh_until = now().saturating_add(freshness(&resp.headers).unwrap_or(0));
-            self.store(&k, &meta, &body);
+            self.store_off_thread(k, meta.clone(), body.clone()).await;
             return Ok(Fetched::Found(CachedBody {
                 body,
                 content_type: meta.content_type,
@@ -234,7 +239,7 @@ impl HttpCache {
                     .map(str::to_string),
                 fresh_until: now().saturating_add(fresh),
             };
-            self.store(&k, &meta, &body);
+            self.store_off_thread(k, meta, body.clone()).await;
         }
         Ok(Fetched::Found(CachedBody {
             body,

@@ -60,6 +60,24 @@ pub fn parse(text: &[u8], origin: &str) -> anyhow::Result<CoreMetadata> {
     })
 }
 
+/// Whether `text` is the METADATA of the wheel `filename`: its Name and Version fields name
+/// the same project and version (a body from an unadvertised `.metadata` URL must be one
+/// before it is trusted).
+pub fn is_metadata_of(text: &[u8], filename: &str) -> bool {
+    let Ok(wheel) = crate::wheel_name::WheelName::parse(filename) else {
+        return false;
+    };
+    let headers = Headers::parse(text);
+    headers
+        .get("name")
+        .and_then(|n| n.parse::<PackageName>().ok())
+        == Some(wheel.name)
+        && headers
+            .get("version")
+            .and_then(|v| v.parse::<Version>().ok())
+            == Some(wheel.version)
+}
+
 /// Parses a Requires-Python value, tolerating the stray spaces and trailing commas real
 /// packages publish.
 pub fn parse_requires_python(v: &str) -> Result<VersionSpecifiers, String> {

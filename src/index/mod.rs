@@ -33,12 +33,17 @@ pub const PAGE_MAX_BYTES: u64 = 64 << 20;
 /// A range answer larger than this is refused (a wheel's central directory or METADATA).
 const RANGE_MAX_BYTES: u64 = 32 << 20;
 
-/// At most this many project pages, and this many metadata reads, are requested at once.
-/// Callers may ask for thousands at a time (a resolution prefetches every requirement it
-/// sees); each request in flight holds a connection and its buffers, so without a bound
-/// 10,000 unknown requirements took 1.5 GB (docs/benchmarks.md). More in flight than this
-/// gains nothing over one pooled HTTP/2 connection or a few HTTP/1.1 ones.
+/// At most this many project pages are requested at once (metadata reads:
+/// [`MAX_METADATA_REQUESTS`]). Callers may ask for thousands at a time (a resolution
+/// prefetches every requirement it sees); each page in flight holds a connection and its
+/// buffers (pages are up to several MiB), so without a bound 10,000 unknown requirements
+/// took 1.5 GB (docs/benchmarks.md).
 pub const MAX_CONCURRENT_REQUESTS: usize = 32;
+
+/// At most this many metadata reads are in flight at once. A long backtrack reads thousands
+/// of small metadata files, each one round trip: with 32 in flight the boto3 conflict of
+/// issue 14 was bound by the round-trip time (docs/benchmarks.md); uv uses 50.
+pub const MAX_METADATA_REQUESTS: usize = 64;
 
 const ACCEPT_SIMPLE: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
@@ -108,6 +113,9 @@ pub struct IndexClient {
     page_slots: tokio::sync::Semaphore,
     /// Permits for metadata requests, apart from pages so neither starves the other.
     metadata_slots: tokio::sync::Semaphore,
+    /// Per origin: whether it serves `.metadata` files its index pages do not advertise
+    /// (see [`IndexClient::unadvertised_metadata_file`]); absent until the first answer.
+    metadata_hosts: Mutex<HashMap<String, bool>>,
 }
 
 fn shared<K: std::hash::Hash + Eq + Clone, T, E>(
@@ -138,7 +146,8 @@ impl IndexClient {
             metadata: Mutex::default(),
             find_links_files: OnceCell::new(),
             page_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS),
-            metadata_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS),
+            metadata_slots: tokio::sync::Semaphore::new(MAX_METADATA_REQUESTS),
+            metadata_hosts: Mutex::default(),
         }
     }
 
@@ -285,25 +294,32 @@ impl IndexClient {
             .http_cache
             .get_immutable(&pointer)
             .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|sha| self.cached_metadata(&sha));
-        let bytes = match cached {
-            Some(b) => b,
+            .and_then(|sha| self.cached_metadata(&sha).map(|b| (b, sha)));
+        let (bytes, sha) = match cached {
+            Some(found) => found,
             None => {
                 let bytes = self.metadata_uncached(file).await?;
-                // Only content-addressed answers are safe to keep forever.
+                let sha = sha256_hex(&bytes);
+                // Only content-addressed answers are safe to keep forever. Written on the
+                // blocking pool: thousands of small files must not hold up the workers.
                 if file.sha256.is_some() || is_local(&file.url) {
-                    let sha = sha256_hex(&bytes);
-                    if write_cache_entry(&self.cache.metadata_path(&sha), &bytes).is_ok() {
-                        self.http_cache.put_immutable(&pointer, sha.as_bytes());
-                    }
+                    let path = self.cache.metadata_path(&sha);
+                    let http_cache = self.http_cache.clone();
+                    let (body, sha) = (bytes.clone(), sha.clone());
+                    let _ = tokio::task::spawn_blocking(move || {
+                        if write_cache_entry(&path, &body).is_ok() {
+                            http_cache.put_immutable(&pointer, sha.as_bytes());
+                        }
+                    })
+                    .await;
                 }
-                bytes
+                (bytes, sha)
             }
         };
         self.metadata_hashes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(file.url.clone(), sha256_hex(&bytes));
+            .insert(file.url.clone(), sha);
         Ok(bytes)
     }
 
@@ -360,12 +376,59 @@ impl IndexClient {
                 }
                 return Ok(resp.bytes);
             }
+        } else if let Some(m) = self.unadvertised_metadata_file(file).await {
+            return Ok(m);
         }
         if let Some(m) = self.metadata_by_range(file).await? {
             return Ok(m);
         }
         let (path, _, _) = self.whole_wheel(file).await?;
         metadata::from_wheel_file(&path, &file.filename)
+    }
+
+    /// The PEP 658 `.metadata` file of a wheel whose index page did not advertise one. Some
+    /// mirrors pass pages through without the metadata attributes while the file host
+    /// serves the files anyway; one small request then replaces two or three range
+    /// requests of up to 64 KiB each. Tried on a host until it answers without one (then
+    /// the range route is used there for the rest of the run); a body is used only if it is
+    /// the METADATA of that very wheel (its Name and Version match the filename).
+    async fn unadvertised_metadata_file(&self, file: &DistFile) -> Option<Vec<u8>> {
+        let origin = url::Url::parse(&file.url)
+            .ok()?
+            .origin()
+            .ascii_serialization();
+        let known = self.lock_metadata_hosts().get(&origin).copied();
+        if known == Some(false) {
+            return None;
+        }
+        let url = format!("{}.metadata", file.url);
+        let answer = self
+            .http
+            .get(&url)
+            .headers(self.auth_headers(&url))
+            .send()
+            .await
+            .ok()?;
+        let good = if answer.status().is_success() {
+            crate::http::read_body(answer, metadata::METADATA_MAX_BYTES, &url)
+                .await
+                .ok()
+                .filter(|b| metadata::is_metadata_of(b, &file.filename))
+        } else {
+            None
+        };
+        if known.is_none() {
+            self.lock_metadata_hosts()
+                .entry(origin)
+                .or_insert(good.is_some());
+        }
+        good
+    }
+
+    fn lock_metadata_hosts(&self) -> std::sync::MutexGuard<'_, HashMap<String, bool>> {
+        self.metadata_hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// A range of a remote file: `Some((bytes, total size))` for a 206 answer, `None` when

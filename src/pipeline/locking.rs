@@ -106,8 +106,22 @@ pub fn ensure_lock(
         inputs.index.clone(),
         args.offline,
     ));
+    // Targets of the existing lock not asked for this time stay in it when the inputs are
+    // unchanged; they are resolved again with the others (keeping their pins where they
+    // fit), so every target of the lock is aligned, not only those asked for.
+    let kept: Vec<crate::target::Target> = existing
+        .iter()
+        .filter(|old| old.inputs_digest == digest)
+        .flat_map(|old| &old.targets)
+        .filter_map(|t| {
+            let minor = crate::target::parse_python(&t.python).ok()?;
+            let arch = t.arch.parse().ok()?;
+            crate::target::Target::new(minor, arch).ok()
+        })
+        .filter(|t| !inputs.targets.contains(t))
+        .collect();
     let mut jobs = Vec::new();
-    for target in &inputs.targets {
+    for target in inputs.targets.iter().chain(&kept) {
         let mut preferences = HashMap::new();
         if !args.upgrade
             && let Some(lt) = existing.as_ref().and_then(|l| l.target(target))
@@ -198,6 +212,8 @@ pub fn ensure_lock(
                     differs,
                 });
             }
+            // A kept target that cannot be resolved now stays as it was (below).
+            Err(_) if kept.contains(&target) => {}
             Err(ResolveError::NoSolution(msg)) | Err(ResolveError::Other(msg)) => {
                 failures.push(msg)
             }
@@ -211,7 +227,8 @@ pub fn ensure_lock(
         inputs_digest: digest,
         targets: new_targets,
     };
-    // Targets not asked for this time stay when the inputs are unchanged.
+    // Targets not asked for this time stay when the inputs are unchanged (as they were, if
+    // they could not be resolved again above).
     if let Some(old) = &existing
         && old.inputs_digest == lock.inputs_digest
     {

@@ -5,6 +5,7 @@ mod across;
 mod candidates;
 mod explain;
 mod provider;
+mod read_ahead;
 mod solver;
 
 use std::collections::HashMap;

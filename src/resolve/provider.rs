@@ -5,7 +5,6 @@ use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ranges};
@@ -14,6 +13,7 @@ use uv_pep440::Version;
 use uv_pep508::{MarkerEnvironment, Requirement, VersionOrUrl};
 
 use super::candidates::Candidates;
+use super::read_ahead::{Guide, ReadAhead};
 use super::{Pin, ResolveError, ResolveInput, Unusable};
 use crate::index::{DistFile, IndexClient, MetadataError};
 use crate::target::{TagRanking, Target};
@@ -56,14 +56,12 @@ pub struct Provider {
     handle: tokio::runtime::Handle,
     pub target: Target,
     env: MarkerEnvironment,
-    ranking: TagRanking,
     pre: bool,
     preferences: HashMap<PackageName, Version>,
     /// Versions other targets took, preferred over `preferences`.
     across: HashMap<PackageName, Version>,
     root: Vec<(Pkg, Ranges<Version>)>,
     constraints: HashMap<PackageName, Ranges<Version>>,
-    hashes: HashMap<PackageName, Vec<String>>,
     /// Direct references (`name @ url`) replace the index for that name.
     direct: HashMap<PackageName, DistFile>,
     explicit_pre: RefCell<HashSet<PackageName>>,
@@ -71,7 +69,9 @@ pub struct Provider {
     exact_pins: RefCell<HashSet<(PackageName, Version)>>,
     /// Where the `--hash` values of each package were given, for messages.
     pub hash_origins: HashMap<PackageName, String>,
-    candidates: RefCell<HashMap<PackageName, Rc<Candidates>>>,
+    candidates: RefCell<HashMap<PackageName, Arc<Candidates>>>,
+    /// Pages and metadata fetched ahead of the search (see [`ReadAhead`]).
+    read_ahead: Arc<ReadAhead>,
     discovered: RefCell<HashMap<PackageName, usize>>,
     deps_of: RefCell<HashMap<(Pkg, Version), Vec<PackageName>>>,
     /// What each version tried asks of each dependency, for saying who held a package back.
@@ -93,7 +93,7 @@ pub struct Provider {
 type DepRanges = Vec<(PackageName, Ranges<Version>)>;
 
 /// Background metadata downloads at once.
-const PREFETCH_CONCURRENCY: usize = 32;
+const PREFETCH_CONCURRENCY: usize = crate::index::MAX_METADATA_REQUESTS;
 
 fn ranges_of(req: &Requirement) -> Ranges<Version> {
     match &req.version_or_url {
@@ -216,18 +216,33 @@ impl Provider {
             *r = r.intersection(&ranges_of(req));
         }
         let ranking = TagRanking::new(&target);
+        let mut preferred = input.preferences.clone();
+        preferred.extend(input.across.clone());
+        let read_ahead = Arc::new(ReadAhead::new(
+            client.clone(),
+            handle.clone(),
+            Guide {
+                target,
+                ranking,
+                env: env.clone(),
+                pre: input.pre,
+                preferred,
+                constraints: constraints.clone(),
+                hashes,
+                direct: direct.keys().cloned().collect(),
+            },
+        ));
         Ok(Provider {
             client,
             handle,
+            read_ahead,
             target,
             env,
-            ranking,
             pre: input.pre,
             preferences: input.preferences.clone(),
             across: input.across.clone(),
             root,
             constraints,
-            hashes,
             direct,
             explicit_pre: RefCell::new(explicit_pre),
             exact_pins: RefCell::new(exact_pins),
@@ -244,58 +259,32 @@ impl Provider {
         })
     }
 
-    /// Starts fetching a project page in the background, so it is ready when needed.
-    fn prefetch(&self, name: &PackageName) {
+    /// Records when a package was first seen (the search's order) and starts reading its page
+    /// and likely metadata ahead, and its dependencies' (see [`ReadAhead`]).
+    fn prefetch(&self, name: &PackageName, range: &Ranges<Version>, extras: &[ExtraName]) {
         {
             let mut d = self.discovered.borrow_mut();
             let n = d.len();
-            if d.contains_key(name) {
-                return;
-            }
-            d.insert(name.clone(), n);
+            d.entry(name.clone()).or_insert(n);
         }
-        if self.direct.contains_key(name) {
-            return;
-        }
-        let client = self.client.clone();
-        let name = name.clone();
-        let target = self.target;
-        let ranking = self.ranking.clone();
-        self.handle.spawn(async move {
-            // Also warm the metadata of the newest installable version, which is the
-            // one most likely to be chosen.
-            if let Ok(files) = client.project(&name).await {
-                let c = Candidates::build(&name, &files, &target, &ranking, None);
-                if let Some(f) = c.versions.iter().find_map(|v| v.file.clone()) {
-                    let _ = client.metadata(&f).await;
-                }
-            }
-        });
+        self.read_ahead.start(name, range.clone(), extras);
     }
 
-    pub fn candidates(&self, name: &PackageName) -> Result<Rc<Candidates>, ProviderError> {
+    pub fn candidates(&self, name: &PackageName) -> Result<Arc<Candidates>, ProviderError> {
         if let Some(c) = self.candidates.borrow().get(name) {
             return Ok(c.clone());
         }
-        let files: Vec<DistFile> = match self.direct.get(name) {
-            Some(f) => vec![f.clone()],
+        let files: Arc<Vec<DistFile>> = match self.direct.get(name) {
+            Some(f) => Arc::new(vec![f.clone()]),
             None => {
                 let client = self.client.clone();
                 let n = name.clone();
-                let files = self
-                    .handle
+                self.handle
                     .block_on(async move { client.project(&n).await })
-                    .map_err(ProviderError)?;
-                files.as_ref().clone()
+                    .map_err(ProviderError)?
             }
         };
-        let c = Rc::new(Candidates::build(
-            name,
-            &files,
-            &self.target,
-            &self.ranking,
-            self.hashes.get(name).map(Vec::as_slice),
-        ));
+        let c = self.read_ahead.candidates(name, &files);
         self.candidates.borrow_mut().insert(name.clone(), c.clone());
         Ok(c)
     }
@@ -449,7 +438,7 @@ impl Provider {
             self.exact_pins.borrow_mut().insert((req.name.clone(), v));
         }
         let range = self.constrain(&req.name, ranges_of(req));
-        self.prefetch(&req.name);
+        self.prefetch(&req.name, &range, &req.extras);
         out.push((Pkg::Dist(req.name.clone()), range.clone()));
         for extra in req.extras.iter() {
             out.push((Pkg::Extra(req.name.clone(), extra.clone()), range.clone()));
@@ -639,7 +628,7 @@ impl Provider {
 
     /// The candidates read for a package: its releases for this target (`ascending`, for
     /// narrowing ranges in messages) and why other files were turned down.
-    pub fn rejections(&self, name: &PackageName) -> Option<Rc<Candidates>> {
+    pub fn rejections(&self, name: &PackageName) -> Option<Arc<Candidates>> {
         self.candidates.borrow().get(name).cloned()
     }
 }
@@ -667,11 +656,12 @@ impl Provider {
         package: &Pkg,
         range: &Ranges<Version>,
     ) -> Result<Option<Version>, ProviderError> {
-        let name = match package {
+        let (name, extras) = match package {
             Pkg::Root => return Ok(Some(Version::new([0]))),
-            Pkg::Dist(n) | Pkg::Extra(n, _) => n,
+            Pkg::Dist(n) => (n, Vec::new()),
+            Pkg::Extra(n, e) => (n, vec![e.clone()]),
         };
-        self.prefetch(name);
+        self.prefetch(name, range, &extras);
         let cands = self.candidates(name)?;
         let usable = |c: &super::candidates::Candidate| {
             range.contains(&c.version)
@@ -744,8 +734,13 @@ impl Provider {
             Pkg::Root => {
                 for (p, r) in &self.root {
                     if let Some(n) = p.name() {
-                        self.prefetch(n);
-                        out.push((p.clone(), self.constrain(n, r.clone())));
+                        let r = self.constrain(n, r.clone());
+                        let extras = match p {
+                            Pkg::Extra(_, e) => vec![e.clone()],
+                            _ => Vec::new(),
+                        };
+                        self.prefetch(n, &r, &extras);
+                        out.push((p.clone(), r));
                     }
                 }
                 return Ok(Dependencies::Available(out.into_iter().collect()));

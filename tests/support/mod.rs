@@ -345,6 +345,9 @@ pub struct IndexOptions {
     pub json: bool,
     /// Serve PEP 658/714 `<file>.metadata` files and advertise them.
     pub metadata_files: bool,
+    /// Serve `<file>.metadata` files without advertising them (a mirror that passes pages
+    /// through without the metadata attributes while the file host has the files).
+    pub unadvertised_metadata_files: bool,
     /// Honour `Range: bytes=…` on distribution files (206 + Content-Range), suffix ranges too.
     pub range_requests: bool,
     /// (filename, reason) pairs served as yanked.
@@ -420,6 +423,7 @@ impl Default for IndexOptions {
         IndexOptions {
             json: true,
             metadata_files: true,
+            unadvertised_metadata_files: false,
             range_requests: true,
             yanked: Vec::new(),
             fail_first: 0,
@@ -1141,7 +1145,7 @@ impl Shared {
                 return self.file_response(req, d);
             }
             if let Some(wheel) = fname.strip_suffix(".metadata")
-                && self.opts.metadata_files
+                && (self.opts.metadata_files || self.opts.unadvertised_metadata_files)
                 && let Some(m) = self
                     .metadata_override(wheel)
                     .or_else(|| st.dists.get(wheel).and_then(|d| d.metadata.clone()))
