@@ -225,8 +225,20 @@ fn init_is_idempotent_and_other_commands_read_its_file() {
         String::from_utf8_lossy(&ignore1),
         "target\nvenv/\n.venv/\ndist/\n.pylayer/\n"
     );
-    let out = run(env.cmd().args(["init", "--name", "other"]));
-    assert!(out.status.success(), "{}", describe_output(&out));
+    // Again, without flags or with the values the file already has: nothing changes (flags
+    // with other values set those keys: tests/build_hermetic.rs).
+    for args in [
+        &["init"][..],
+        &["init", "--name", "demo", "--python", "3.11"][..],
+    ] {
+        let out = run(env.cmd().args(args));
+        assert!(out.status.success(), "{}", describe_output(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("nothing to change"),
+            "{}",
+            describe_output(&out)
+        );
+    }
     assert_eq!(read("pylayer.toml"), toml1);
     assert_eq!(read(".gitignore"), ignore1);
     assert_eq!(read("requirements.txt"), reqs1);
