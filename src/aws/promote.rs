@@ -249,6 +249,19 @@ pub async fn obtain(
         }
     }
     let location = content.and_then(|c| c.location()).unwrap_or_default();
+    if !(location.starts_with("https://") || location.starts_with("http://")) {
+        let local = if t.local_zip.is_file() {
+            "has other bytes"
+        } else {
+            "does not exist"
+        };
+        return Err(format!(
+            "{arn}: Lambda gave no HTTP location for its content (`{}`), and {} {local}: rebuild it with `pylayer build --env {}` (the same lock gives the same bytes, CodeSha256 {live}) and promote again",
+            shown_url(location),
+            t.local_zip.display(),
+            t.source.env
+        ));
+    }
     let (path, hashes) = download(http, location, temp_dir)
         .await
         .map_err(|e| format!("downloading {arn}: {e}"))?;

@@ -26,6 +26,11 @@ pub enum BuildState {
     },
     /// The dist/ zip was built from other pins than the lock's now: rebuild to compare.
     Stale { zip: String, changes: Vec<String> },
+    /// Nothing published to compare with; the dist/ zip is built from the lock's pins.
+    Built {
+        zip: String,
+        built_code_sha256: String,
+    },
     /// No zip (or no manifest beside it) in dist/.
     NotBuilt { zip: String },
     /// The lock has no pins for this target.
@@ -39,6 +44,7 @@ impl BuildState {
             BuildState::Matches { .. } => "matches lock".into(),
             BuildState::Differs { .. } => "differs from lock build".into(),
             BuildState::Stale { .. } => "dist zip stale".into(),
+            BuildState::Built { .. } => "built".into(),
             BuildState::NotBuilt { .. } => "not built".into(),
             BuildState::NotLocked => "not in lock".into(),
         }
@@ -86,7 +92,12 @@ pub fn build_state(
         // The zip changed after its manifest was written: not a build of anything known.
         _ => return BuildState::NotBuilt { zip: shown },
     };
-    if published_sha == Some(built.as_str()) {
+    if published_sha.is_none() {
+        BuildState::Built {
+            zip: shown,
+            built_code_sha256: built,
+        }
+    } else if published_sha == Some(built.as_str()) {
         BuildState::Matches { zip: shown }
     } else {
         BuildState::Differs {
