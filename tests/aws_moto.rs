@@ -3,8 +3,8 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
 use support::moto::Moto;
 use support::{IndexOptions, TestEnv, TestIndex, WheelSpec, describe_output, run};
