@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 
-use super::shared;
+use super::shared::{self, AwsArgs};
 use super::{Failure, runtime};
 use pylayer::aws::AwsTarget;
 use pylayer::aws::status::{BuildState, Drift, Live, build_state, confirm, users};
@@ -21,10 +21,10 @@ pub struct StatusArgs {
     /// Only this environment of pylayer.toml [default: every `[env.NAME]`, else the project]
     #[arg(long, value_name = "NAME", env = "PYLAYER_ENV")]
     pub env: Option<String>,
-    /// AWS profile [default: each environment's publish.profile, else AWS_PROFILE, else the
-    /// default credential chain]
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
+    /// `--region` only shows those regions' records; `--profile` as everywhere (each
+    /// environment's publish.profile when neither it nor AWS_PROFILE is given).
+    #[command(flatten)]
+    pub aws: AwsArgs,
     #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
     #[arg(long, value_name = "FILE", env = "PYLAYER_CONFIG", help = shared::CONFIG_HELP)]
@@ -105,15 +105,15 @@ pub fn run(args: StatusArgs) -> Result<(), Failure> {
             })
         };
         let aws = AwsTarget {
-            profile: args
-                .profile
-                .clone()
-                .or_else(|| c.publish.profile.clone())
-                .or_else(|| shared::env_var("AWS_PROFILE")),
+            profile: args.aws.profile(Some(&c)),
             region: None,
         };
         let records = state.of(&env, &project);
-        for r in records.iter().filter(|r| !r.runtime.is_empty()) {
+        let shown = |r: &&&published::Record| {
+            !r.runtime.is_empty()
+                && (args.aws.region.is_empty() || args.aws.region.contains(&r.region))
+        };
+        for r in records.iter().filter(shown) {
             let python = r.runtime.strip_prefix("python").unwrap_or(&r.runtime);
             let sdk = rt
                 .block_on(pylayer::aws::sdk_config(&aws, Some(&r.region)))
