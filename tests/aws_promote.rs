@@ -164,6 +164,34 @@ fn promote_refuses_differing_pins_then_publishes_tests_bytes_and_status_shows_dr
     ]);
     moto.setup(&["create-function", "new-fn", "python3.12", "x86_64"]);
 
+    // A dry run says what would be published, and publishes and records nothing.
+    let dry = json(&pylayer(
+        &env,
+        &moto,
+        &[
+            "promote",
+            "--from",
+            "test",
+            "--to",
+            "prod",
+            "--dry-run",
+            "--json",
+        ],
+    ));
+    let actions: Vec<&str> = dry["promoted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["would-publish", "would-publish"], "{dry}");
+    assert!(
+        moto.setup(&["layer-versions-in", PROD_LAYER, "eu-west-1"])
+            .as_array()
+            .is_none_or(|v| v.is_empty())
+    );
+    assert!(records(&env).iter().all(|r| r["env"] != "prod"));
+
     let promoted = json(&pylayer(
         &env,
         &moto,
@@ -266,6 +294,48 @@ fn promote_refuses_differing_pins_then_publishes_tests_bytes_and_status_shows_dr
     assert!(
         dev.contains("not published") && dev.contains(" built ") && !dev.contains("not built"),
         "{table}"
+    );
+
+    // shared 2.1 is released and both locks take it, but test's published version still
+    // holds 2.0: the locks agree, the bytes do not, so nothing is promoted.
+    let mut newer = wheels(&w.join("newer"));
+    newer.push(WheelSpec::new("shared", "2.1").build(&w.join("newer")));
+    let newer = TestIndex::start(&newer, IndexOptions::default());
+    for e in ["test", "prod"] {
+        ok(&run(env.cmd().args([
+            "lock",
+            "--env",
+            e,
+            "--upgrade-package",
+            "shared",
+            "--index-url",
+            &newer.url,
+        ])));
+    }
+    let out = pylayer(&env, &moto, &["promote", "--from", "test", "--to", "prod"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "holds shared 2.0 (the locks pin 2.1), so test's lock changed after it was published"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        moto.setup(&["layer-versions-in", PROD_LAYER, "eu-west-1"]),
+        serde_json::json!([1])
+    );
+    // status says prod's dist zip is no longer what its lock builds.
+    let status = json(&pylayer(
+        &env,
+        &moto,
+        &["status", "--env", "prod", "--json"],
+    ));
+    let east = &status["targets"][0];
+    assert_eq!(east["build"]["state"], "stale", "{east}");
+    assert_eq!(
+        east["build"]["changes"],
+        serde_json::json!(["shared 2.0 in the zip, 2.1 in the lock"])
     );
 
     // A dist zip whose bytes are not the published ones is never promoted: the bytes are

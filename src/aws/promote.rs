@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use super::AwsTarget;
 use super::publish::{PublishOutcome, PublishRequest, publish_region, validate};
-use crate::lock::Lock;
 use crate::lock::diff::target_changes;
+use crate::lock::{Lock, LockedTarget};
 use crate::published::{self, Published, Record, ZipHashes};
 
 /// One target to promote: the version it comes from and the layer it goes to.
@@ -23,6 +23,8 @@ pub struct PromoteTarget {
     pub layer: String,
     /// Where `build` writes the source environment's zip of this target.
     pub local_zip: PathBuf,
+    /// The target environment's pins for this target (equal to the source's).
+    pub pins: LockedTarget,
 }
 
 /// Why nothing can be promoted.
@@ -147,6 +149,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Vec<PromoteTarget>, PlanError> {
             local_zip: input
                 .out_dir
                 .join(format!("{}-py{python}-{arch}.zip", input.from_project)),
+            pins: b,
         });
     }
     if !differences.is_empty() {
@@ -334,6 +337,33 @@ pub async fn download(
             size,
         },
     ))
+}
+
+/// Whether the layer's distributions are the pinned ones: each distribution in it must be
+/// at the version `pins` has (the lock may hold more: exclusions leave pins out). The locks
+/// agreeing is not enough, as the source environment's lock may have moved since its
+/// version was published. Returns what differs.
+pub fn contents_differ(zip: &Path, pins: &LockedTarget) -> Result<Vec<String>, String> {
+    let layer = crate::layer::Layer::read(zip).map_err(|e| format!("{e:#}"))?;
+    let same = |a: &str, b: &str| {
+        a == b
+            || matches!(
+                (a.parse::<uv_pep440::Version>(), b.parse::<uv_pep440::Version>()),
+                (Ok(x), Ok(y)) if x == y
+            )
+    };
+    let mut out = Vec::new();
+    for d in &layer.dists {
+        match pins.packages.iter().find(|p| p.name == d.key) {
+            Some(p) if same(&p.version, &d.version) => {}
+            Some(p) => out.push(format!(
+                "{} {} (the locks pin {})",
+                d.key, d.version, p.version
+            )),
+            None => out.push(format!("{} {} (not in the locks)", d.key, d.version)),
+        }
+    }
+    Ok(out)
 }
 
 /// Settings of the target environment's layer versions.

@@ -163,6 +163,27 @@ pub fn run(args: PromoteArgs) -> Result<(), Failure> {
                 continue;
             }
         };
+        match promote::contents_differ(&bytes.path, &t.pins) {
+            Ok(differ) if differ.is_empty() => {}
+            Ok(differ) => {
+                failures.push(format!(
+                    "not promoting {}: the version published for {} ({}) holds {}, so {}'s lock changed after it was published; publish {} again from its lock (`pylayer build --env {}`, `pylayer publish --env {}`), test it, then promote",
+                    t.source.target,
+                    args.from,
+                    t.source.arn,
+                    differ.join(", "),
+                    args.from,
+                    args.from,
+                    args.from,
+                    args.from
+                ));
+                continue;
+            }
+            Err(e) => {
+                failures.push(format!("{}: {e}", t.source.target));
+                continue;
+            }
+        }
         let req = promote::request(t, &bytes, &dest).map_err(Failure::usage)?;
         let results = rt.block_on(promote::publish_regions(&to_aws, &regions, &req));
         for (region, result) in regions.iter().zip(results) {
@@ -223,7 +244,9 @@ pub fn run(args: PromoteArgs) -> Result<(), Failure> {
                 s("code_sha256")
             );
         }
-        if failures.is_empty() && !rows.is_empty() {
+        if args.dry_run {
+            output::status("dry run: nothing was published or recorded");
+        } else if failures.is_empty() && !rows.is_empty() {
             output::status(&format!(
                 "promoted {} → {}: {} target(s), the bytes published for {}",
                 args.from,
