@@ -58,7 +58,7 @@ pub fn fuzz_elf(data: &[u8]) {
         content: Content::Binary(info),
     };
     for t in targets() {
-        let _ = check::binary::check(std::slice::from_ref(&entry), &t, &|_| None);
+        let _ = check::binary::check(std::slice::from_ref(&entry), &t, &|_| None, &|_| false);
     }
 }
 
