@@ -83,7 +83,12 @@ pub fn run(args: StatusArgs) -> Result<(), Failure> {
     let mut usage_cache: BTreeMap<(Option<String>, String), BTreeMap<String, Vec<String>>> =
         BTreeMap::new();
     for (env, c) in environments(&config, args.env.as_deref())? {
-        let project = c.name.clone().unwrap_or_default();
+        // Without a name in pylayer.toml, the project published last (as `attach` does).
+        let project = c
+            .name
+            .clone()
+            .or_else(|| state.project(None).map(str::to_string))
+            .unwrap_or_default();
         let lock_path = c.lock_path();
         let lock = if lock_path.is_file() {
             Some(Lock::read(&lock_path).map_err(|e| Failure::usage(format!("{e:#}")))?)
