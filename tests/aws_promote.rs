@@ -82,6 +82,17 @@ fn promote_refuses_differing_pins_then_publishes_tests_bytes_and_status_shows_dr
             &index.url,
         ])));
     };
+    // Nothing locked yet: bad input, named.
+    let out = pylayer(&env, &moto, &["promote", "--from", "test", "--to", "prod"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pylayer.test.lock does not exist") && err.contains("pylayer lock --env test"),
+        "{err}"
+    );
+    let out = pylayer(&env, &moto, &["promote", "--from", "prod", "--to", "prod"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+
     for e in ["dev", "test", "prod"] {
         build(e);
     }

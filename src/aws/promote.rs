@@ -166,8 +166,8 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Vec<PromoteTarget>, PlanError> {
         return Err(PlanError::Refused(format!(
             "not promoting {from} to {}: their pins differ ({} → {}):\n{}{more}\nthe bytes published for {from} are not what {}'s lock asks for; make the environments' requirements agree (`pylayer lock --env {}` shows why it pins what it does), or publish {} from its own build",
             input.to_env,
-            from_path_name(input.from_lock.0),
-            from_path_name(input.to_lock.0),
+            input.from_lock.0.display(),
+            input.to_lock.0.display(),
             shown.join("\n"),
             input.to_env,
             input.to_env,
@@ -175,10 +175,6 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Vec<PromoteTarget>, PlanError> {
         )));
     }
     Ok(out)
-}
-
-fn from_path_name(p: &Path) -> String {
-    p.display().to_string()
 }
 
 /// Where the promoted bytes came from.
@@ -221,7 +217,7 @@ pub async fn obtain(
     let lambda = super::lambda(&config);
     let version = super::layer_by_arn(&lambda, arn).await.map_err(|e| {
         format!(
-            "{e}\n  the version recorded for {} {} is gone; publish {} again (`pylayer publish --env {}`) and promote that",
+            "{e}\n  (reading the version recorded for {} {}; if it was deleted, publish {} again with `pylayer publish --env {}` and promote that)",
             t.source.env, t.source.target, t.source.env, t.source.env
         )
     })?;

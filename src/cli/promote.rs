@@ -56,10 +56,11 @@ fn env_config(config: &Config, env: &str, flag: &str) -> Result<Config, Failure>
 
 fn read_lock(path: &Path, env: &str) -> Result<Lock, Failure> {
     if !path.is_file() {
-        return Err(Failure::failed(format!(
-            "{} does not exist, so {env}'s pins cannot be compared: run `pylayer lock --env {env}` first",
-            path.display()
-        )));
+        return Err(shared::missing(
+            path,
+            &format!("the lock of environment {env}, whose pins promote compares"),
+            &format!("run `pylayer lock --env {env}` first"),
+        ));
     }
     Lock::read(path).map_err(|e| Failure::usage(format!("{e:#}")))
 }
@@ -184,7 +185,13 @@ pub fn run(args: PromoteArgs) -> Result<(), Failure> {
                 continue;
             }
         }
-        let req = promote::request(t, &bytes, &dest).map_err(Failure::usage)?;
+        let req = match promote::request(t, &bytes, &dest) {
+            Ok(r) => r,
+            Err(e) => {
+                failures.push(format!("{}: {e}", t.source.target));
+                continue;
+            }
+        };
         let results = rt.block_on(promote::publish_regions(&to_aws, &regions, &req));
         for (region, result) in regions.iter().zip(results) {
             match result {
