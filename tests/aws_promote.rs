@@ -241,14 +241,20 @@ fn promote_refuses_differing_pins_then_publishes_tests_bytes_and_status_shows_dr
     }
 
     // Promoting again reuses prod's versions.
-    let again = json(&pylayer(
-        &env,
-        &moto,
-        &["promote", "--from", "test", "--to", "prod", "--json"],
-    ));
-    for row in again["promoted"].as_array().unwrap() {
-        assert_eq!(row["action"], "unchanged", "{row}");
+    let again = pylayer(&env, &moto, &["promote", "--from", "test", "--to", "prod"]);
+    let table = ok(&again);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    for (line, arn) in lines.iter().zip(&arns) {
+        assert!(
+            line.contains(arn.as_str())
+                && line.contains("unchanged")
+                && line.contains(&format!("CodeSha256 {test_sha}")),
+            "{table}"
+        );
     }
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("promoted test → prod"), "{err}");
     assert_eq!(
         moto.setup(&["layer-versions-in", PROD_LAYER, "eu-west-1"]),
         serde_json::json!([1])
