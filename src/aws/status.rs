@@ -205,6 +205,76 @@ mod tests {
         );
     }
 
+    /// A zip and its manifest (one package, `shared` at `version`) in `dir`.
+    fn built(dir: &Path, version: &str) -> (std::path::PathBuf, String) {
+        let zip = dir.join("p-py3.12-x86_64.zip");
+        std::fs::write(&zip, format!("zip of shared {version}")).unwrap();
+        let h = published::zip_hashes(&zip).unwrap();
+        let m = serde_json::json!({
+            "pylayer_version": "0", "name": "p", "runtime": "python3.12", "python": "3.12",
+            "architecture": "x86_64", "layout": "python", "zip": "p-py3.12-x86_64.zip",
+            "zip_bytes": h.size, "unzipped_bytes": 1, "sha256": h.sha256_hex,
+            "code_sha256": h.code_sha256,
+            "limits": {"unzipped_limit": 1, "direct_upload_limit": 1},
+            "packages": [{"name": "shared", "version": version, "filename": "", "tag": "",
+                          "sha256": "", "unzipped_bytes": 1, "zipped_bytes": 1}],
+            "notes": [],
+        });
+        std::fs::write(manifest::manifest_path(&zip), m.to_string()).unwrap();
+        (zip, h.code_sha256)
+    }
+
+    fn pins(version: &str) -> LockedTarget {
+        LockedTarget {
+            python: "3.12".into(),
+            arch: "x86_64".into(),
+            packages: vec![crate::lock::LockedPackage {
+                name: "shared".into(),
+                version: version.into(),
+                filename: String::new(),
+                url: String::new(),
+                sha256: String::new(),
+                size: 1,
+                dependencies: vec![],
+                metadata_sha256: None,
+            }],
+            held_back: vec![],
+            differs: vec![],
+        }
+    }
+
+    #[test]
+    fn build_state_compares_the_zip_with_the_lock_and_the_published_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (zip, sha) = built(dir.path(), "2.0");
+        assert!(matches!(
+            build_state(Some(&sha), Some(&pins("2.0")), &zip),
+            BuildState::Matches { .. }
+        ));
+        let BuildState::Differs {
+            built_code_sha256, ..
+        } = build_state(Some("other"), Some(&pins("2.0")), &zip)
+        else {
+            panic!("not Differs")
+        };
+        assert_eq!(built_code_sha256, sha);
+        assert!(matches!(
+            build_state(None, Some(&pins("2.0")), &zip),
+            BuildState::Built { .. }
+        ));
+        let BuildState::Stale { changes, .. } = build_state(Some(&sha), Some(&pins("2.1")), &zip)
+        else {
+            panic!("not Stale")
+        };
+        assert_eq!(changes, ["shared 2.0 in the zip, 2.1 in the lock"]);
+        // A zip changed after its manifest was written is no build of anything known.
+        std::fs::write(&zip, b"edited").unwrap();
+        assert!(matches!(
+            build_state(Some(&sha), Some(&pins("2.0")), &zip),
+            BuildState::NotBuilt { .. }
+        ));
+    }
+
     #[test]
     fn build_state_without_a_zip_or_lock() {
         let dir = tempfile::tempdir().unwrap();
