@@ -106,11 +106,7 @@ pub fn run(args: PromoteArgs) -> Result<(), Failure> {
         .layer_name
         .clone()
         .unwrap_or_else(|| published::DEFAULT_LAYER_NAME.to_string());
-    let out_dir = from.path(
-        from.out_dir
-            .as_deref()
-            .unwrap_or(Path::new(pylayer::pipeline::naming::DEFAULT_OUT_DIR)),
-    );
+    let out_dir = from.out_dir_path();
     let plan = promote::plan(&PlanInput {
         published: &state,
         from_env: &args.from,

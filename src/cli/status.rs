@@ -95,11 +95,7 @@ pub fn run(args: StatusArgs) -> Result<(), Failure> {
         } else {
             None
         };
-        let out_dir = c.path(
-            c.out_dir
-                .as_deref()
-                .unwrap_or(Path::new(pylayer::pipeline::naming::DEFAULT_OUT_DIR)),
-        );
+        let out_dir = c.out_dir_path();
         let zip_of =
             |python: &str, arch: &str| out_dir.join(format!("{project}-py{python}-{arch}.zip"));
         let lock_target = |python: &str, arch: &str| {
