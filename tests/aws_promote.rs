@@ -367,3 +367,80 @@ fn promote_refuses_differing_pins_then_publishes_tests_bytes_and_status_shows_dr
         "{err}"
     );
 }
+
+/// Each environment's own profile: test's account is read, prod's written, in one run (moto
+/// maps credentials from an assumed role to the role's account).
+#[test]
+fn promote_reads_one_account_and_writes_another() {
+    let moto = Moto::start(&[]);
+    let env = TestEnv::new();
+    let w = env.work_dir();
+    std::fs::write(
+        w.join("pylayer.toml"),
+        "name = \"proj\"\npython = [\"3.12\"]\nrequirements = [\"requirements.txt\"]\n\n[env.test.publish]\nprofile = \"base\"\n\n[env.prod.publish]\nprofile = \"prod\"\n",
+    )
+    .unwrap();
+    std::fs::write(w.join("requirements.txt"), "app\n").unwrap();
+    std::fs::write(
+        w.join("aws-config"),
+        "[profile base]\nregion = us-east-1\n\n[profile prod]\nrole_arn = arn:aws:iam::111111111111:role/prod\nsource_profile = base\nregion = us-east-1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        w.join("aws-credentials"),
+        "[base]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .unwrap();
+    let index = TestIndex::start(&wheels(&w.join("wheels")), IndexOptions::default());
+    for e in ["test", "prod"] {
+        ok(&run(env.cmd().args([
+            "build",
+            "--env",
+            e,
+            "--index-url",
+            &index.url,
+        ])));
+    }
+    // Credentials only from the profiles.
+    let with_profiles = |args: &[&str]| {
+        let mut cmd = env.cmd();
+        moto.env(&mut cmd);
+        cmd.env("AWS_CONFIG_FILE", w.join("aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", w.join("aws-credentials"))
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY");
+        run(cmd.args(args))
+    };
+    let zip = w.join("dist/proj-test-py3.12-x86_64.zip");
+    let published = json(&with_profiles(&[
+        "publish",
+        "--env",
+        "test",
+        zip.to_str().unwrap(),
+        "--json",
+    ]));
+    let test_arn = published["layers"][0]["regions"][0]["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(test_arn.contains(":123456789012:layer:"), "{test_arn}");
+    let promoted = json(&with_profiles(&[
+        "promote", "--from", "test", "--to", "prod", "--json",
+    ]));
+    let row = &promoted["promoted"][0];
+    assert!(
+        row["arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:lambda:us-east-1:111111111111:layer:proj-prod-py312-x86_64:"),
+        "{promoted}"
+    );
+    assert_eq!(row["code_sha256"], published["layers"][0]["code_sha256"]);
+    // status reads each environment with its own profile: both versions confirmed.
+    let status = json(&with_profiles(&["status", "--json"]));
+    let rows = status["targets"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{status}");
+    for r in rows {
+        assert_eq!(r["lambda"], "confirmed", "{r}");
+    }
+}
