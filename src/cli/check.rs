@@ -35,8 +35,8 @@ pub struct CheckArgs {
     /// are still counted (repeatable) [added to pylayer.toml's [check] allow]
     #[arg(long, value_name = "CODE[:GLOB]")]
     pub allow: Vec<String>,
-    /// The settings file whose `[check] allow` applies [default: ./pylayer.toml if present]
-    #[arg(long, value_name = "FILE")]
+    // Its `[check] allow` applies.
+    #[arg(long, value_name = "FILE", env = "PYLAYER_CONFIG", help = shared::CONFIG_HELP)]
     pub config: Option<PathBuf>,
 }
 
