@@ -70,6 +70,15 @@ impl Config {
         )
     }
 
+    /// Where `build` writes zips with these settings: `out-dir` (relative to the settings
+    /// file), else `dist` in the working directory.
+    pub fn out_dir_path(&self) -> PathBuf {
+        self.out_dir.as_ref().map_or_else(
+            || PathBuf::from(crate::pipeline::naming::DEFAULT_OUT_DIR),
+            |d| self.path(d),
+        )
+    }
+
     /// The locks of the project's other environments (and of the project itself when an
     /// environment is selected), by name: their pins are preferred so that packages shared
     /// by environments get one version wherever the adjustments allow it.

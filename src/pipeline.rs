@@ -155,8 +155,7 @@ pub fn build(
     let out_dir = settings
         .out_dir
         .clone()
-        .or_else(|| config.out_dir.as_ref().map(|d| config.path(d)))
-        .unwrap_or_else(|| PathBuf::from(naming::DEFAULT_OUT_DIR));
+        .unwrap_or_else(|| config.out_dir_path());
     let name = naming::layer_name(
         settings.name.as_deref().or(config.name.as_deref()),
         settings.requirement_files.first().map(PathBuf::as_path),

@@ -81,6 +81,41 @@ pub fn target_label(runtime: &str, arch: &str) -> String {
     )
 }
 
+/// A zip's hashes as publishing needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZipHashes {
+    /// Hex sha256.
+    pub sha256_hex: String,
+    /// base64(sha256), Lambda's CodeSha256.
+    pub code_sha256: String,
+    pub size: u64,
+}
+
+/// Hashes a file in one streaming pass.
+pub fn zip_hashes(path: &Path) -> std::io::Result<ZipHashes> {
+    use base64::Engine;
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        h.update(&buf[..n]);
+    }
+    let digest = h.finalize();
+    Ok(ZipHashes {
+        sha256_hex: hex::encode(digest),
+        code_sha256: base64::engine::general_purpose::STANDARD.encode(digest),
+        size,
+    })
+}
+
 /// Every version `publish` made or reused, per (environment, target, region).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Published {
@@ -132,6 +167,10 @@ pub struct Record {
     /// From the zip's manifest, so `attach` need not measure the layer remotely.
     #[serde(default)]
     pub unzipped_bytes: Option<u64>,
+    /// For a version `promote` made: the ARN of the version of the environment it was
+    /// promoted from (same bytes, same CodeSha256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted_from: Option<String>,
 }
 
 /// Format 1: the last ARN of each layer name, per region.
@@ -192,6 +231,7 @@ impl Published {
                     arn,
                     code_sha256: None,
                     unzipped_bytes: entry.unzipped_bytes,
+                    promoted_from: None,
                 });
             }
         }
@@ -227,6 +267,14 @@ impl Published {
             (&a.env, &a.project, &a.target, &a.region)
                 .cmp(&(&b.env, &b.project, &b.target, &b.region))
         });
+    }
+
+    /// The records of one environment's project, sorted by (target, region).
+    pub fn of(&self, env: &str, project: &str) -> Vec<&Record> {
+        self.versions
+            .iter()
+            .filter(|r| r.env == env && r.project == project)
+            .collect()
     }
 
     /// The project `attach` works on: the one given, else the last published.
@@ -320,6 +368,7 @@ mod tests {
             version: Some(v),
             code_sha256: Some("x".into()),
             unzipped_bytes: None,
+            promoted_from: None,
         }
     }
 

@@ -4,7 +4,9 @@
 
 pub mod attach;
 pub mod layers;
+pub mod promote;
 pub mod publish;
+pub mod status;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

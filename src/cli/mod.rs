@@ -16,8 +16,12 @@ mod layers;
 mod lock;
 pub mod output;
 #[cfg(feature = "aws")]
+mod promote;
+#[cfg(feature = "aws")]
 mod publish;
 mod shared;
+#[cfg(feature = "aws")]
+mod status;
 mod test;
 mod values;
 
@@ -71,6 +75,12 @@ enum Command {
     /// List a layer's versions, or prune old unused ones.
     #[cfg(feature = "aws")]
     Layers(layers::LayersArgs),
+    /// Publish for one environment exactly the bytes published for another (test → prod).
+    #[cfg(feature = "aws")]
+    Promote(promote::PromoteArgs),
+    /// Per environment and target: published version, build match, functions and drift.
+    #[cfg(feature = "aws")]
+    Status(status::StatusArgs),
 }
 
 /// A failure with the exit code it deserves: 1 for a failed resolution, check or build,
@@ -129,6 +139,10 @@ pub fn main() -> ExitCode {
         Command::Attach(args) => attach::run(args),
         #[cfg(feature = "aws")]
         Command::Layers(args) => layers::run(args),
+        #[cfg(feature = "aws")]
+        Command::Promote(args) => promote::run(args),
+        #[cfg(feature = "aws")]
+        Command::Status(args) => status::run(args),
         Command::Build(args) => build::run(*args),
         Command::Check(args) => check::run(args),
         Command::Test(args) => test::run(args),

@@ -2,12 +2,9 @@
 //! default) in one or more regions, reusing any version that already holds the same bytes,
 //! and refusing a layer whose check finds errors unless `--force`.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
 use clap::Args;
-use sha2::{Digest, Sha256};
 
 use super::shared::{self, AwsArgs};
 use super::{Failure, output, runtime, values};
@@ -74,27 +71,9 @@ pub struct PublishArgs {
 }
 
 fn hashes(zip: &Path) -> Result<(String, String, u64), Failure> {
-    let mut f = std::fs::File::open(zip)
-        .map_err(|e| Failure::usage(format!("cannot open {}: {e}", zip.display())))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| Failure::failed(format!("cannot read {}: {e}", zip.display())))?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        h.update(&buf[..n]);
-    }
-    let digest = h.finalize();
-    Ok((
-        hex::encode(digest),
-        base64::engine::general_purpose::STANDARD.encode(digest),
-        size,
-    ))
+    let h = published::zip_hashes(zip)
+        .map_err(|e| Failure::failed(format!("cannot read {}: {e}", zip.display())))?;
+    Ok((h.sha256_hex, h.code_sha256, h.size))
 }
 
 /// One zip, ready to publish: the request and what the record needs.
@@ -317,6 +296,7 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
                                     version: o.version,
                                     code_sha256: Some(p.req.code_sha256.clone()),
                                     unzipped_bytes: p.unzipped_bytes,
+                                    promoted_from: None,
                                 });
                             }
                         }

@@ -111,6 +111,13 @@ pub fn diff(old: &Lock, new: &Lock) -> Vec<LockChange> {
     out
 }
 
+/// The differences between two locks' pins for one target (`label` names it in each
+/// change): what `promote` refuses over, as environments' locks of the same target must pin
+/// the same wheels for their layers to be the same bytes.
+pub fn target_changes(label: &str, old: &LockedTarget, new: &LockedTarget) -> Vec<LockChange> {
+    package_changes(label, &old.packages, &new.packages)
+}
+
 fn package_changes(target: &str, old: &[LockedPackage], new: &[LockedPackage]) -> Vec<LockChange> {
     let by_name = |ps: &[LockedPackage]| -> BTreeMap<String, LockedPackage> {
         ps.iter().map(|p| (p.name.clone(), p.clone())).collect()

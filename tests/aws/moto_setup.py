@@ -1,6 +1,6 @@
 """Test setup against a moto server (AWS_ENDPOINT_URL): roles, functions, buckets.
 
-Used by tests/aws_moto.rs; prints JSON results on stdout.
+Used by tests/aws_moto.rs and tests/aws_promote.rs; prints JSON results on stdout.
 """
 import io
 import json
@@ -55,6 +55,14 @@ def main() -> None:
         print(json.dumps({"arn": out["LayerVersionArn"]}))
     elif cmd == "layer-versions":
         out = lam.list_layer_versions(LayerName=args[0])
+        print(json.dumps(sorted(v["Version"] for v in out["LayerVersions"])))
+    elif cmd == "layer-version":
+        name, version, region = args
+        out = boto3.client("lambda", region_name=region).get_layer_version(LayerName=name, VersionNumber=int(version))
+        print(json.dumps({"arn": out["LayerVersionArn"], "code_sha256": out["Content"]["CodeSha256"]}))
+    elif cmd == "layer-versions-in":
+        name, region = args
+        out = boto3.client("lambda", region_name=region).list_layer_versions(LayerName=name)
         print(json.dumps(sorted(v["Version"] for v in out["LayerVersions"])))
     elif cmd == "create-bucket":
         boto3.client("s3").create_bucket(Bucket=args[0])

@@ -10,6 +10,8 @@
 //!   index-related variables inherited from the developer's shell.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
