@@ -90,6 +90,9 @@ pub struct PublishConfig {
     pub description: Option<String>,
     pub license: Option<String>,
     pub functions: Vec<String>,
+    /// Accounts (12 digits), organizations (`o-…`) or `public` allowed to use each
+    /// published version.
+    pub grants: Vec<String>,
     /// The Lambda layer name of each target, a template (`crate::published::layer_name`).
     pub layer_name: Option<String>,
 }
@@ -420,6 +423,13 @@ const PUBLISH_KEYS: &[Key<PublishConfig>] = &[
         "a list of function name strings",
         "functions = [\"my-function\"]",
         |p, v| p.functions = v.strings(),
+    ),
+    key(
+        "grants",
+        Shape::List,
+        "a list of 12-digit account IDs, organization IDs (o-…) or \"public\"",
+        "grants = [\"123456789012\"]",
+        |p, v| p.grants = v.strings(),
     ),
     key(
         "layer-name",

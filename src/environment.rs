@@ -135,6 +135,9 @@ fn merge_publish(base: &mut PublishConfig, env: &PublishConfig) {
     if !env.functions.is_empty() {
         base.functions = env.functions.clone();
     }
+    if !env.grants.is_empty() {
+        base.grants = env.grants.clone();
+    }
     if env.layer_name.is_some() {
         base.layer_name = env.layer_name.clone();
     }

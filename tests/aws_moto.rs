@@ -888,3 +888,48 @@ fn a_layer_failing_its_check_is_refused_unless_forced() {
         serde_json::json!([1])
     );
 }
+
+/// `grants` in pylayer.toml's `[publish]` (or an environment's) lets those accounts use each
+/// published version, as `--grant` does; a flag replaces the file's list.
+#[test]
+fn grants_from_pylayer_toml_reach_the_layer_version_policy() {
+    let moto = Moto::start(&[]);
+    let env = TestEnv::new();
+    let zip = layer_for(&env, "gr", "1.0", b"granted", "3.12", "x86_64");
+    std::fs::write(
+        env.work_dir().join("pylayer.toml"),
+        "name = \"gr\"\n\n[publish]\ngrants = [\"111111111111\"]\n",
+    )
+    .unwrap();
+    let out = json(&pylayer(
+        &env,
+        &moto,
+        &["publish", zip.to_str().unwrap(), "--json"],
+    ));
+    let layer = out["layers"][0]["layer"].as_str().unwrap().to_string();
+    let version = out["layers"][0]["regions"][0]["version"].to_string();
+    let policy = moto.setup(&["layer-policy", &layer, &version]);
+    let text = policy.to_string();
+    assert!(text.contains("111111111111"), "{policy:#}");
+    assert!(text.contains("lambda:GetLayerVersion"), "{policy:#}");
+
+    // A wrong value in the file is refused before anything is published.
+    std::fs::write(
+        env.work_dir().join("pylayer.toml"),
+        "name = \"gr\"\n\n[publish]\ngrants = [\"12345\"]\n",
+    )
+    .unwrap();
+    let zip2 = layer_for(&env, "gr", "2.0", b"other", "3.12", "x86_64");
+    let out = pylayer(&env, &moto, &["publish", zip2.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", describe_output(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("12345"),
+        "{}",
+        describe_output(&out)
+    );
+    assert_eq!(
+        published_versions(&moto, &layer),
+        serde_json::json!([1]),
+        "nothing was published"
+    );
+}

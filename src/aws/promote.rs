@@ -368,6 +368,8 @@ pub struct Destination {
     pub description: Option<String>,
     pub license: Option<String>,
     pub s3_bucket: Option<String>,
+    /// The destination environment's `publish.grants`.
+    pub grants: Vec<String>,
     pub dry_run: bool,
 }
 
@@ -385,7 +387,7 @@ pub fn request(
         description: dest.description.clone(),
         license: dest.license.clone(),
         s3_bucket: dest.s3_bucket.clone(),
-        grants: Vec::new(),
+        grants: dest.grants.clone(),
         dry_run: dest.dry_run,
         code_sha256: bytes.hashes.code_sha256.clone(),
         sha256_hex: bytes.hashes.sha256_hex.clone(),

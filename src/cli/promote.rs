@@ -142,6 +142,7 @@ pub fn run(args: PromoteArgs) -> Result<(), Failure> {
         description: to.publish.description.clone(),
         license: to.publish.license.clone(),
         s3_bucket: to.publish.s3_bucket.clone(),
+        grants: to.publish.grants.clone(),
         dry_run: args.dry_run,
     };
     let rt = runtime()?;

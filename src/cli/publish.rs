@@ -48,7 +48,8 @@ pub struct PublishArgs {
     /// [default: pylayer.toml's publish.license]
     #[arg(long, value_name = "LICENSE")]
     pub license: Option<String>,
-    /// Let an account ID, an organization (o-…) or everyone (`public`) use the version.
+    /// Let an account ID, an organization (o-…) or everyone (`public`) use the version
+    /// (repeatable) [default: pylayer.toml's publish.grants]
     #[arg(long, value_name = "ACCOUNT|o-ORGID|public")]
     pub grant: Vec<String>,
     /// Compatible runtime(s) for a zip without a manifest (`3.12`; repeatable, or comma-separated).
@@ -185,7 +186,11 @@ fn prepare(
             .or(config.publish.description.clone()),
         license: args.license.clone().or(config.publish.license.clone()),
         s3_bucket: args.s3_bucket.clone().or(config.publish.s3_bucket.clone()),
-        grants: args.grant.clone(),
+        grants: if args.grant.is_empty() {
+            config.publish.grants.clone()
+        } else {
+            args.grant.clone()
+        },
         dry_run: args.dry_run,
         code_sha256,
         sha256_hex,

@@ -64,6 +64,10 @@ def main() -> None:
         name, region = args
         out = boto3.client("lambda", region_name=region).list_layer_versions(LayerName=name)
         print(json.dumps(sorted(v["Version"] for v in out["LayerVersions"])))
+    elif cmd == "layer-policy":
+        name, version = args
+        out = lam.get_layer_version_policy(LayerName=name, VersionNumber=int(version))
+        print(json.dumps(json.loads(out["Policy"])))
     elif cmd == "create-bucket":
         boto3.client("s3").create_bucket(Bucket=args[0])
         print("{}")
