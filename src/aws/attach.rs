@@ -49,12 +49,17 @@ pub async fn function_platform(
             "{what} has no runtime (a container image function cannot use layers); attach layers only to zip functions"
         ));
     };
-    let arch = conf
-        .architectures()
+    Ok((runtime.as_str().to_string(), architecture_of(&conf)))
+}
+
+/// A function's architecture; Lambda leaves it out for x86_64 functions made before arm64.
+fn architecture_of(
+    conf: &aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput,
+) -> String {
+    conf.architectures()
         .first()
         .map(|a| a.as_str().to_string())
-        .unwrap_or_else(|| "x86_64".into());
-    Ok((runtime.as_str().to_string(), arch))
+        .unwrap_or_else(|| "x86_64".into())
 }
 
 async fn measure(http: &reqwest::Client, url: Option<&str>) -> Option<u64> {
@@ -108,11 +113,7 @@ pub async fn attach_one(
             ));
         }
     }
-    let function_arch = conf
-        .architectures()
-        .first()
-        .map(|a| a.as_str().to_string())
-        .unwrap_or_else(|| "x86_64".into());
+    let function_arch = architecture_of(&conf);
     let layer_archs: Vec<&str> = layer
         .compatible_architectures()
         .iter()
