@@ -49,11 +49,7 @@ impl Config {
                 .filter(|d| !d.is_empty())
                 .map(|d| format!("{d}-{env}")),
         };
-        c.lock = Some(
-            e.lock
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(default_lock_name(env))),
-        );
+        c.lock = Some(env_lock(env, e));
         if let Some(p) = &e.publish {
             merge_publish(&mut c.publish, p);
         }
@@ -101,11 +97,7 @@ impl Config {
     /// The lock of environment `env` (`None`: the project without an environment).
     fn lock_path_of(&self, env: Option<&str>) -> PathBuf {
         match env.and_then(|e| self.envs.get(e).map(|t| (e, t))) {
-            Some((e, t)) => self.path(
-                &t.lock
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from(default_lock_name(e))),
-            ),
+            Some((e, t)) => self.path(&env_lock(e, t)),
             // The project's own `lock` key, read before any environment replaced it.
             None => self.base_lock.clone().map_or_else(
                 || self.path(std::path::Path::new("pylayer.lock")),
@@ -113,6 +105,14 @@ impl Config {
             ),
         }
     }
+}
+
+/// The lock of environment `env` as its table gives it, relative to pylayer.toml.
+fn env_lock(env: &str, table: &crate::config::EnvConfig) -> PathBuf {
+    table
+        .lock
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(default_lock_name(env)))
 }
 
 /// The publish keys an environment gives replace the project's.
