@@ -64,6 +64,8 @@ pub struct Config {
     pub check_allow: Vec<String>,
     /// Where the file was read from (not part of the file).
     pub dir: PathBuf,
+    /// The file itself, for messages.
+    pub file: PathBuf,
 }
 
 /// One `[env.NAME]` table: adjustments of the project's requirements for an environment
@@ -594,6 +596,7 @@ impl Config {
         }
         config.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         config.base_lock = config.lock.clone();
+        config.file = path.to_path_buf();
         Ok(config)
     }
 

@@ -19,7 +19,7 @@ impl Config {
     pub fn for_env(&self, env: &str) -> anyhow::Result<Config> {
         let Some(e) = self.envs.get(env) else {
             let known: Vec<&str> = self.envs.keys().map(String::as_str).collect();
-            let file = self.path(std::path::Path::new(crate::config::CONFIG_FILE));
+            let file = &self.file;
             if known.is_empty() {
                 anyhow::bail!(
                     "--env {env}: {} defines no environments\n  add an `[env.{env}]` table (it may be empty) to define one",

@@ -365,10 +365,7 @@ fn bytecode_interpreters(
     ) {
         (Some(m), _) => m,
         (None, Some(m)) => m.parse().map_err(|e| {
-            Error::Input(format!(
-                "{}: compile-bytecode: {e}",
-                config.dir.join(crate::config::CONFIG_FILE).display()
-            ))
+            Error::Input(format!("{}: compile-bytecode: {e}", config.file.display()))
         })?,
         (None, None) => bytecode::Mode::None,
     };
@@ -433,12 +430,8 @@ pub fn check_allow(
     config: &crate::config::Config,
     flags: &[String],
 ) -> Result<Vec<check::allow::Allow>, Error> {
-    let mut out = check::allow::Allow::parse_all(&config.check_allow).map_err(|e| {
-        Error::Input(format!(
-            "{}: [check] {e}",
-            config.dir.join(crate::config::CONFIG_FILE).display()
-        ))
-    })?;
+    let mut out = check::allow::Allow::parse_all(&config.check_allow)
+        .map_err(|e| Error::Input(format!("{}: [check] {e}", config.file.display())))?;
     out.extend(check::allow::Allow::parse_all(flags).map_err(|e| Error::Input(format!("--{e}")))?);
     Ok(out)
 }

@@ -113,4 +113,27 @@ fn environments_lock_independently_share_versions_and_say_what_differs() {
     assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("its environments: dev, prod, test"), "{err}");
+
+    // A removal that names no requirement is a typo: said with the file, nothing locked.
+    std::fs::write(
+        w.join("typo.toml"),
+        "requirements = [\"requirements.txt\"]\n[env.x]\nremove = [\"ap\"]\n",
+    )
+    .unwrap();
+    let out = run(env.cmd().args([
+        "lock",
+        "--config",
+        "typo.toml",
+        "--env",
+        "x",
+        "--index-url",
+        &new.url,
+    ]));
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("typo.toml: [env.x] remove = [\"ap\"]: no requirement names ap"),
+        "{err}"
+    );
+    assert!(!w.join("pylayer.x.lock").exists());
 }

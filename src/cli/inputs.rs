@@ -301,10 +301,7 @@ impl InputArgs {
             // is a different layer, so pylayer.toml may not silently decide that.
             match (&from_file, config) {
                 (Some(listed), Some(c)) if !listed.contains(&m) => {
-                    let file = self
-                        .config
-                        .clone()
-                        .unwrap_or_else(|| c.path(Path::new(pylayer::config::CONFIG_FILE)));
+                    let file = &c.file;
                     let listed: Vec<String> = listed.iter().map(|m| format!("3.{m}")).collect();
                     return Err(Failure::usage(format!(
                         "{}: python = {:?}, but the venv {} is python3.{m}\n  pass --python 3.{m} to build for the venv's Python, or --python {} to build its pins for pylayer.toml's (they may not all exist there), or set python = \"3.{m}\" in {}",
@@ -398,9 +395,11 @@ fn direct_reference_credentials(reqs: &RequirementsInput) -> Vec<String> {
 /// it removes that nothing asks for is an error: a typo must not pass silently).
 fn apply_env_adjustments(c: &Config, reqs: &mut RequirementsInput) -> Result<(), Failure> {
     let env = c.env.as_deref().unwrap_or("default");
+    let file = &c.file;
     requirements::add_cli_requirements(reqs, &c.packages).map_err(|e| {
         Failure::usage(format!(
-            "[env.{env}] packages: {}",
+            "{}: [env.{env}] packages: {}",
+            file.display(),
             pylayer::text::shown(&e.to_string())
         ))
     })?;
@@ -411,7 +410,8 @@ fn apply_env_adjustments(c: &Config, reqs: &mut RequirementsInput) -> Result<(),
             .retain(|r| pylayer::wheel_name::normalize_name(r.requirement.name.as_ref()) != key);
         if reqs.requirements.len() == before {
             return Err(Failure::usage(format!(
-                "[env.{env}] remove = [\"{name}\"]: no requirement names {name}\n  remove it from the list, or check the spelling against requirements.txt"
+                "{}: [env.{env}] remove = [\"{name}\"]: no requirement names {name}\n  remove it from the list, or check the spelling against requirements.txt",
+                file.display()
             )));
         }
     }
