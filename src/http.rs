@@ -8,6 +8,8 @@
 //! its retries included; the idle timeout (no byte received) is 30 s or the deadline if that
 //! is shorter. A request that runs out of either ends with an error naming the URL.
 
+mod dns;
+
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -74,6 +76,7 @@ pub fn client() -> anyhow::Result<Client> {
                 .read_timeout(policy.idle)
                 .redirect(redirect_policy())
                 .pool_max_idle_per_host(32)
+                .dns_resolver(std::sync::Arc::new(dns::SharedLookups::default()))
                 .build()
                 .map_err(|e| format!("cannot set up HTTPS (certificates or proxy settings): {e}"))
         })
