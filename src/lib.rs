@@ -42,6 +42,7 @@ pub mod requirements;
 pub mod resolve;
 pub mod sbom;
 pub mod slim;
+pub mod source_build;
 pub mod target;
 pub mod text;
 pub mod textpos;
