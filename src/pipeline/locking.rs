@@ -143,6 +143,7 @@ pub fn ensure_lock(
             pre: inputs.pre,
             preferences,
             across: HashMap::new(),
+            build: resolve::BuildPolicy::default(),
         };
         jobs.push((*target, input));
     }

@@ -2,6 +2,7 @@
 //! decided by PubGrub over the wheels the target can install.
 
 mod across;
+mod build_policy;
 mod candidates;
 mod explain;
 mod provider;
@@ -18,6 +19,7 @@ use crate::index::{DistFile, IndexClient};
 use crate::requirements::SourcedRequirement;
 use crate::target::Target;
 pub use across::{TargetResolution, resolve_targets};
+pub use build_policy::{BuildPolicy, PackageSet};
 pub use provider::Pkg;
 
 /// What one resolution starts from.
@@ -33,6 +35,8 @@ pub struct ResolveInput {
     /// target gets the same version where it can, and when one is not taken the reason is
     /// recorded in [`Resolution::differs`].
     pub across: HashMap<PackageName, Version>,
+    /// Which packages may (or must) be built from source distributions.
+    pub build: BuildPolicy,
 }
 
 /// One chosen distribution.
