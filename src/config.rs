@@ -31,6 +31,15 @@ pub struct Config {
     pub index_url: Option<String>,
     pub extra_index_urls: Vec<String>,
     pub find_links: Vec<String>,
+    /// `no-build = true`: wheels only, never built from source (`--no-build`).
+    pub no_build: Option<bool>,
+    /// `only-binary = [...]`: pip's `--only-binary` values (`:all:`, `:none:`, names).
+    pub only_binary: Vec<String>,
+    /// `no-binary = [...]`: pip's `--no-binary` values.
+    pub no_binary: Vec<String>,
+    /// `local = ["../shared-lib"]`: local project directories built into the layer,
+    /// relative to the file's directory.
+    pub local: Vec<PathBuf>,
     pub out_dir: Option<PathBuf>,
     /// `true`/`"all"`, `"imported"` or `false`/`"none"`: hash-based `.pyc` in the layer
     /// (see `bytecode::Mode`), kept as the mode's name (`true` is `all`, `false` `none`).
@@ -81,6 +90,13 @@ pub struct EnvConfig {
     pub name: Option<String>,
     pub lock: Option<PathBuf>,
     pub publish: Option<PublishConfig>,
+    /// Replaces the project's `no-build` when given.
+    pub no_build: Option<bool>,
+    /// Applied after the project's `only-binary`/`no-binary`, so they win for what they name.
+    pub only_binary: Vec<String>,
+    pub no_binary: Vec<String>,
+    /// Added to the project's `local`.
+    pub local: Vec<PathBuf>,
 }
 
 /// Settings for `pylayer publish` and `attach` (the `[publish]` table).
@@ -225,6 +241,34 @@ const KEYS: &[Key<Config>] = &[
         |c, v| c.find_links = v.strings(),
     ),
     key(
+        "no-build",
+        Shape::Bool,
+        "true or false",
+        "no-build = true",
+        |c, v| c.no_build = Some(matches!(v, Read::Bool(true))),
+    ),
+    key(
+        "only-binary",
+        Shape::List,
+        "a list of package name strings, or [\":all:\"]",
+        "only-binary = [\":all:\"]",
+        |c, v| c.only_binary = v.strings(),
+    ),
+    key(
+        "no-binary",
+        Shape::List,
+        "a list of package name strings, or [\":all:\"]",
+        "no-binary = [\"docopt\"]",
+        |c, v| c.no_binary = v.strings(),
+    ),
+    key(
+        "local",
+        Shape::List,
+        "a list of directory path strings",
+        "local = [\"../shared-lib\"]",
+        |c, v| c.local = paths(v.strings()),
+    ),
+    key(
         "out-dir",
         Shape::Text,
         "a path string",
@@ -362,6 +406,34 @@ const ENV_KEYS: &[Key<EnvConfig>] = &[
         "a path string",
         "lock = \"pylayer.prod.lock\"",
         |e, v| e.lock = Some(PathBuf::from(v.text())),
+    ),
+    key(
+        "no-build",
+        Shape::Bool,
+        "true or false",
+        "no-build = true",
+        |e, v| e.no_build = Some(matches!(v, Read::Bool(true))),
+    ),
+    key(
+        "only-binary",
+        Shape::List,
+        "a list of package name strings, or [\":all:\"]",
+        "only-binary = [\":all:\"]",
+        |e, v| e.only_binary = v.strings(),
+    ),
+    key(
+        "no-binary",
+        Shape::List,
+        "a list of package name strings, or [\":all:\"]",
+        "no-binary = [\"docopt\"]",
+        |e, v| e.no_binary = v.strings(),
+    ),
+    key(
+        "local",
+        Shape::List,
+        "a list of directory path strings",
+        "local = [\"../shared-lib\"]",
+        |e, v| e.local = paths(v.strings()),
     ),
     key(
         "publish",

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::http::{strip_userinfo, strip_userinfo_in_text};
 use crate::index::IndexConfig;
 use crate::requirements::RequirementsInput;
+use crate::resolve::BuildPolicy;
 use crate::target::Target;
 
 /// Requirements, targets and index settings merged from flags, files and environment.
@@ -18,6 +19,9 @@ pub struct Inputs {
     pub targets: Vec<Target>,
     pub index: IndexConfig,
     pub pre: bool,
+    /// Which packages may (or must) be built from source (`--no-build`, `--only-binary`,
+    /// `--no-binary`, merged from pylayer.toml, requirements files and flags).
+    pub build: BuildPolicy,
     /// The project's pylayer.toml, when there is one.
     pub config: Option<Config>,
     /// True when the requirements are every distribution of a venv (all pinned, top-level
@@ -72,6 +76,7 @@ impl Inputs {
         }
         lines.push(format!("pre {}", self.pre));
         lines.push(format!("strategy {:?}", self.index.strategy));
+        lines.extend(self.build.digest_line());
         let mut h = Sha256::new();
         for l in lines {
             h.update(l.as_bytes());

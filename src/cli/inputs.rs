@@ -12,6 +12,7 @@ use pylayer::index::{DEFAULT_INDEX_URL, IndexConfig, IndexStrategy};
 pub use pylayer::inputs::Inputs;
 use pylayer::project_files;
 use pylayer::requirements::{self, RequirementsInput};
+use pylayer::resolve::{BinaryOption, BuildPolicy};
 use pylayer::target::{Arch, Target, parse_python};
 use pylayer::venv;
 
@@ -65,6 +66,19 @@ pub struct InputArgs {
     /// Use no index at all: only --find-links.
     #[arg(long)]
     pub no_index: bool,
+    /// Never build from source: wheels only [default: pylayer.toml's no-build]
+    #[arg(long)]
+    pub no_build: bool,
+    /// Never build these packages from source, as pip spells it: `:all:`, `:none:` or
+    /// comma-separated names (repeatable) [pylayer.toml's only-binary and a requirements
+    /// file's apply first]
+    #[arg(long, value_name = "NAMES")]
+    pub only_binary: Vec<String>,
+    /// Build these packages from their source distribution even when a wheel exists:
+    /// `:all:`, `:none:` or comma-separated names (repeatable) [pylayer.toml's no-binary and
+    /// a requirements file's apply first]
+    #[arg(long, value_name = "NAMES")]
+    pub no_binary: Vec<String>,
     /// Accept pre-releases for every package.
     #[arg(long)]
     pub pre: bool,
@@ -168,9 +182,7 @@ impl InputArgs {
                  (`pylayer lock requests`), with --from-venv DIR, or in pylayer.toml",
             ));
         }
-        if reqs.only_binary.iter().any(|v| v == ":none:") {
-            output::warn("--only-binary :none: is ignored: pylayer installs wheels only");
-        }
+        let build = self.build_policy(config.as_ref(), &reqs)?;
         let indexes = if self.no_index || reqs.no_index {
             Vec::new()
         } else {
@@ -211,6 +223,7 @@ impl InputArgs {
             },
             reqs,
             pre,
+            build,
             lock_path: self
                 .lock_path
                 .clone()
@@ -227,6 +240,39 @@ impl InputArgs {
 }
 
 impl InputArgs {
+    /// `--no-build`, `--only-binary` and `--no-binary`: pylayer.toml's first, then the
+    /// requirements files', then the flags, applied in that order with pip's rules, so a
+    /// flag wins for the packages it names (and `:all:`/`:none:` for every package).
+    fn build_policy(
+        &self,
+        config: Option<&Config>,
+        reqs: &RequirementsInput,
+    ) -> Result<BuildPolicy, Failure> {
+        use BinaryOption::{NoBinary, OnlyBinary};
+        let mut options = Vec::new();
+        let mut no_build = false;
+        if let Some(c) = config {
+            no_build = c.no_build.unwrap_or(false);
+            options.extend(c.only_binary.iter().cloned().map(OnlyBinary));
+            options.extend(c.no_binary.iter().cloned().map(NoBinary));
+            BuildPolicy::from_pip(no_build, &options).map_err(|e| {
+                Failure::usage(format!(
+                    "{}: {e}\n  fix only-binary / no-binary in {}",
+                    c.file.display(),
+                    c.file.display()
+                ))
+            })?;
+        }
+        options.extend(reqs.only_binary.iter().cloned().map(OnlyBinary));
+        options.extend(reqs.no_binary.iter().cloned().map(NoBinary));
+        let mut flags: Vec<BinaryOption> = Vec::new();
+        flags.extend(self.only_binary.iter().cloned().map(OnlyBinary));
+        flags.extend(self.no_binary.iter().cloned().map(NoBinary));
+        BuildPolicy::from_pip(false, &flags).map_err(Failure::usage)?;
+        options.extend(flags);
+        BuildPolicy::from_pip(no_build || self.no_build, &options).map_err(Failure::usage)
+    }
+
     /// The indexes, in order. Primary: `--index-url` > a requirements file's `--index-url`
     /// (pip reads a requirements file's options as command-line options) >
     /// `PYLAYER_INDEX_URL` > `PIP_INDEX_URL` > pylayer.toml > the public index. Extra indexes:

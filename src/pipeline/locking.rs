@@ -143,7 +143,7 @@ pub fn ensure_lock(
             pre: inputs.pre,
             preferences,
             across: HashMap::new(),
-            build: resolve::BuildPolicy::default(),
+            build: inputs.build.clone(),
         };
         jobs.push((*target, input));
     }

@@ -148,7 +148,7 @@ pub enum RequirementsError {
     #[error(
         "{file}:{line}: unknown option `{option}`; requirements files may use -r, -c, \
          -i/--index-url, --extra-index-url, -f/--find-links, --no-index, --pre, --only-binary, \
-         --prefer-binary, --trusted-host, --require-hashes, and --hash after a requirement"
+         --no-binary, --prefer-binary, --trusted-host, --require-hashes, and --hash after a requirement"
     )]
     UnknownOption {
         file: PathBuf,
@@ -182,16 +182,23 @@ pub enum RequirementsError {
     /// A quote in the options part of a line is not closed.
     #[error("{file}:{line}: unterminated quote in options; close the quote")]
     UnterminatedQuote { file: PathBuf, line: usize },
-    /// `--no-binary`: pylayer never builds from source.
+    /// An `--only-binary`/`--no-binary` value that is not `:all:`, `:none:` or a name.
     #[error(
-        "{file}:{line}: `--no-binary` asks for builds from source, but pylayer only installs \
-         wheels; remove the option"
+        "{file}:{line}: `{option} {value}`: `{name}` is not a package name; write `:all:`, \
+         `:none:` or package names separated by commas"
     )]
-    NoBinary { file: PathBuf, line: usize },
+    BinaryOption {
+        file: PathBuf,
+        line: usize,
+        option: String,
+        value: String,
+        name: String,
+    },
     /// `--global-option`, `--config-settings` and friends configure sdist builds.
     #[error(
-        "{file}:{line}: `{option}` configures building source distributions, which pylayer never \
-         does (it installs only wheels); remove the option"
+        "{file}:{line}: `{option}` passes options to a build backend, which pylayer does not do \
+         (it builds source distributions with their backend's defaults, and only pure-Python \
+         ones); remove the option"
     )]
     BuildOption {
         file: PathBuf,

@@ -58,6 +58,9 @@ pub struct RequirementsInput {
     pub pre: bool,
     /// `--only-binary` values split on `,` (`:all:`, `:none:` or package names).
     pub only_binary: Vec<String>,
+    /// `--no-binary` values split on `,`, in reading order (pip applies the two options in
+    /// the order given: see `resolve::BuildPolicy::from_pip`).
+    pub no_binary: Vec<String>,
     /// Every file read (top-level files and includes), in reading order, each once; their
     /// digests decide whether a lock must be redone.
     pub files: Vec<PathBuf>,
