@@ -22,6 +22,11 @@ pub struct Inputs {
     /// Which packages may (or must) be built from source (`--no-build`, `--only-binary`,
     /// `--no-binary`, merged from pylayer.toml, requirements files and flags).
     pub build: BuildPolicy,
+    /// The project root (absolute): the directory of pylayer.toml, else of the pyproject.toml
+    /// given with `--include-project`, else the working directory. Local files (find-links
+    /// directories, local projects) are recorded relative to it, so moving the project
+    /// keeps the lock.
+    pub project_root: PathBuf,
     /// The project's pylayer.toml, when there is one.
     pub config: Option<Config>,
     /// True when the requirements are every distribution of a venv (all pinned, top-level
@@ -35,6 +40,23 @@ pub struct Inputs {
 }
 
 impl Inputs {
+    /// How a lock records a location: a local file or directory (a path or `file://` URL)
+    /// by its path relative to the project root, anything else as given without user-info.
+    pub fn recorded_location(&self, location: &str) -> String {
+        let local = if location.starts_with("file:") {
+            url::Url::parse(location)
+                .ok()
+                .and_then(|u| u.to_file_path().ok())
+        } else if location.contains("://") {
+            None
+        } else {
+            Some(PathBuf::from(location))
+        };
+        local
+            .and_then(|p| crate::fsutil::relative_path(&p, &self.project_root))
+            .unwrap_or_else(|| strip_userinfo(location))
+    }
+
     /// A digest of everything that decides a resolution. Requirement order, file names and
     /// line numbers do not count; what is asked for does.
     /// Credentials are not part of it (all URLs are taken without user-info): a committed
@@ -64,7 +86,7 @@ impl Inputs {
             lines.push(format!("index {}", strip_userinfo(i)));
         }
         for f in &self.index.find_links {
-            lines.push(format!("find-links {}", strip_userinfo(f)));
+            lines.push(format!("find-links {}", self.recorded_location(f)));
             if let Ok(rd) = std::fs::read_dir(f) {
                 let mut names: Vec<String> = rd
                     .flatten()

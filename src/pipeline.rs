@@ -312,6 +312,7 @@ fn fetch_all(
     let opts = FetchOptions {
         offline: settings.lock.offline,
         credential_urls: inputs.index.all_credential_urls(),
+        project_root: Some(inputs.project_root.clone()),
         ..FetchOptions::default()
     };
     let paths = rt.block_on(fetch::fetch_wheels(&http, &cache, &all, &opts, &forward));

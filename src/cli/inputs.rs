@@ -195,8 +195,9 @@ impl InputArgs {
                 std::path::absolute(f).map_or(f.to_string(), |p| p.display().to_string())
             }
         };
+        // The flags, else pylayer.toml's, then the requirements files': the same directories
+        // named either way are the same inputs (order counts for `first-index`).
         let mut find_links: Vec<String> = self.find_links.iter().map(|f| absolute(f)).collect();
-        find_links.extend(reqs.find_links.iter().cloned());
         if let (Some(c), true) = (&config, self.find_links.is_empty()) {
             find_links.extend(c.find_links.iter().map(|f| {
                 if f.contains("://") {
@@ -205,6 +206,11 @@ impl InputArgs {
                     absolute(&c.path(Path::new(f)).display().to_string())
                 }
             }));
+        }
+        for f in &reqs.find_links {
+            if !find_links.contains(f) {
+                find_links.push(f.clone());
+            }
         }
         if indexes.is_empty() && find_links.is_empty() {
             return Err(Failure::usage(
@@ -233,6 +239,13 @@ impl InputArgs {
                 (None, Some(c)) => c.sibling_locks(),
                 _ => Vec::new(),
             },
+            project_root: pylayer::fsutil::real_or_absolute(
+                config
+                    .as_ref()
+                    .map(|c| c.dir.as_path())
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new(".")),
+            ),
             config,
             from_venv: self.from_venv.is_some(),
         })

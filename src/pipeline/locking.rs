@@ -204,7 +204,14 @@ pub fn ensure_lock(
                         note(h, elsewhere)
                     })
                     .collect();
-                let packages = rt.block_on(locked_packages(&client, resolution.pins))?;
+                let mut packages = rt.block_on(locked_packages(&client, resolution.pins))?;
+                for p in &mut packages {
+                    // A wheel of a --find-links directory: by its path from the project root,
+                    // so the lock does not change when the project moves.
+                    if p.url.starts_with("file:") {
+                        p.url = inputs.recorded_location(&p.url);
+                    }
+                }
                 new_targets.push(LockedTarget {
                     python: target.python_version(),
                     arch: target.arch.lambda_name().to_string(),
