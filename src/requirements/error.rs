@@ -51,9 +51,9 @@ pub enum RequirementsError {
     },
     /// `-e` / `--editable`.
     #[error(
-        "{file}:{line}: editable install `{target}`: pylayer packages released wheels; editable \
-         installs cannot go into a layer — install the project as a wheel or list its \
-         dependencies"
+        "{file}:{line}: editable install `{target}`: editable installs cannot go into a layer, \
+         and pylayer builds only local directories (`-e ./path`); check out the repository and \
+         name its directory, or require the package by name and version"
     )]
     Editable {
         file: PathBuf,

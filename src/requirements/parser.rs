@@ -81,6 +81,14 @@ impl Parser<'_> {
         let (args, options) = split_args_options(text);
         let options = parse_options(options, site)?;
         if let Some(editable) = options.iter().find(|o| o.opt == Opt::Editable) {
+            let base_dir = site.file.parent().unwrap_or(Path::new(""));
+            if let Some(mut local) = local_directory(&editable.value, base_dir, site, true)? {
+                if kind == LineKind::Requirement {
+                    local.editable = true;
+                    self.input.local.push(local);
+                }
+                return Ok(());
+            }
             return Err(RequirementsError::Editable {
                 file: site.path(),
                 line: site.line,
@@ -120,6 +128,20 @@ impl Parser<'_> {
             }
         }
         let base_dir = site.file.parent().unwrap_or(Path::new(""));
+        if let Some(local) = local_directory(args, base_dir, site, false)? {
+            if !hashes.is_empty() {
+                return Err(RequirementsError::MisplacedOption {
+                    file: site.path(),
+                    line: site.line,
+                    option: "--hash".to_string(),
+                });
+            }
+            // A constraint on a local project constrains nothing pylayer resolves.
+            if kind == LineKind::Requirement {
+                self.input.local.push(local);
+            }
+            return Ok(());
+        }
         let requirement = parse_requirement(args, base_dir, site)?;
         if kind == LineKind::Constraint && !requirement.extras.is_empty() {
             return Err(RequirementsError::ConstraintExtras {
