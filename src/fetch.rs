@@ -822,6 +822,7 @@ mod tests {
             size: body.len() as u64,
             dependencies: vec![],
             metadata_sha256: None,
+            source_hash: None,
         }
     }
 

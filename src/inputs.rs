@@ -27,6 +27,9 @@ pub struct Inputs {
     /// directories, local projects) are recorded relative to it, so moving the project
     /// keeps the lock.
     pub project_root: PathBuf,
+    /// Local project directories to build into the layer (requirements, pylayer.toml's
+    /// `local`, `[tool.pylayer] local`, `--include-project`, a venv's editable installs).
+    pub local: Vec<crate::local_project::LocalProject>,
     /// The project's pylayer.toml, when there is one.
     pub config: Option<Config>,
     /// True when the requirements are every distribution of a venv (all pinned, top-level
@@ -99,6 +102,9 @@ impl Inputs {
         lines.push(format!("pre {}", self.pre));
         lines.push(format!("strategy {:?}", self.index.strategy));
         lines.extend(self.build.digest_line());
+        let mut local: Vec<String> = self.local.iter().map(|l| l.digest_line()).collect();
+        local.sort();
+        lines.extend(local);
         let mut h = Sha256::new();
         for l in lines {
             h.update(l.as_bytes());

@@ -16,6 +16,7 @@
 //! and the manifest follow from the final plan without further work.
 
 pub mod environments;
+mod local;
 mod locking;
 pub mod naming;
 mod selection;
@@ -291,6 +292,7 @@ fn fetch_all(
     let mut all: Vec<LockedPackage> = selected.iter().flat_map(|(_, p)| p.clone()).collect();
     all.sort_by(|a, b| a.sha256.cmp(&b.sha256));
     all.dedup_by(|a, b| a.sha256 == b.sha256);
+    let local = local::take_from_fetch(rt, inputs, &settings.lock, &mut all, on_event)?;
     let cache = CacheDir::resolve(settings.lock.cache_dir.as_deref());
     let http = crate::http::client()?;
     on_event(Event::FetchStarted {
@@ -318,7 +320,12 @@ fn fetch_all(
     let paths = rt.block_on(fetch::fetch_wheels(&http, &cache, &all, &opts, &forward));
     on_event(Event::FetchFinished);
     let paths = paths?;
-    Ok(all.into_iter().map(|p| p.sha256).zip(paths).collect())
+    Ok(all
+        .into_iter()
+        .map(|p| p.sha256)
+        .zip(paths)
+        .chain(local)
+        .collect())
 }
 
 /// One target's layer, as decided by `build`.

@@ -10,10 +10,12 @@ use pylayer::config::Config;
 use pylayer::http::redact;
 use pylayer::index::{DEFAULT_INDEX_URL, IndexConfig, IndexStrategy};
 pub use pylayer::inputs::Inputs;
+use pylayer::local_project::LocalProject;
 use pylayer::project_files;
 use pylayer::requirements::{self, RequirementsInput};
 use pylayer::resolve::{BinaryOption, BuildPolicy};
 use pylayer::target::{Arch, Target, parse_python};
+use pylayer::text;
 use pylayer::venv;
 
 #[derive(Debug, Clone, Args)]
@@ -79,6 +81,10 @@ pub struct InputArgs {
     /// a requirements file's apply first]
     #[arg(long, value_name = "NAMES")]
     pub no_binary: Vec<String>,
+    /// Build the project itself (the directory of its pyproject.toml: the one given with -r,
+    /// else pylayer.toml's, else the working directory's) into the layer as a package.
+    #[arg(long)]
+    pub include_project: bool,
     /// Accept pre-releases for every package.
     #[arg(long)]
     pub pre: bool,
@@ -170,13 +176,18 @@ impl InputArgs {
             apply_env_adjustments(c, &mut reqs)?;
         }
         let mut venv_python = None;
+        let mut venv_local = Vec::new();
         if let Some(dir) = &self.from_venv {
             venv_python = venv::python_version(dir);
-            let pins = venv_requirements(dir)?;
+            let (pins, local) = venv_requirements(dir)?;
+            venv_local = local;
             requirements::add_cli_requirements(&mut reqs, &pins)
                 .map_err(|e| Failure::usage(pylayer::text::shown(&e.to_string())))?;
         }
-        if reqs.requirements.is_empty() {
+        let project_root = self.project_root(config.as_ref(), &project);
+        let local =
+            self.local_projects(config.as_ref(), &project, &reqs, &venv_local, &project_root)?;
+        if reqs.requirements.is_empty() && local.is_empty() {
             return Err(Failure::usage(
                 "nothing to install: give requirements with -r requirements.txt, as arguments \
                  (`pylayer lock requests`), with --from-venv DIR, or in pylayer.toml",
@@ -239,13 +250,8 @@ impl InputArgs {
                 (None, Some(c)) => c.sibling_locks(),
                 _ => Vec::new(),
             },
-            project_root: pylayer::fsutil::real_or_absolute(
-                config
-                    .as_ref()
-                    .map(|c| c.dir.as_path())
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .unwrap_or(Path::new(".")),
-            ),
+            project_root,
+            local,
             config,
             from_venv: self.from_venv.is_some(),
         })
@@ -253,6 +259,103 @@ impl InputArgs {
 }
 
 impl InputArgs {
+    /// The directory local paths are recorded against: pylayer.toml's, else that of the
+    /// pyproject.toml given with -r when the project itself is included, else the working
+    /// directory.
+    fn project_root(&self, config: Option<&Config>, project_files: &[PathBuf]) -> PathBuf {
+        let dir = |p: &Path| {
+            let d = p.parent().unwrap_or(Path::new(""));
+            if d.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                d.to_path_buf()
+            }
+        };
+        let pyproject = project_files
+            .iter()
+            .find(|p| project_files::kind_of(p) == Some(project_files::ProjectFileKind::PyProject));
+        let root = match (config, pyproject) {
+            (Some(c), _) => dir(&c.file),
+            (None, Some(p)) => dir(p),
+            (None, None) => PathBuf::from("."),
+        };
+        pylayer::fsutil::real_or_absolute(&root)
+    }
+
+    /// Every local project, checked and hashed: from requirements, pylayer.toml's `local`,
+    /// a pyproject.toml's `[tool.pylayer] local`, `--include-project` and the venv.
+    fn local_projects(
+        &self,
+        config: Option<&Config>,
+        project_files: &[PathBuf],
+        reqs: &RequirementsInput,
+        venv_local: &[(String, PathBuf)],
+        root: &Path,
+    ) -> Result<Vec<LocalProject>, Failure> {
+        let mut out: Vec<LocalProject> = Vec::new();
+        let mut add = |p: LocalProject| {
+            if !out.iter().any(|o| o.path == p.path) {
+                out.push(p);
+            }
+        };
+        let open = |path: &Path, origin: &str| {
+            LocalProject::open(path, root, origin).map_err(|e| Failure::usage(text::shown(&e)))
+        };
+        for l in &reqs.local {
+            if l.editable {
+                output::note(&format!(
+                    "{}: `-e {}`: a layer has no editable installs; the project is built \
+                     into a wheel like any other package",
+                    l.location(),
+                    l.path.display()
+                ));
+            }
+            let mut p = open(&l.path, &l.location())?;
+            p.name = l.name.clone();
+            p.extras = l.extras.clone();
+            p.marker = l.marker.clone();
+            add(p);
+        }
+        if let Some(c) = config {
+            for dir in &c.local {
+                add(open(
+                    &c.path(dir),
+                    &format!("{} (local)", c.file.display()),
+                )?);
+            }
+        }
+        for file in project_files.iter().filter(|p| {
+            project_files::kind_of(p) == Some(project_files::ProjectFileKind::PyProject)
+        }) {
+            let dirs = project_files::tool_pylayer_local(file)
+                .map_err(|e| Failure::usage(text::shown(&e.to_string())))?;
+            for dir in dirs {
+                add(open(
+                    &dir,
+                    &format!("{} [tool.pylayer] local", file.display()),
+                )?);
+            }
+        }
+        if self.include_project {
+            let dir = project_files
+                .iter()
+                .find(|p| {
+                    project_files::kind_of(p) == Some(project_files::ProjectFileKind::PyProject)
+                })
+                .map(|p| p.parent().unwrap_or(Path::new("")).to_path_buf())
+                .or_else(|| config.map(|c| c.dir.clone()))
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or_else(|| PathBuf::from("."));
+            add(open(&dir, "--include-project")?);
+        }
+        for (name, dir) in venv_local {
+            let mut p = open(dir, &format!("--from-venv: editable install of {name}"))?;
+            p.name = Some(name.clone());
+            add(p);
+        }
+        Ok(out)
+    }
+
     /// `--no-build`, `--only-binary` and `--no-binary`: pylayer.toml's first, then the
     /// requirements files', then the flags, applied in that order with pip's rules, so a
     /// flag wins for the packages it names (and `:all:`/`:none:` for every package).
@@ -400,22 +503,33 @@ fn split_urls(v: &str) -> Vec<String> {
     v.split_whitespace().map(str::to_string).collect()
 }
 
-/// `name==version` for every distribution a venv holds, except installer tooling; editable
-/// and local installs cannot be packaged and are named in a warning.
-fn venv_requirements(dir: &Path) -> Result<Vec<String>, Failure> {
+/// `name==version` for every distribution a venv holds, except installer tooling, and the
+/// editable installs of local directories (built as local projects, by name).
+fn venv_requirements(dir: &Path) -> Result<(Vec<String>, Vec<(String, PathBuf)>), Failure> {
     let sites = venv::site_packages(dir).map_err(|e| Failure::usage(format!("{e:#}")))?;
     let dists = venv::installed(&sites)?;
     let mut pins = Vec::new();
+    let mut local = Vec::new();
     for d in &dists {
         if venv::is_tooling(&d.name) {
             continue;
         }
         if let Some(path) = &d.editable {
-            output::warn(&format!(
-                "{} {} is an editable install of {path}: it cannot go into a layer; \
-                 build it as a wheel (pip wheel {path}) and add it with --find-links",
-                d.name, d.version
-            ));
+            let project = Path::new(path);
+            if project.is_dir() {
+                output::note(&format!(
+                    "{} {} is an editable install of {path}: a layer has no editable installs; \
+                     the project is built into a wheel like any other package",
+                    d.name, d.version
+                ));
+                local.push((d.name.clone(), project.to_path_buf()));
+            } else {
+                output::warn(&format!(
+                    "{} {} is an editable install of {path}, which is not a directory here: it \
+                     is left out; name the project's directory in requirements.txt (`./path`)",
+                    d.name, d.version
+                ));
+            }
             continue;
         }
         if let Some(url) = d.direct_url.as_deref().filter(|u| u.starts_with("file:")) {
@@ -426,13 +540,13 @@ fn venv_requirements(dir: &Path) -> Result<Vec<String>, Failure> {
         }
         pins.push(format!("{}=={}", d.name, d.version));
     }
-    if pins.is_empty() {
+    if pins.is_empty() && local.is_empty() {
         return Err(Failure::usage(format!(
             "{} has nothing installed besides pip and setuptools",
             dir.display()
         )));
     }
-    Ok(pins)
+    Ok((pins, local))
 }
 
 /// Direct-reference URLs that carry credentials (`name @ https://user:token@host/x.whl`): their
