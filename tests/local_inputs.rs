@@ -198,3 +198,225 @@ fn zip_names(path: &std::path::Path) -> Vec<String> {
         .map(|n| n.unwrap().to_string())
         .collect()
 }
+
+/// A PEP 517 backend in the project itself (`backend-path = ["."]`, no build requirements):
+/// writes a deterministic pure wheel of the package directory `module`.
+fn in_tree_backend(name: &str, version: &str, module: &str) -> String {
+    format!(
+        r#"import base64, hashlib, os, zipfile
+
+NAME, VERSION, MODULE = {name:?}, {version:?}, {module:?}
+
+
+def _files():
+    root = os.path.dirname(os.path.abspath(__file__))
+    out = []
+    for dirpath, dirs, files in os.walk(os.path.join(root, MODULE)):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for f in sorted(files):
+            full = os.path.join(dirpath, f)
+            with open(full, "rb") as fh:
+                out.append((os.path.relpath(full, root).replace(os.sep, "/"), fh.read()))
+    return out
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    dist = NAME.replace("-", "_")
+    info = f"{{dist}}-{{VERSION}}.dist-info"
+    files = _files()
+    files.append((f"{{info}}/METADATA", f"Metadata-Version: 2.1\nName: {{NAME}}\nVersion: {{VERSION}}\n".encode()))
+    files.append((f"{{info}}/WHEEL", b"Wheel-Version: 1.0\nGenerator: in-tree\nRoot-Is-Purelib: true\nTag: py3-none-any\n"))
+    record = []
+    for path, data in files:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{{path}},sha256={{digest}},{{len(data)}}")
+    record.append(f"{{info}}/RECORD,,")
+    files.append((f"{{info}}/RECORD", ("\n".join(record) + "\n").encode()))
+    filename = f"{{dist}}-{{VERSION}}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as z:
+        for path, data in files:
+            info_ = zipfile.ZipInfo(path, (1980, 1, 1, 0, 0, 0))
+            info_.external_attr = 0o644 << 16
+            z.writestr(info_, data)
+    return filename
+"#
+    )
+}
+
+/// Writes a local project with an in-tree backend at `dir`: package `module` of `name`.
+fn local_project(dir: &std::path::Path, name: &str, version: &str, module: &str) {
+    std::fs::create_dir_all(dir.join(module)).unwrap();
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        format!(
+            "[build-system]\nrequires = []\nbuild-backend = \"tiny_backend\"\nbackend-path = [\".\"]\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("tiny_backend.py"),
+        in_tree_backend(name, version, module),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(module).join("__init__.py"),
+        format!("VERSION = {version:?}\n"),
+    )
+    .unwrap();
+}
+
+fn zips_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "zip"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// `../shared-lib` in requirements.txt: built into the layer with its dependency from the
+/// index; the lock records it relative to the project, so a copy of the whole tree keeps the
+/// lock byte for byte and builds; editing its code makes `lock --check` fail naming it.
+#[test]
+fn a_local_project_is_built_and_locked_by_relative_path_and_source_hash() {
+    let wheels = tempfile::tempdir().unwrap();
+    let index = TestIndex::start(
+        &[WheelSpec::new("helper", "2.0").build(wheels.path())],
+        IndexOptions::default(),
+    );
+    let root = tempfile::tempdir().unwrap();
+    let app = root.path().join("app");
+    local_project(
+        &root.path().join("shared-lib"),
+        "shared-lib",
+        "0.3",
+        "shared_lib",
+    );
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("requirements.txt"), "../shared-lib\nhelper\n").unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let pylayer_in = |dir: &std::path::Path, args: &[&str]| {
+        run(pylayer_with_cache(cache.path())
+            .current_dir(dir)
+            .args(args)
+            .args(["--index-url", &index.url]))
+    };
+    let out = pylayer_in(&app, &["build"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let zip = &zips_in(&app.join("dist"))[0];
+    let names = zip_names(zip);
+    assert!(
+        names.contains(&"python/shared_lib/__init__.py".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("python/helper")),
+        "{names:?}"
+    );
+    let text = std::fs::read_to_string(app.join("pylayer.lock")).unwrap();
+    assert!(text.contains("url = \"../shared-lib\""), "{text}");
+    assert!(text.contains("source_hash = \"sha256:"), "{text}");
+    let real_root = std::fs::canonicalize(root.path()).unwrap();
+    assert!(
+        !text.contains(&*real_root.to_string_lossy()) && !text.contains("file:"),
+        "{text}"
+    );
+
+    // Copied elsewhere: the same lock, `lock --check` passes, and it builds there.
+    let moved = tempfile::tempdir().unwrap();
+    copy_tree(root.path(), moved.path());
+    let moved_app = moved.path().join("app");
+    std::fs::remove_dir_all(moved_app.join("dist")).unwrap();
+    let out = pylayer_in(&moved_app, &["lock", "--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
+    let out = pylayer_in(&moved_app, &["build"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert_eq!(
+        std::fs::read_to_string(moved_app.join("pylayer.lock")).unwrap(),
+        text
+    );
+    assert_eq!(
+        std::fs::read(&zips_in(&moved_app.join("dist"))[0]).unwrap(),
+        std::fs::read(zip).unwrap(),
+        "the same sources make the same layer"
+    );
+
+    // Editing the local code: the check fails, naming the project; the lock is untouched.
+    std::fs::write(
+        moved.path().join("shared-lib/shared_lib/__init__.py"),
+        "VERSION = '0.3'\nEDITED = True\n",
+    )
+    .unwrap();
+    let out = pylayer_in(&moved_app, &["lock", "--check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    assert!(
+        stderr(&out).contains("the sources of the local project ../shared-lib changed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(moved_app.join("pylayer.lock")).unwrap(),
+        text
+    );
+}
+
+/// `local = [...]` in pylayer.toml and `--include-project` (the project's own directory),
+/// and a requirement naming a directory without a pyproject.toml or setup.py is refused
+/// naming it.
+#[test]
+fn local_projects_from_pylayer_toml_and_include_project() {
+    let wheels = tempfile::tempdir().unwrap();
+    let index = TestIndex::start(
+        &[WheelSpec::new("helper", "2.0").build(wheels.path())],
+        IndexOptions::default(),
+    );
+    let root = tempfile::tempdir().unwrap();
+    let app = root.path().join("app");
+    local_project(&app, "my-app", "1.0", "my_app");
+    local_project(
+        &root.path().join("shared-lib"),
+        "shared-lib",
+        "0.3",
+        "shared_lib",
+    );
+    std::fs::write(app.join("requirements.txt"), "helper\n").unwrap();
+    std::fs::write(
+        app.join("pylayer.toml"),
+        "requirements = [\"requirements.txt\"]\nlocal = [\"../shared-lib\"]\n",
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let out = run(pylayer_with_cache(cache.path()).current_dir(&app).args([
+        "build",
+        "--include-project",
+        "--index-url",
+        &index.url,
+    ]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let names = zip_names(&zips_in(&app.join("dist"))[0]);
+    for expected in ["python/shared_lib/__init__.py", "python/my_app/__init__.py"] {
+        assert!(
+            names.contains(&expected.to_string()),
+            "{expected}: {names:?}"
+        );
+    }
+    let text = std::fs::read_to_string(app.join("pylayer.lock")).unwrap();
+    assert!(text.contains("url = \"../shared-lib\""), "{text}");
+    assert!(text.contains("url = \".\""), "{text}");
+
+    std::fs::create_dir_all(root.path().join("not-a-project")).unwrap();
+    let out = run(pylayer_with_cache(cache.path()).current_dir(&app).args([
+        "lock",
+        "../not-a-project",
+        "--index-url",
+        &index.url,
+    ]));
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("not-a-project") && err.contains("neither a pyproject.toml nor a setup.py"),
+        "{err}"
+    );
+}
