@@ -27,7 +27,14 @@ const SKIPPED_DIRS: &[&str] = &[
     ".pytest_cache",
     ".ruff_cache",
     "node_modules",
+    ".pylayer",
 ];
+
+/// pylayer's own lock files (`pylayer.lock`, `pylayer.ENV.lock`): written by the run that
+/// hashes the project when the project includes itself (`--include-project`).
+fn is_lock_file(name: &str) -> bool {
+    name.starts_with("pylayer.") && name.ends_with(".lock")
+}
 
 /// One local project as the inputs name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,8 +120,8 @@ pub fn validate(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `sha256:<hex>` of a project's sources: every file under `dir` except [`SKIPPED_DIRS`] and
-/// `*.egg-info`, in sorted order, each as its relative path, its executable bit and its
+/// `sha256:<hex>` of a project's sources: every file under `dir` except [`SKIPPED_DIRS`],
+/// `*.egg-info` and pylayer's lock files, in sorted order, each as its relative path, its executable bit and its
 /// contents. Where the directory is does not count; file times do not either.
 pub fn source_hash(dir: &Path) -> std::io::Result<String> {
     let mut files = Vec::new();
@@ -166,7 +173,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> std::io::Result<()> 
             if !skipped(&name) {
                 walk(&entry.path(), &rel, out)?;
             }
-        } else if ty.is_file() || ty.is_symlink() {
+        } else if (ty.is_file() || ty.is_symlink()) && !is_lock_file(&name) {
             out.push(rel);
         }
     }
@@ -203,6 +210,9 @@ mod tests {
         let ha = source_hash(a.path()).unwrap();
         assert_eq!(ha, source_hash(&b.path().join("elsewhere")).unwrap());
         for skipped in [
+            "pylayer.lock",
+            "pylayer.prod.lock",
+            ".pylayer/published.json",
             ".git/HEAD",
             "pkg/__pycache__/x.pyc",
             "build/lib/x.py",

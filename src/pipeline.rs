@@ -220,6 +220,15 @@ pub fn build(
     for t in &inputs.targets {
         if let Some(lt) = outcome.lock.target(t) {
             not_taken.push((lt.held_back.clone(), lt.differs.clone()));
+            // Local projects are asked for too (the lock knows their names, the inputs
+            // only their directories).
+            let mut roots = roots.clone();
+            roots.extend(
+                lt.packages
+                    .iter()
+                    .filter(|p| p.source_hash.is_some())
+                    .map(|p| p.name.clone()),
+            );
             let kept = crate::exclude::prune(&lt.packages, &roots, &exclude, inputs.from_venv);
             for p in &lt.packages {
                 if !kept.iter().any(|k| k.name == p.name) {
