@@ -730,9 +730,7 @@ fn read_audit(reader: &Reader<'_>, table: &DeTable<'_>) -> anyhow::Result<AuditC
     for (key, value) in reader.entries(table, AUDIT_KEYS, "audit.")? {
         match (key.name, value) {
             ("service", Read::Text(s)) => {
-                let at = table
-                    .get("service")
-                    .map_or(0, |i| i.span().start);
+                let at = table.get("service").map_or(0, |i| i.span().start);
                 audit.service = Some(s.parse().map_err(|e: String| {
                     anyhow::anyhow!("{}: audit.service: {e}", reader.at(at))
                 })?);
@@ -1146,16 +1144,29 @@ mod tests {
         assert_eq!(c.audit.ignore[1].until, None);
         let err = |text: &str| Config::parse(text, p).unwrap_err().to_string();
         let e = err("[audit]\nignore = [{ id = \"PYSEC-1\" }]\n");
-        assert!(e.starts_with("proj/pylayer.toml:2:11: ") && e.contains("no `reason`"), "{e}");
-        let e = err("[audit]\nignore = [{ id = \"X\", reason = \"r\", untill = \"2027-01-31\" }]\n");
+        assert!(
+            e.starts_with("proj/pylayer.toml:2:11: ") && e.contains("no `reason`"),
+            "{e}"
+        );
+        let e =
+            err("[audit]\nignore = [{ id = \"X\", reason = \"r\", untill = \"2027-01-31\" }]\n");
         assert!(e.contains("unknown key `audit.ignore.untill`"), "{e}");
         let e = err("[audit]\nignore = [{ id = \"X\", reason = \"r\", until = \"2027-13-01\" }]\n");
-        assert!(e.contains("pylayer.toml:2:") && e.contains("YYYY-MM-DD"), "{e}");
+        assert!(
+            e.contains("pylayer.toml:2:") && e.contains("YYYY-MM-DD"),
+            "{e}"
+        );
         let e = err("[audit]\nservice = \"snyk\"\n");
-        assert!(e.contains("pylayer.toml:2:") && e.contains("\"osv\""), "{e}");
+        assert!(
+            e.contains("pylayer.toml:2:") && e.contains("\"osv\""),
+            "{e}"
+        );
         let e = err("[audit]\nignores = []\n");
         assert!(e.contains("unknown key `audit.ignores`"), "{e}");
         let e = err("[audit]\nignore = \"PYSEC-1\"\n");
-        assert!(e.contains("audit.ignore must be a list of inline tables"), "{e}");
+        assert!(
+            e.contains("audit.ignore must be a list of inline tables"),
+            "{e}"
+        );
     }
 }
