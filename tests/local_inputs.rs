@@ -420,3 +420,30 @@ fn local_projects_from_pylayer_toml_and_include_project() {
         "{err}"
     );
 }
+
+/// A flit-style project (flit_core backend, `[project]` metadata) as `./flitlib`: its build
+/// requirement is resolved from the index, and the package lands in the layer.
+#[test]
+fn a_flit_project_builds_into_the_layer() {
+    let wheels = tempfile::tempdir().unwrap();
+    let mut files = build_backend_wheels();
+    files.push(WheelSpec::new("helper", "2.0").build(wheels.path()));
+    let index = TestIndex::start(&files, IndexOptions::default());
+    let env = TestEnv::new();
+    env.write(
+        "flitlib/pyproject.toml",
+        "[build-system]\nrequires = [\"flit_core >=3.2,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n\n[project]\nname = \"flitlib\"\nversion = \"0.2\"\ndescription = \"A team's shared code\"\ndependencies = [\"helper>=2\"]\n",
+    );
+    env.write("flitlib/flitlib/__init__.py", "\"\"\"Shared code.\"\"\"\nVALUE = 42\n");
+    env.write("requirements.txt", "./flitlib\n");
+    let out = run(env
+        .cmd()
+        .args(["build", "-r", "requirements.txt", "--index-url", &index.url]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let names = zip_names(&zips_in(&env.work_dir().join("dist"))[0]);
+    assert!(names.contains(&"python/flitlib/__init__.py".to_string()), "{names:?}");
+    // Its declared dependency came from the index.
+    assert!(names.contains(&"python/helper/__init__.py".to_string()), "{names:?}");
+    let text = std::fs::read_to_string(env.work_dir().join("pylayer.lock")).unwrap();
+    assert!(text.contains("url = \"flitlib\""), "{text}");
+}
