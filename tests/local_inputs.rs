@@ -432,18 +432,89 @@ fn a_flit_project_builds_into_the_layer() {
     let env = TestEnv::new();
     env.write(
         "flitlib/pyproject.toml",
-        "[build-system]\nrequires = [\"flit_core >=3.2,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n\n[project]\nname = \"flitlib\"\nversion = \"0.2\"\ndescription = \"A team's shared code\"\ndependencies = [\"helper>=2\"]\n",
+        "[build-system]\nrequires = [\"flit_core>=3.2\"]\nbuild-backend = \"flit_core.buildapi\"\n\n[project]\nname = \"flitlib\"\nversion = \"0.2\"\ndescription = \"A team's shared code\"\ndependencies = [\"helper>=2\"]\n",
     );
-    env.write("flitlib/flitlib/__init__.py", "\"\"\"Shared code.\"\"\"\nVALUE = 42\n");
-    env.write("requirements.txt", "./flitlib\n");
+    env.write(
+        "flitlib/flitlib/__init__.py",
+        "\"\"\"Shared code.\"\"\"\nVALUE = 42\n",
+    );
+    // `-e`, as a developer's requirements file often has it: built like the others.
+    env.write("requirements.txt", "-e ./flitlib\n");
     let out = run(env
         .cmd()
         .args(["build", "-r", "requirements.txt", "--index-url", &index.url]));
     assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(
+        stderr(&out)
+            .contains("requirements.txt:1: `-e ./flitlib`: a layer has no editable installs"),
+        "{}",
+        stderr(&out)
+    );
     let names = zip_names(&zips_in(&env.work_dir().join("dist"))[0]);
-    assert!(names.contains(&"python/flitlib/__init__.py".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"python/flitlib/__init__.py".to_string()),
+        "{names:?}"
+    );
     // Its declared dependency came from the index.
-    assert!(names.contains(&"python/helper/__init__.py".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"python/helper/__init__.py".to_string()),
+        "{names:?}"
+    );
     let text = std::fs::read_to_string(env.work_dir().join("pylayer.lock")).unwrap();
     assert!(text.contains("url = \"flitlib\""), "{text}");
+}
+
+/// `--from-venv` with an editable install of a local directory (`pip install -e ../shared-lib`):
+/// the project is built into the layer like any local project, beside the venv's pins.
+#[test]
+fn a_venv_editable_install_of_a_directory_is_a_local_project() {
+    let wheels = tempfile::tempdir().unwrap();
+    let index = TestIndex::start(
+        &[WheelSpec::new("helper", "2.0").build(wheels.path())],
+        IndexOptions::default(),
+    );
+    let env = TestEnv::new();
+    let project = env.work_dir().join("shared-lib");
+    local_project(&project, "shared-lib", "0.3", "shared_lib");
+    let site = env.work_dir().join("venv/lib/python3.12/site-packages");
+    for (name, version) in [("helper", "2.0"), ("shared_lib", "0.3")] {
+        let info = site.join(format!("{name}-{version}.dist-info"));
+        std::fs::create_dir_all(&info).unwrap();
+        std::fs::write(
+            info.join("METADATA"),
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"),
+        )
+        .unwrap();
+    }
+    let url = url::Url::from_directory_path(std::fs::canonicalize(&project).unwrap()).unwrap();
+    std::fs::write(
+        site.join("shared_lib-0.3.dist-info/direct_url.json"),
+        format!(r#"{{"url": "{url}", "dir_info": {{"editable": true}}}}"#),
+    )
+    .unwrap();
+    std::fs::write(env.work_dir().join("venv/pyvenv.cfg"), "version = 3.12.1\n").unwrap();
+    let out = run(env.cmd().args([
+        "build",
+        "--index-url",
+        &index.url,
+        "--name",
+        "ed",
+        "--from-venv",
+        "venv",
+    ]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(
+        stderr(&out).contains("a layer has no editable installs"),
+        "{}",
+        stderr(&out)
+    );
+    let names = zip_names(&env.work_dir().join("dist/ed-py3.12-x86_64.zip"));
+    assert!(
+        names.contains(&"python/shared_lib/__init__.py".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"python/helper/__init__.py".to_string()),
+        "{names:?}"
+    );
 }
