@@ -503,9 +503,12 @@ fn split_urls(v: &str) -> Vec<String> {
     v.split_whitespace().map(str::to_string).collect()
 }
 
+/// A venv's editable installs of local directories: (distribution name, directory).
+type EditableDirs = Vec<(String, PathBuf)>;
+
 /// `name==version` for every distribution a venv holds, except installer tooling, and the
 /// editable installs of local directories (built as local projects, by name).
-fn venv_requirements(dir: &Path) -> Result<(Vec<String>, Vec<(String, PathBuf)>), Failure> {
+fn venv_requirements(dir: &Path) -> Result<(Vec<String>, EditableDirs), Failure> {
     let sites = venv::site_packages(dir).map_err(|e| Failure::usage(format!("{e:#}")))?;
     let dists = venv::installed(&sites)?;
     let mut pins = Vec::new();
