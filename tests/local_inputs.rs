@@ -518,3 +518,49 @@ fn a_venv_editable_install_of_a_directory_is_a_local_project() {
         "{names:?}"
     );
 }
+
+/// `[tool.pylayer] local` in a pyproject.toml given with -r, beside its own dependencies;
+/// `--no-build` refuses to build a local project, naming it.
+#[test]
+fn pyproject_tool_pylayer_local_and_no_build() {
+    let wheels = tempfile::tempdir().unwrap();
+    let index = TestIndex::start(
+        &[WheelSpec::new("helper", "2.0").build(wheels.path())],
+        IndexOptions::default(),
+    );
+    let root = tempfile::tempdir().unwrap();
+    let app = root.path().join("app");
+    local_project(
+        &root.path().join("shared-lib"),
+        "shared-lib",
+        "0.3",
+        "shared_lib",
+    );
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("pyproject.toml"),
+        "[project]\nname = \"app\"\nversion = \"1\"\ndependencies = [\"helper\"]\n\n[tool.pylayer]\nlocal = [\"../shared-lib\"]\n",
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let lock = |extra: &[&str]| {
+        run(pylayer_with_cache(cache.path())
+            .current_dir(&app)
+            .args(["lock", "-r", "pyproject.toml", "--index-url", &index.url])
+            .args(extra))
+    };
+    let out = lock(&["--no-build"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    assert!(
+        stderr(&out).contains("the local project ../shared-lib must be built")
+            && stderr(&out).contains("--no-build"),
+        "{}",
+        stderr(&out)
+    );
+    let out = lock(&[]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let text = std::fs::read_to_string(app.join("pylayer.lock")).unwrap();
+    assert!(text.contains("name = \"shared-lib\""), "{text}");
+    assert!(text.contains("url = \"../shared-lib\""), "{text}");
+    assert!(text.contains("name = \"helper\""), "{text}");
+}

@@ -105,6 +105,14 @@ pub(super) fn build_for_resolution(
 ) -> Result<LocalBuilt, Error> {
     let mut out = LocalBuilt::default();
     for project in &inputs.local {
+        if inputs.build.no_build {
+            return Err(Error::Input(format!(
+                "{}: the local project {} must be built into a wheel, but --no-build (or \
+                 no-build = true) forbids building\n  drop --no-build, or build the wheel \
+                 yourself and add its directory with --find-links",
+                project.origin, project.recorded
+            )));
+        }
         let built = build_one(project, ctx, on_event)?;
         let wheel = WheelName::parse(&built.filename).map_err(|e| {
             Error::Failed(format!(
