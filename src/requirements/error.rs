@@ -182,6 +182,16 @@ pub enum RequirementsError {
     /// A quote in the options part of a line is not closed.
     #[error("{file}:{line}: unterminated quote in options; close the quote")]
     UnterminatedQuote { file: PathBuf, line: usize },
+    /// `--hash` after a local project directory: a directory has no archive hash to check.
+    #[error(
+        "{file}:{line}: `--hash` after the local project `{path}`: a directory has no file hash \
+         to check (the lock records a hash of its sources); remove the --hash options"
+    )]
+    LocalHash {
+        file: PathBuf,
+        line: usize,
+        path: String,
+    },
     /// An `--only-binary`/`--no-binary` value that is not `:all:`, `:none:` or a name.
     #[error(
         "{file}:{line}: `{option} {value}`: `{name}` is not a package name; write `:all:`, \

@@ -130,10 +130,10 @@ impl Parser<'_> {
         let base_dir = site.file.parent().unwrap_or(Path::new(""));
         if let Some(local) = local_directory(args, base_dir, site, false)? {
             if !hashes.is_empty() {
-                return Err(RequirementsError::MisplacedOption {
+                return Err(RequirementsError::LocalHash {
                     file: site.path(),
                     line: site.line,
-                    option: "--hash".to_string(),
+                    path: args.to_string(),
                 });
             }
             // A constraint on a local project constrains nothing pylayer resolves.

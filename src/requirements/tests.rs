@@ -826,6 +826,16 @@ fn local_directories_are_local_projects() {
     assert_eq!(named.marker, "python_version >= \"3.9\"");
     assert_eq!(named.location(), format!("{}:5", file.display()));
     assert!(input.local[6].editable && !input.local[0].editable);
+    let error = parse_err(&format!("./mypkg --hash=sha256:{}\n", "a".repeat(64)));
+    assert!(
+        matches!(error, RequirementsError::LocalHash { .. }),
+        "{error}"
+    );
+    assert_message(
+        &error,
+        &format!("{FILE}:1"),
+        &["`./mypkg`", "remove the --hash"],
+    );
     // On the command line, relative to the working directory.
     let mut input = RequirementsInput::default();
     add_cli_requirements(&mut input, &["./pkg".to_string(), "-e ../lib".to_string()]).expect("cli");
