@@ -954,6 +954,15 @@ compile-bytecode = true
 # extra-index-urls = []
 # find-links = ["wheels/"]
 
+# Building from source: releases without a wheel for the target are built when pure Python
+# (no-build = true forbids it); only-binary / no-binary as pip spells them (":all:", names).
+# no-build = false
+# only-binary = []
+# no-binary = []
+# The team's own packages (directories with a pyproject.toml), built into the layer and
+# locked by path and source hash.
+# local = ["../shared-lib"]
+
 [check]
 # Findings to accept, by code and optionally a glob relative to site-packages (or the
 # layer root): they no longer fail the build or `pylayer check`, and are still counted.
@@ -1185,6 +1194,32 @@ mod tests {
         assert_eq!(c.publish.functions, ["f"]);
         assert_eq!(c.publish.layer_name.as_deref(), Some("{name}-{arch}"));
         assert_eq!(c.dir, dir.path());
+    }
+
+    #[test]
+    fn build_policy_and_local_keys_and_their_env_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(CONFIG_FILE);
+        std::fs::write(
+            &p,
+            "no-build = true\nonly-binary = [\":all:\"]\nno-binary = [\"docopt\"]\nlocal = [\"../lib\"]\n\n[env.prod]\nno-build = false\nonly-binary = [\"numpy\"]\nlocal = [\"vendor/x\"]\n",
+        )
+        .unwrap();
+        let c = Config::read(&p).unwrap();
+        assert_eq!(c.no_build, Some(true));
+        assert_eq!(c.only_binary, [":all:"]);
+        assert_eq!(c.no_binary, ["docopt"]);
+        assert_eq!(c.local, [PathBuf::from("../lib")]);
+        let prod = c.for_env("prod").unwrap();
+        assert_eq!(prod.no_build, Some(false));
+        assert_eq!(prod.only_binary, [":all:", "numpy"]);
+        assert_eq!(
+            prod.local,
+            [PathBuf::from("../lib"), PathBuf::from("vendor/x")]
+        );
+        std::fs::write(&p, "no-build = \"yes\"\n").unwrap();
+        let err = format!("{:#}", Config::read(&p).unwrap_err());
+        assert!(err.contains("no-build must be true or false"), "{err}");
     }
 
     #[test]
