@@ -243,3 +243,176 @@ fn altered_bytes_are_refused_and_never_cached() {
     assert!(err.contains(&arn) && err.contains("CodeSha256"), "{err}");
     assert!(cached_layers(env.cache_dir()).is_empty());
 }
+
+fn findings_of<'a>(audit: &'a serde_json::Value, function: &str) -> &'a serde_json::Value {
+    audit["results"][0]["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == function)
+        .unwrap_or_else(|| panic!("{function} not audited: {audit:#}"))
+        .get("findings")
+        .unwrap()
+}
+
+fn codes(findings: &serde_json::Value) -> Vec<String> {
+    findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn layers_audit_flags_runtime_and_architecture_mismatches_and_passes_a_clean_function() {
+    let moto = Moto::start_serving_layers();
+    let env = TestEnv::new();
+    let cp311 = publish(
+        &env,
+        &moto,
+        "old",
+        &compiled_wheel("oldthing", 11),
+        "3.11",
+        "x86_64",
+    );
+    let cp312 = publish(
+        &env,
+        &moto,
+        "new",
+        &compiled_wheel("newthing", 12),
+        "3.12",
+        "x86_64",
+    );
+    moto.setup(&[
+        "create-function",
+        "on312-with-311",
+        "python3.12",
+        "x86_64",
+        &cp311,
+    ]);
+    moto.setup(&[
+        "create-function",
+        "arm-with-x86",
+        "python3.12",
+        "arm64",
+        &cp312,
+    ]);
+    moto.setup(&["create-function", "clean", "python3.12", "x86_64", &cp312]);
+    moto.setup(&[
+        "create-function",
+        "old-runtime",
+        "python3.10",
+        "x86_64",
+        &cp312,
+    ]);
+    moto.setup(&["create-function", "nolayers", "python3.12", "x86_64"]);
+    moto.setup(&["create-function", "js", "nodejs20.x", "x86_64", &cp312]);
+
+    let out = pylayer(
+        &env,
+        &moto,
+        &["layers", "audit", "--json", "--as-of", "2026-11-27"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let audit = json(&out);
+    assert_eq!(audit["as_of"], "2026-11-27");
+
+    let f = findings_of(&audit, "on312-with-311");
+    assert_eq!(codes(f)[0], "runtime-mismatch", "{f:#}");
+    assert_eq!(f[0]["layer"], cp311.as_str());
+    let message = f[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("python3.11") && message.contains("python3.12"),
+        "{message}"
+    );
+    assert!(
+        f[0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("pylayer build --python 3.12 --arch x86_64"),
+        "{f:#}"
+    );
+
+    let f = findings_of(&audit, "arm-with-x86");
+    assert!(
+        codes(f).contains(&"architecture-mismatch".to_string()),
+        "{f:#}"
+    );
+    assert!(!codes(f).contains(&"runtime-mismatch".to_string()), "{f:#}");
+
+    let f = findings_of(&audit, "old-runtime");
+    assert!(
+        codes(f).contains(&"deprecated-runtime".to_string()),
+        "{f:#}"
+    );
+
+    assert_eq!(findings_of(&audit, "clean"), &serde_json::json!([]));
+
+    let skipped: Vec<&str> = audit["results"][0]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, ["js", "nolayers"], "{audit:#}");
+
+    // Each layer version was read once, into the cache.
+    assert_eq!(
+        audit["results"][0]["layers"].as_array().unwrap().len(),
+        2,
+        "{audit:#}"
+    );
+    assert_eq!(cached_layers(env.cache_dir()).len(), 2);
+    let old = audit["results"][0]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["arn"] == cp311.as_str())
+        .unwrap();
+    assert_eq!(old["built_for_python"], 11);
+    assert_eq!(old["built_for_arch"], "x86_64");
+
+    // The clean function alone passes, in the human table too.
+    let out = pylayer(
+        &env,
+        &moto,
+        &[
+            "layers",
+            "audit",
+            "--function",
+            "clean",
+            "--as-of",
+            "2026-11-27",
+        ],
+    );
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("clean") && stdout.contains("ok (1 layer(s))"),
+        "{stdout}"
+    );
+
+    // The human table names each finding, its layer and the fix.
+    let out = pylayer(&env, &moto, &["layers", "audit", "--as-of", "2026-11-27"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("error[runtime-mismatch] [old-py311-x86_64:1]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("error[architecture-mismatch] [new-py312-x86_64:1]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("js") && stdout.contains("skipped: not a Python runtime"),
+        "{stdout}"
+    );
+
+    let out = pylayer(&env, &moto, &["layers", "audit", "--function", "nope"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("function nope: not found"));
+    let out = pylayer(&env, &moto, &["layers", "audit", "--as-of", "tomorrow"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+}
