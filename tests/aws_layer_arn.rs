@@ -222,6 +222,30 @@ fn check_and_inspect_read_a_published_version_by_arn_and_cache_its_bytes() {
 }
 
 #[test]
+fn test_imports_a_published_version_by_arn() {
+    let moto = Moto::start_serving_layers();
+    let env = TestEnv::new();
+    let arn = publish(
+        &env,
+        &moto,
+        "pure",
+        &WheelSpec::new("purething", "1.0"),
+        "3.12",
+        "x86_64",
+    );
+    // The Python minor comes from the version's compatible runtime (python3.12).
+    let out = pylayer(&env, &moto, &["test", &arn, "--json"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let report = json(&out);
+    assert_eq!(report["layer"], arn.as_str(), "{report:#}");
+    let text = report.to_string();
+    assert!(
+        text.contains("purething") && text.contains("\"ok\""),
+        "{report:#}"
+    );
+}
+
+#[test]
 fn altered_bytes_are_refused_and_never_cached() {
     let moto = Moto::start_serving_layers();
     let env = TestEnv::new();
