@@ -167,6 +167,15 @@ fn check_and_inspect_read_a_published_version_by_arn_and_cache_its_bytes() {
         std::fs::read(&zip).unwrap()
     );
 
+    // --region belongs to an ARN, not to a local zip.
+    let out = pylayer(
+        &env,
+        &moto,
+        &["check", zip.to_str().unwrap(), "--region", "eu-west-1"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a local path"));
+
     // The bytes are gone from the server: inspect still works, from the cache.
     let name = arn.rsplit(':').nth(1).unwrap().to_string();
     moto.setup(&["delete-layer-content", &name, "1"]);

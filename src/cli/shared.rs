@@ -136,6 +136,13 @@ pub struct PublishedInput {
 /// into the cache (hash-checked), or found there. `None` for a path.
 pub fn published_input(arg: &Path, aws: &LayerAwsArgs) -> Result<Option<PublishedInput>, Failure> {
     let Some(text) = arg.to_str().filter(|t| t.starts_with("arn:")) else {
+        #[cfg(feature = "aws")]
+        if !aws.region.is_empty() || aws.profile.is_some() {
+            return Err(Failure::usage(format!(
+                "--region and --profile apply to a published layer version (arn:aws:lambda:…:layer:NAME:N), and {} is a local path: drop them, or pass the version's ARN",
+                arg.display()
+            )));
+        }
         return Ok(None);
     };
     fetch_published(text, aws).map(Some)
