@@ -20,6 +20,7 @@ use crate::requirements::SourcedRequirement;
 use crate::target::Target;
 pub use across::{TargetResolution, resolve_targets};
 pub use build_policy::{BuildPolicy, PackageSet};
+pub use candidates::{Candidate, Candidates};
 pub use provider::Pkg;
 
 /// What one resolution starts from.
