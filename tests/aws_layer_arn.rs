@@ -277,6 +277,23 @@ fn altered_bytes_are_refused_and_never_cached() {
     assert!(cached_layers(env.cache_dir()).is_empty());
 }
 
+/// The index's per-release JSON document for oldthing 1.0, with one vulnerability record in
+/// the API's shape (made up: oldthing exists only in these tests).
+const OLDTHING_VULNERABLE: &str = r#"{
+  "info": {"name": "oldthing", "version": "1.0"},
+  "urls": [],
+  "vulnerabilities": [{
+    "aliases": ["CVE-2099-0001"],
+    "details": "A made-up flaw for the test.",
+    "fixed_in": ["1.1"],
+    "id": "PYSEC-2099-1",
+    "link": "https://osv.dev/vulnerability/PYSEC-2099-1",
+    "source": "osv",
+    "summary": null,
+    "withdrawn": null
+  }]
+}"#;
+
 fn findings_of<'a>(audit: &'a serde_json::Value, function: &str) -> &'a serde_json::Value {
     audit["results"][0]["functions"]
         .as_array()
@@ -341,12 +358,20 @@ fn layers_audit_flags_runtime_and_architecture_mismatches_and_passes_a_clean_fun
     ]);
     moto.setup(&["create-function", "nolayers", "python3.12", "x86_64"]);
     moto.setup(&["create-function", "js", "nodejs20.x", "x86_64", &cp312]);
-
-    let out = pylayer(
-        &env,
-        &moto,
-        &["layers", "audit", "--json", "--as-of", "2026-11-27"],
+    // The vulnerability service (the index's JSON API shape): oldthing 1.0 has a record.
+    let service = TestIndex::start(&[], IndexOptions::default());
+    service.route_json("/pypi/oldthing/1.0/json", OLDTHING_VULNERABLE);
+    service.route_json(
+        "/pypi/newthing/1.0/json",
+        r#"{"info": {"name": "newthing", "version": "1.0"}, "urls": [], "vulnerabilities": []}"#,
     );
+    let run_audit = |args: &[&str]| {
+        let mut all = vec!["layers", "audit", "--vulnerability-url", &service.base];
+        all.extend_from_slice(args);
+        pylayer(&env, &moto, &all)
+    };
+
+    let out = run_audit(&["--json", "--as-of", "2026-11-27"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
     let audit = json(&out);
     assert_eq!(audit["as_of"], "2026-11-27");
@@ -366,6 +391,19 @@ fn layers_audit_flags_runtime_and_architecture_mismatches_and_passes_a_clean_fun
             .contains("pylayer build --python 3.12 --arch x86_64"),
         "{f:#}"
     );
+
+    let vulnerability = f
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["code"] == "vulnerability")
+        .unwrap_or_else(|| panic!("no vulnerability finding: {f:#}"));
+    let message = vulnerability["message"].as_str().unwrap();
+    assert!(
+        message.contains("oldthing 1.0: PYSEC-2099-1 (CVE-2099-0001), fixed in 1.1"),
+        "{message}"
+    );
+    assert_eq!(audit["results"][0]["vulnerabilities_checked"], true);
 
     let f = findings_of(&audit, "arm-with-x86");
     assert!(
@@ -407,18 +445,7 @@ fn layers_audit_flags_runtime_and_architecture_mismatches_and_passes_a_clean_fun
     assert_eq!(old["built_for_arch"], "x86_64");
 
     // The clean function alone passes, in the human table too.
-    let out = pylayer(
-        &env,
-        &moto,
-        &[
-            "layers",
-            "audit",
-            "--function",
-            "clean",
-            "--as-of",
-            "2026-11-27",
-        ],
-    );
+    let out = run_audit(&["--function", "clean", "--as-of", "2026-11-27"]);
     assert!(out.status.success(), "{}", describe_output(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -427,7 +454,7 @@ fn layers_audit_flags_runtime_and_architecture_mismatches_and_passes_a_clean_fun
     );
 
     // The human table names each finding, its layer and the fix.
-    let out = pylayer(&env, &moto, &["layers", "audit", "--as-of", "2026-11-27"]);
+    let out = run_audit(&["--as-of", "2026-11-27"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -443,9 +470,9 @@ fn layers_audit_flags_runtime_and_architecture_mismatches_and_passes_a_clean_fun
         "{stdout}"
     );
 
-    let out = pylayer(&env, &moto, &["layers", "audit", "--function", "nope"]);
+    let out = run_audit(&["--function", "nope"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("function nope: not found"));
-    let out = pylayer(&env, &moto, &["layers", "audit", "--as-of", "tomorrow"]);
+    let out = run_audit(&["--as-of", "tomorrow"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
 }

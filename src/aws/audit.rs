@@ -1,7 +1,8 @@
 //! `pylayer layers audit`: every function of a region with the layers it uses, and what is
 //! wrong with each pairing: a layer built for another Python minor or another architecture
 //! than the function runs, the layer's check errors for the function's runtime, deprecated
-//! runtimes (the function's, or a layer's compatible ones).
+//! runtimes (the function's, or a layer's compatible ones), known vulnerabilities of the
+//! layer's distributions ([`crate::audit`], when settings are given).
 //!
 //! Each layer version is read once (downloaded into the cache by CodeSha256, see
 //! [`super::layer_download`]), whatever number of functions use it. The judging is plain
@@ -120,7 +121,7 @@ fn python_of_tags(layer: &Layer) -> Option<u8> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// `runtime-mismatch`, `architecture-mismatch`, `check-errors`, `deprecated-runtime`,
-    /// `deprecated-layer-runtime`, `unreadable-layer`.
+    /// `deprecated-layer-runtime`, `unreadable-layer`, `vulnerability`.
     pub code: &'static str,
     /// `error` (counts: exit 1) or `warning` (a deprecation within
     /// [`domain::DEPRECATION_WARNING_DAYS`]).
@@ -156,9 +157,10 @@ pub struct RegionAudit {
     pub functions: Vec<FunctionAudit>,
     pub skipped: Vec<Skipped>,
     pub layers: Vec<LayerFacts>,
-    /// Known vulnerabilities of the layers' distributions are not looked up yet: that is
-    /// `pylayer audit`'s job, to be called here once it exists.
+    /// Whether the layers' distributions were looked up for known vulnerabilities.
     pub vulnerabilities_checked: bool,
+    /// Distributions the vulnerability service could not answer for (`NAME VERSION: why`).
+    pub vulnerabilities_unchecked: Vec<String>,
 }
 
 impl RegionAudit {
@@ -371,6 +373,7 @@ pub async fn audit_region(
     http: &reqwest::Client,
     today: &str,
     only: &[String],
+    vulnerabilities: Option<&crate::audit::AuditSettings>,
 ) -> Result<RegionAudit, String> {
     let config = super::sdk_config(target, region).await?;
     let region_name = config.region().map(|r| r.to_string()).unwrap_or_default();
@@ -401,6 +404,8 @@ pub async fn audit_region(
     // Each layer version read once.
     let mut facts: BTreeMap<String, LayerFacts> = BTreeMap::new();
     let mut paths: BTreeMap<String, std::path::PathBuf> = BTreeMap::new();
+    // (name, version) of each layer's distributions.
+    let mut contents: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for arn in audited.iter().flat_map(|f| f.layers.iter()) {
         if facts.contains_key(arn) {
             continue;
@@ -417,6 +422,14 @@ pub async fn audit_region(
             Ok(p) => match Layer::read(&p.path) {
                 Ok(layer) => {
                     paths.insert(arn.clone(), p.path.clone());
+                    contents.insert(
+                        arn.clone(),
+                        layer
+                            .dists
+                            .iter()
+                            .map(|d| (d.key.clone(), d.version.clone()))
+                            .collect(),
+                    );
                     LayerFacts {
                         code_sha256: p.code_sha256,
                         compatible_runtimes: p.runtimes,
@@ -439,6 +452,19 @@ pub async fn audit_region(
         };
         facts.insert(arn.clone(), entry);
     }
+    let mut unchecked = Vec::new();
+    let known = match vulnerabilities {
+        Some(settings) => {
+            let report = vulnerability_report(&contents, settings).await?;
+            unchecked = report
+                .unchecked
+                .iter()
+                .map(|u| format!("{} {}: {}", u.name, u.version, u.reason))
+                .collect();
+            report.findings
+        }
+        None => Vec::new(),
+    };
     let mut reports = Vec::new();
     for f in audited {
         let mut check_errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -470,7 +496,12 @@ pub async fn audit_region(
                 );
             }
         }
-        let findings = judge(&f, &facts, &check_errors, today);
+        let mut findings = judge(&f, &facts, &check_errors, today);
+        for arn in &f.layers {
+            if let Some(dists) = contents.get(arn) {
+                findings.extend(vulnerability_findings(arn, dists, &known));
+            }
+        }
         reports.push(FunctionAudit {
             function: f,
             findings,
@@ -482,8 +513,69 @@ pub async fn audit_region(
         functions: reports,
         skipped,
         layers: facts.into_values().collect(),
-        vulnerabilities_checked: false,
+        vulnerabilities_checked: vulnerabilities.is_some(),
+        vulnerabilities_unchecked: unchecked,
     })
+}
+
+/// Every distribution of every layer looked up once (`pylayer audit`'s library).
+async fn vulnerability_report(
+    contents: &BTreeMap<String, Vec<(String, String)>>,
+    settings: &crate::audit::AuditSettings,
+) -> Result<crate::audit::AuditReport, String> {
+    let dists: Vec<crate::audit::Dist> = contents
+        .values()
+        .flatten()
+        .filter_map(|(name, version)| {
+            Some(crate::audit::Dist::new(
+                name.parse().ok()?,
+                version.parse().ok()?,
+            ))
+        })
+        .collect();
+    crate::audit::audit_async(&dists, settings)
+        .await
+        .map_err(|e| format!("looking up known vulnerabilities: {e:#}"))
+}
+
+/// The known vulnerabilities (those that count: not ignored, or ignored until a date that
+/// has passed) of the distributions in layer `arn`.
+pub fn vulnerability_findings(
+    arn: &str,
+    dists: &[(String, String)],
+    known: &[crate::audit::Finding],
+) -> Vec<Finding> {
+    let normalize = |n: &str| crate::wheel_name::normalize_name(n);
+    known
+        .iter()
+        .filter(|v| v.counts())
+        .filter(|v| {
+            dists
+                .iter()
+                .any(|(n, ver)| normalize(n) == normalize(&v.package) && *ver == v.version)
+        })
+        .map(|v| {
+            let aliases = if v.aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", v.aliases.join(", "))
+            };
+            let fixed = if v.fixed_in.is_empty() {
+                "no fixed release yet".to_string()
+            } else {
+                format!("fixed in {}", v.fixed_in.join(", "))
+            };
+            Finding {
+                code: "vulnerability",
+                severity: "error",
+                layer: Some(arn.to_string()),
+                message: format!("{} {}: {}{aliases}, {fixed}", v.package, v.version, v.id),
+                fix: format!(
+                    "`pylayer audit {arn}` gives the smallest upgrade; raise the pin, then `pylayer build`, `pylayer publish` and `pylayer attach`, or accept it in pylayer.toml's [audit] ignore"
+                ),
+            }
+        })
+        .collect()
 }
 
 /// Today's date in UTC, `YYYY-MM-DD`.

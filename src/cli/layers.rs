@@ -71,6 +71,19 @@ pub enum LayersCommand {
         /// what will be deprecated by then.
         #[arg(long, value_name = "DATE")]
         as_of: Option<String>,
+        /// Where vulnerability records come from [default: pylayer.toml's [audit] service, else pypi]
+        #[arg(long, value_enum, value_name = "SERVICE")]
+        vulnerability_service: Option<pylayer::audit::Service>,
+        /// Base URL of the vulnerability service (a mirror) [default: pylayer.toml's [audit]
+        /// url, else the service's public API]
+        #[arg(long, value_name = "URL")]
+        vulnerability_url: Option<String>,
+        /// Answer vulnerability lookups from the cache only; distributions not cached are named.
+        #[arg(long)]
+        offline: bool,
+        /// Do not look up known vulnerabilities of the layers' distributions.
+        #[arg(long, conflicts_with_all = ["vulnerability_service", "vulnerability_url", "offline"])]
+        no_vulnerabilities: bool,
     },
 }
 
@@ -106,8 +119,8 @@ struct Listed {
 
 pub fn run(args: LayersArgs) -> Result<(), Failure> {
     let config = shared::load_config_for(args.config.as_deref(), args.env.as_deref())?;
-    if let LayersCommand::Audit { function, as_of } = &args.command {
-        return audit(&args, config.as_ref(), function, as_of.as_deref());
+    if let LayersCommand::Audit { .. } = &args.command {
+        return audit(&args, config.as_ref());
     }
     let target = AwsTarget {
         profile: args.aws.profile(config.as_ref()),
@@ -291,14 +304,20 @@ fn print_prune(outcomes: &[PruneOutcome], dry_run: bool, several: bool) {
 }
 
 /// `layers audit`: each region asked (else the default one), every function in it.
-fn audit(
-    args: &LayersArgs,
-    config: Option<&pylayer::config::Config>,
-    only: &[String],
-    as_of: Option<&str>,
-) -> Result<(), Failure> {
+fn audit(args: &LayersArgs, config: Option<&pylayer::config::Config>) -> Result<(), Failure> {
     use pylayer::aws::audit::{audit_region, today_utc, valid_date};
-    let today = match as_of {
+    let LayersCommand::Audit {
+        function: only,
+        as_of,
+        vulnerability_service,
+        vulnerability_url,
+        offline,
+        no_vulnerabilities,
+    } = &args.command
+    else {
+        return Ok(());
+    };
+    let today = match as_of.as_deref() {
         Some(d) if valid_date(d) => d.to_string(),
         Some(d) => {
             return Err(Failure::usage(format!(
@@ -317,6 +336,18 @@ fn audit(
         regions.truncate(1);
     }
     let cache = pylayer::cache::CacheDir::resolve(None);
+    // Known vulnerabilities as `pylayer audit` looks them up ([audit] of pylayer.toml).
+    let vulnerabilities = (!no_vulnerabilities).then(|| {
+        let audit_config = config.map(|c| c.audit.clone()).unwrap_or_default();
+        let service = vulnerability_service
+            .or(audit_config.service)
+            .unwrap_or_default();
+        let mut settings = pylayer::audit::AuditSettings::new(service, cache.clone());
+        settings.url = vulnerability_url.clone().or(audit_config.url);
+        settings.offline = *offline;
+        settings.ignore = audit_config.ignore;
+        settings
+    });
     let http = pylayer::http::client()?;
     let rt = runtime()?;
     let mut results = Vec::new();
@@ -329,6 +360,7 @@ fn audit(
                 &http,
                 &today,
                 only,
+                vulnerabilities.as_ref(),
             ))
             .map_err(Failure::failed)?;
         results.push(r);
@@ -341,9 +373,14 @@ fn audit(
     } else {
         print_audit(&results);
     }
-    super::output::note(
-        "known vulnerabilities of the layers' packages are not looked up by `layers audit` yet",
-    );
+    for r in &results {
+        for u in &r.vulnerabilities_unchecked {
+            super::output::warn(&format!(
+                "{}: not checked for known vulnerabilities ({u})",
+                r.region
+            ));
+        }
+    }
     if errors > 0 {
         let functions: usize = results
             .iter()
