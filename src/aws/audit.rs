@@ -831,6 +831,41 @@ mod tests {
     }
 
     #[test]
+    fn vulnerabilities_are_matched_to_the_layers_holding_them_unless_ignored() {
+        let known = |package: &str, ignored: bool| crate::audit::Finding {
+            package: package.into(),
+            version: "2.19.0".into(),
+            id: "PYSEC-2018-28".into(),
+            aliases: vec!["CVE-2018-18074".into()],
+            summary: None,
+            fixed_in: vec!["2.20.0".into()],
+            link: None,
+            targets: vec![],
+            upgrades: vec![],
+            ignore: ignored.then(|| crate::audit::IgnoreStatus {
+                id: "PYSEC-2018-28".into(),
+                reason: "not reachable".into(),
+                until: None,
+                expired: false,
+            }),
+        };
+        let dists = vec![("requests".to_string(), "2.19.0".to_string())];
+        let f = vulnerability_findings("l", &dists, &[known("Requests", false)]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].code, "vulnerability");
+        assert!(
+            f[0].message
+                .contains("Requests 2.19.0: PYSEC-2018-28 (CVE-2018-18074), fixed in 2.20.0"),
+            "{}",
+            f[0].message
+        );
+        assert!(f[0].fix.contains("pylayer audit l"), "{}", f[0].fix);
+        assert!(vulnerability_findings("l", &dists, &[known("requests", true)]).is_empty());
+        let other = vec![("requests".to_string(), "2.20.0".to_string())];
+        assert!(vulnerability_findings("l", &other, &[known("requests", false)]).is_empty());
+    }
+
+    #[test]
     fn skips_what_is_not_a_python_function_with_layers() {
         assert!(
             skip_reason(&function("n", "nodejs20.x", "x86_64", &["l"]))
