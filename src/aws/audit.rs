@@ -324,9 +324,22 @@ pub fn judge(
                 fix: rebuild.clone(),
             });
         }
-        if let Some(codes) = check_errors.get(arn)
-            && !codes.is_empty()
-        {
+        // The check's own codes for the mismatches just reported say nothing more.
+        let restated = |code: &str| {
+            out.iter().any(|x: &Finding| {
+                x.layer.as_deref() == Some(arn.as_str())
+                    && matches!(
+                        (x.code, code),
+                        ("runtime-mismatch", "python-version")
+                            | ("architecture-mismatch", "wrong-architecture")
+                    )
+            })
+        };
+        let codes: Vec<String> = check_errors
+            .get(arn)
+            .map(|c| c.iter().filter(|c| !restated(c)).cloned().collect())
+            .unwrap_or_default();
+        if !codes.is_empty() {
             out.push(Finding {
                 code: "check-errors",
                 severity: "error",
@@ -334,7 +347,7 @@ pub fn judge(
                 message: format!(
                     "the layer's check for {runtime}/{arch} finds {} error(s): {}",
                     codes.len(),
-                    dedup(codes).join(", ")
+                    dedup(&codes).join(", ")
                 ),
                 fix: format!(
                     "`pylayer check {arn} --python 3.{} --arch {arch}` explains each",
@@ -571,7 +584,8 @@ pub fn vulnerability_findings(
                 layer: Some(arn.to_string()),
                 message: format!("{} {}: {}{aliases}, {fixed}", v.package, v.version, v.id),
                 fix: format!(
-                    "`pylayer audit {arn}` gives the smallest upgrade; raise the pin, then `pylayer build`, `pylayer publish` and `pylayer attach`, or accept it in pylayer.toml's [audit] ignore"
+                    "raise the pin of {} and rebuild the layer (`pylayer audit` on its lock gives the smallest upgrade), then `pylayer publish` and `pylayer attach`; or accept it in pylayer.toml's [audit] ignore",
+                    v.package
                 ),
             }
         })
@@ -797,6 +811,17 @@ mod tests {
             .is_empty()
         );
 
+        // The check's codes for a mismatch already reported are not repeated.
+        let mut restating = BTreeMap::new();
+        restating.insert("l311".to_string(), vec!["python-version".to_string()]);
+        let f = judge(
+            &function("f", "python3.12", "x86_64", &["l311"]),
+            &all,
+            &restating,
+            today,
+        );
+        assert_eq!(codes(f), ["runtime-mismatch"]);
+
         let mut errors = BTreeMap::new();
         errors.insert(
             "l312".to_string(),
@@ -859,7 +884,11 @@ mod tests {
             "{}",
             f[0].message
         );
-        assert!(f[0].fix.contains("pylayer audit l"), "{}", f[0].fix);
+        assert!(
+            f[0].fix.contains("raise the pin of Requests"),
+            "{}",
+            f[0].fix
+        );
         assert!(vulnerability_findings("l", &dists, &[known("requests", true)]).is_empty());
         let other = vec![("requests".to_string(), "2.20.0".to_string())];
         assert!(vulnerability_findings("l", &other, &[known("requests", false)]).is_empty());

@@ -414,7 +414,7 @@ fn print_audit(results: &[pylayer::aws::audit::RegionAudit]) {
                 );
                 continue;
             }
-            println!("  {:<28} {runtime:<11} {arch:<7}", f.function.name);
+            println!("  {:<28} {runtime:<11} {arch}", f.function.name);
             for x in &f.findings {
                 let layer = x
                     .layer
