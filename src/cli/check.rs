@@ -50,6 +50,14 @@ fn target(args: &CheckArgs, published: Option<&shared::PublishedInput>) -> Resul
     let minor = hint.minor.or(published.and_then(|p| p.python));
     let arch = hint.arch.or(published.and_then(|p| p.arch));
     let (Some(minor), Some(arch)) = (minor, arch) else {
+        if let Some(p) = published {
+            return Err(Failure::usage(format!(
+                "which runtime is {} for? Its compatible runtimes ({}) and architectures ({}) do not name one of each: give --python 3.X and --arch x86_64|arm64",
+                args.layer.display(),
+                none_if_empty(&p.runtimes),
+                none_if_empty(&p.architectures)
+            )));
+        }
         return Err(Failure::usage(format!(
             "which runtime is {} for? Give --python 3.X and --arch x86_64|arm64 (pylayer reads them from a manifest {} beside the zip when there is one)",
             args.layer.display(),
@@ -57,6 +65,14 @@ fn target(args: &CheckArgs, published: Option<&shared::PublishedInput>) -> Resul
         )));
     };
     Target::new(minor, arch).map_err(Failure::usage)
+}
+
+fn none_if_empty(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 /// Runs the check on one layer for one target, as `build` does on each zip it makes.

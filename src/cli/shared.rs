@@ -130,6 +130,9 @@ pub struct PublishedInput {
     pub python: Option<u8>,
     /// The architecture its CompatibleArchitectures name, when they name exactly one.
     pub arch: Option<pylayer::target::Arch>,
+    /// Its CompatibleRuntimes and CompatibleArchitectures, for messages.
+    pub runtimes: Vec<String>,
+    pub architectures: Vec<String>,
 }
 
 /// `Some` when `arg` is a layer version ARN: the version is read and its bytes downloaded
@@ -181,6 +184,8 @@ fn fetch_published(arn: &str, aws: &AwsArgs) -> Result<PublishedInput, Failure> 
             .and_then(|v| pylayer::target::parse_python(&v).ok()),
         arch: one(&layer.architectures).and_then(|a| a.parse().ok()),
         path: layer.path,
+        runtimes: layer.runtimes,
+        architectures: layer.architectures,
     })
 }
 
