@@ -208,3 +208,36 @@ pub fn require_layer(path: &Path) -> Result<(), Failure> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_not_a_published_layer() {
+        #[derive(clap::Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            aws: LayerAwsArgs,
+        }
+        let cmd = <Cmd as clap::Parser>::try_parse_from(["x"]).unwrap();
+        let aws = cmd.aws;
+        assert!(
+            published_input(Path::new("dist/x.zip"), &aws)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    /// Without the `aws` feature an ARN is refused with what to do instead
+    /// (`cargo test --no-default-features`).
+    #[cfg(not(feature = "aws"))]
+    #[test]
+    fn an_arn_without_aws_support_is_bad_usage_with_the_fix() {
+        let arn = "arn:aws:lambda:us-east-1:123456789012:layer:x:1";
+        let e = published_input(Path::new(arn), &LayerAwsArgs {}).unwrap_err();
+        assert_eq!(e.code, 2);
+        assert!(e.message.contains(arn), "{}", e.message);
+        assert!(e.message.contains("without AWS support"), "{}", e.message);
+    }
+}
