@@ -152,6 +152,7 @@ mod tests {
             size: 1,
             dependencies: Vec::new(),
             metadata_sha256: None,
+            built_from_source: false,
         }
     }
 

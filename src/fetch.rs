@@ -805,6 +805,7 @@ mod tests {
             size: body.len() as u64,
             dependencies: vec![],
             metadata_sha256: None,
+            built_from_source: false,
         }
     }
 

@@ -78,6 +78,10 @@ pub struct LockedPackage {
     /// or the wheel): at fetch, the wheel's own METADATA must agree with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_sha256: Option<String>,
+    /// The file is a source distribution (its URL and sha256 above), built into a pure
+    /// wheel at fetch time (cached per machine). Absent in older locks: wheels.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub built_from_source: bool,
 }
 
 impl LockedTarget {

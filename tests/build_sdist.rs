@@ -135,3 +135,188 @@ fn builder_refuses_a_c_extension() {
         other => panic!("expected NeedsCompiling, got {other:?}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Through the binary: `pylayer build` with sdist-only releases on the test index
+// ---------------------------------------------------------------------------------------------
+
+fn zip_names(zip: &Path) -> Vec<String> {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    (0..z.len())
+        .map(|i| z.by_index_raw(i).unwrap().name().unwrap().to_string())
+        .collect()
+}
+
+fn zip_text(zip: &Path, name: &str) -> String {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut z.by_name(name).unwrap(), &mut s).unwrap();
+    s
+}
+
+fn build_cmd(env: &TestEnv, index: &TestIndex, reqs: &[&str]) -> std::process::Output {
+    run(env
+        .cmd()
+        .arg("build")
+        .args(reqs)
+        .args([
+            "--index-url",
+            &index.url,
+            "--python",
+            "3.12",
+            "--arch",
+            "x86_64",
+        ])
+        .args(["--name", "src"]))
+}
+
+#[test]
+fn setuptools_and_hatchling_sdists_build_into_the_layer() {
+    let env = TestEnv::new();
+    let dir = env.work_dir().join("pub");
+    let mut files = build_backend_wheels();
+    files.push(setuptools_sdist(&dir, "plain-pkg", "2.0"));
+    files.push(hatchling_sdist(&dir, "hatched", "0.5", &["dep-wheel>=1"]));
+    files.push(WheelSpec::new("dep-wheel", "1.2").build(&dir));
+    let index = TestIndex::start(&files, IndexOptions::default());
+    let out = build_cmd(&env, &index, &["plain-pkg", "hatched"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("building plain-pkg 2.0 from source"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("building hatched 0.5 from source"),
+        "{stderr}"
+    );
+    let zip = env.work_dir().join("dist/src-py3.12-x86_64.zip");
+    let names = zip_names(&zip);
+    for want in [
+        "python/plain_pkg.py",
+        "python/hatched/__init__.py",
+        "python/dep_wheel-1.2.dist-info/METADATA",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+    }
+    // RECORD lists every file of the built distribution with its hash.
+    let record_name = names
+        .iter()
+        .find(|n| n.starts_with("python/plain_pkg-2.0.dist-info/") && n.ends_with("RECORD"))
+        .expect("RECORD of plain-pkg");
+    let record = zip_text(&zip, record_name);
+    assert!(
+        record
+            .lines()
+            .any(|l| l.starts_with("plain_pkg.py,sha256=")),
+        "{record}"
+    );
+    // Build backends are not part of the layer.
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("setuptools") || n.contains("hatchling"))
+    );
+    // The lock records the sdists (URL and sha256), that they were built, and no local path.
+    let lock = std::fs::read_to_string(env.work_dir().join("pylayer.lock")).unwrap();
+    assert!(lock.contains("plain_pkg-2.0.tar.gz"), "{lock}");
+    assert!(lock.contains("built_from_source = true"), "{lock}");
+    assert!(!lock.contains(env.work_dir().to_str().unwrap()), "{lock}");
+    assert!(!lock.contains(env.cache_dir().to_str().unwrap()), "{lock}");
+    assert!(!lock.contains("file://"), "{lock}");
+    // The manifest says which packages were built.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(zip.with_extension("json")).unwrap())
+            .unwrap();
+    let built: Vec<&str> = manifest["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["built_from_source"] == true)
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(built, vec!["hatched", "plain-pkg"]);
+
+    // A build from the lock, offline, with the same cache: no backend needed.
+    std::fs::remove_dir_all(env.work_dir().join("dist")).unwrap();
+    let out = run(env
+        .cmd()
+        .args(["build", "plain-pkg", "hatched", "--offline"])
+        .args([
+            "--index-url",
+            &index.url,
+            "--python",
+            "3.12",
+            "--arch",
+            "x86_64",
+        ])
+        .args(["--name", "src"]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(zip.is_file());
+}
+
+#[test]
+fn in_tree_backend_runs_once_across_builds_sharing_a_cache() {
+    let env = TestEnv::new();
+    let marker = env.work_dir().join("marker.txt");
+    let sdist = in_tree_backend_sdist(&env.work_dir().join("pub"), "intree-pkg", "1.0", &marker);
+    let index = TestIndex::start(&[sdist], IndexOptions::default());
+    let out = build_cmd(&env, &index, &["intree-pkg"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let runs = || std::fs::read_to_string(&marker).unwrap().lines().count();
+    assert_eq!(runs(), 1);
+    // A fresh project and output directory, the same cache: the wheel is reused.
+    let other = tempfile::tempdir().unwrap();
+    let out = run(env
+        .cmd()
+        .current_dir(other.path())
+        .args(["build", "intree-pkg", "--upgrade"])
+        .args([
+            "--index-url",
+            &index.url,
+            "--python",
+            "3.12",
+            "--arch",
+            "x86_64",
+        ])
+        .args(["--name", "src"]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(other.path().join("dist/src-py3.12-x86_64.zip").is_file());
+    assert_eq!(
+        runs(),
+        1,
+        "the backend ran again although its wheel was cached"
+    );
+}
+
+#[test]
+fn c_extension_sdist_is_refused_naming_the_release_with_a_wheel() {
+    let env = TestEnv::new();
+    let dir = env.work_dir().join("pub");
+    let mut files = build_backend_wheels();
+    files.push(build_sdist(&dir, "speedy", "2.0"));
+    files.push(
+        WheelSpec::new("speedy", "1.5")
+            .tag("cp312-cp312-manylinux_2_17_x86_64")
+            .build(&dir),
+    );
+    let index = TestIndex::start(&files, IndexOptions::default());
+    // With and without a C compiler on PATH: either way the build needs compiling.
+    let no_compiler = tempfile::tempdir().unwrap();
+    for path in [
+        std::env::var("PATH").unwrap_or_default(),
+        no_compiler.path().display().to_string(),
+    ] {
+        let out = run(env
+            .cmd()
+            .env("PATH", &path)
+            .args(["lock", "speedy==2.0", "--index-url", &index.url])
+            .args(["--python", "3.12", "--arch", "x86_64"]));
+        assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("needs compiling"), "{err}");
+        assert!(err.contains("speedy==1.5"), "{err}");
+        assert!(err.contains("--find-links"), "{err}");
+        assert!(!env.work_dir().join("pylayer.lock").exists());
+    }
+}

@@ -458,6 +458,7 @@ mod tests {
                         size: 1,
                         dependencies: vec![],
                         metadata_sha256: None,
+                        built_from_source: false,
                     })
                     .collect(),
                 held_back: vec![],

@@ -237,6 +237,7 @@ mod tests {
                 size: 1,
                 dependencies: vec![],
                 metadata_sha256: None,
+                built_from_source: false,
             }],
             held_back: vec![],
             differs: vec![],

@@ -170,6 +170,7 @@ mod tests {
             sha256: format!("{name}{version}"),
             size: 1,
             metadata_sha256: None,
+            built_from_source: false,
             dependencies: vec![],
         }
     }

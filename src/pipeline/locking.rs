@@ -31,6 +31,8 @@ pub struct LockSettings {
     /// Other environments' locks, by environment name: their pins are preferred where this
     /// lock has none, and where this environment ends up at another version, it is said.
     pub sibling_locks: Vec<(String, PathBuf)>,
+    /// The interpreter that runs build backends (`--python-interpreter`); `None` discovers one.
+    pub build_interpreter: Option<PathBuf>,
 }
 
 /// What `ensure_lock` did.
@@ -102,10 +104,17 @@ pub fn ensure_lock(
     let cache = CacheDir::resolve(args.cache_dir.as_deref());
     let client = Arc::new(IndexClient::new(
         http,
-        cache,
+        cache.clone(),
         inputs.index.clone(),
         args.offline,
     ));
+    let builder = crate::source_build::Builder(Arc::new(crate::source_build::BuildContext {
+        client: client.clone(),
+        handle: rt.handle().clone(),
+        cache,
+        interpreter: args.build_interpreter.clone(),
+        preferred_minor: inputs.targets.first().map_or(12, |t| t.minor),
+    }));
     // Targets of the existing lock not asked for this time stay in it when the inputs are
     // unchanged; they are resolved again with the others (keeping their pins where they
     // fit), so every target of the lock is aligned, not only those asked for.
@@ -144,6 +153,7 @@ pub fn ensure_lock(
             preferences,
             across: HashMap::new(),
             build: resolve::BuildPolicy::default(),
+            builder: Some(builder.clone()),
         };
         jobs.push((*target, input));
     }
@@ -307,6 +317,7 @@ async fn locked_packages(
         async move {
             let (sha256, size) = client.hash_and_size(&pin.file).await?;
             let metadata_sha256 = client.metadata_sha256(&pin.file);
+            let built_from_source = resolve::is_sdist(&pin.file);
             Ok::<_, anyhow::Error>(LockedPackage {
                 name: pin.name.to_string(),
                 version: pin.version.to_string(),
@@ -316,6 +327,7 @@ async fn locked_packages(
                 size,
                 dependencies: pin.dependencies.iter().map(ToString::to_string).collect(),
                 metadata_sha256,
+                built_from_source,
             })
         }
     }))

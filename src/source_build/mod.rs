@@ -49,6 +49,39 @@ pub struct BuildContext {
     pub preferred_minor: u8,
 }
 
+/// A [`BuildContext`] handed to the resolver through its (printable, clonable) inputs.
+#[derive(Clone)]
+pub struct Builder(pub Arc<BuildContext>);
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Builder(cache {})", self.0.cache.root().display())
+    }
+}
+
+/// Downloads a source distribution (hash-checked, into the content-addressed cache) and
+/// builds it: what the resolver does for a release without a wheel, and `build` for a locked
+/// sdist. Blocking.
+pub fn build_dist_file(
+    file: &crate::index::DistFile,
+    ctx: &BuildContext,
+) -> Result<BuiltWheel, BuildError> {
+    let client = ctx.client.clone();
+    let f = file.clone();
+    let (path, sha256, _) = ctx
+        .handle
+        .block_on(async move { client.whole_wheel(&f).await })
+        .map_err(|e| BuildError::Other(format!("cannot download {}: {e:#}", file.filename)))?;
+    build_wheel(
+        &Source::Sdist {
+            path,
+            filename: file.filename.clone(),
+            sha256,
+        },
+        ctx,
+    )
+}
+
 /// A wheel built (or found in the cache) from a [`Source`].
 #[derive(Debug, Clone)]
 pub struct BuiltWheel {
