@@ -347,7 +347,22 @@ fn build_notes(provider: &Provider) -> Vec<String> {
     let t = &provider.target;
     let failures = provider.build_failures.borrow();
     let mut out = Vec::new();
+    // The newest release tried of each package speaks for the rest.
+    let mut newest: BTreeMap<&PackageName, (&Version, &BuildError, usize)> = BTreeMap::new();
     for ((name, version), err) in failures.iter() {
+        let e = newest.entry(name).or_insert((version, err, 0));
+        e.2 += 1;
+        if version > e.0 {
+            e.0 = version;
+            e.1 = err;
+        }
+    }
+    for (name, (version, err, count)) in newest {
+        let others = if count > 1 {
+            format!(" (and {} other releases built)", count - 1)
+        } else {
+            String::new()
+        };
         let nearest = provider.rejections(name).and_then(|c| {
             let with_wheel: Vec<&Version> = c
                 .versions
@@ -359,26 +374,38 @@ fn build_notes(provider: &Provider) -> Vec<String> {
             let newer = with_wheel.iter().filter(|v| **v > version).min().copied();
             older.or(newer).cloned()
         });
-        let release = match &nearest {
-            Some(v) => format!(
-                "the nearest release with a wheel for {}: `{name}=={v}`",
-                t.label()
+        // What works, best first: a release with a wheel, then a wheel built elsewhere.
+        let (release, none) = match &nearest {
+            Some(v) => (
+                format!(
+                    "`{name}=={v}` (the nearest release with a wheel for {}); or ",
+                    t.label()
+                ),
+                String::new(),
             ),
-            None => format!("no release of {name} has a wheel for {}", t.label()),
+            None => (
+                String::new(),
+                format!(" No release of {name} has a wheel for {}.", t.label()),
+            ),
         };
         let note = match err {
             BuildError::NeedsCompiling { detail, .. } => format!(
-                "{name} {version}: no wheel for linux/{} {}, and its source distribution needs compiling ({detail}); \
-                 compiled code in a layer must be built for Lambda's glibc, which a build on this machine cannot promise.\n\
-                 what works: {release}; or a wheel built on Amazon Linux (e.g. in the AWS SAM build image \
+                "{name} {version}{others}: no wheel for linux/{} {}, and its source distribution needs compiling ({detail}); \
+                 compiled code in a layer must be built for Lambda's glibc, which a build on this machine cannot promise \
+                 (its older source-only releases are not tried).{none}\n\
+                 what works: {release}a wheel built on Amazon Linux (e.g. in the AWS SAM build image \
                  public.ecr.aws/sam/build-{}) passed with --find-links DIR; or building the layer in such a container",
                 t.arch.machine(),
                 t.cpython_tag(),
                 t.runtime_name()
             ),
-            other => format!(
-                "{name} {version}: building its source distribution failed: {other}\n\
-                 what works: {release}; or --only-binary {name} to leave its source distributions out"
+            BuildError::Failed { log, .. } => format!(
+                "{name} {version}{others}: building its source distribution failed; the backend's output ends with:\n{log}\n\
+                 what works: {release}a wheel of {name} passed with --find-links DIR"
+            ),
+            BuildError::NoInterpreter(m) | BuildError::Other(m) => format!(
+                "{name} {version}{others}: its source distribution cannot be built: {m}\n\
+                 what works: {release}a wheel of {name} passed with --find-links DIR"
             ),
         };
         out.push(note);

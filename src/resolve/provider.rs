@@ -390,7 +390,7 @@ impl Provider {
                     crate::source_build::BuildError::NeedsCompiling { detail, .. } => {
                         format!("its source distribution needs compiling ({detail})")
                     }
-                    other => format!("its source distribution did not build: {other}"),
+                    _ => "its source distribution did not build (why: below)".to_string(),
                 };
                 self.build_failures
                     .borrow_mut()
@@ -749,8 +749,14 @@ impl Provider {
         };
         self.prefetch(name, range, &extras);
         let cands = self.candidates(name)?;
+        // A package whose newer sdist needed compiling is a compiled package: its older
+        // source-only releases are not built one by one (python-ldap has dozens).
+        let compiled = self.build_failures.borrow().iter().any(|((n, _), e)| {
+            n == name && matches!(e, crate::source_build::BuildError::NeedsCompiling { .. })
+        });
         let usable = |c: &super::candidates::Candidate| {
             range.contains(&c.version)
+                && !(compiled && c.file.as_ref().is_some_and(super::candidates::is_sdist))
                 && (c.file.is_some()
                     || (c.yanked.is_some()
                         && self
