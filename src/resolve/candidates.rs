@@ -222,3 +222,67 @@ fn sdist_version(filename: &str) -> Option<Version> {
         .or_else(|| filename.strip_suffix(".tgz"))?;
     stem.rsplit_once('-')?.1.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Arch;
+
+    fn file(name: &str) -> DistFile {
+        DistFile {
+            filename: name.into(),
+            url: format!("https://example.invalid/{name}"),
+            sha256: Some("00".repeat(32)),
+            size: None,
+            requires_python: None,
+            yanked: None,
+            metadata: None,
+            source: 0,
+        }
+    }
+
+    fn build(files: &[DistFile], sdist_use: SdistUse) -> Candidates {
+        let target = Target::new(12, Arch::X86_64).unwrap();
+        let ranking = TagRanking::new(&target);
+        let name: PackageName = "pkg".parse().unwrap();
+        Candidates::build(&name, files, &target, &ranking, None, sdist_use)
+    }
+
+    #[test]
+    fn sdists_are_candidates_only_when_building_is_allowed() {
+        let files = [
+            file("pkg-2.0.zip"),
+            file("pkg-2.0.tar.gz"),
+            file("pkg-1.0.tar.gz"),
+            file("pkg-1.0-py3-none-any.whl"),
+        ];
+        let never = build(&files, SdistUse::Never);
+        let versions: Vec<String> = never.versions.iter().map(|c| c.version.to_string()).collect();
+        assert_eq!(versions, ["1.0"]);
+        assert_eq!(never.rejected[&"2.0".parse().unwrap()].sdists.len(), 2);
+
+        let when = build(&files, SdistUse::WhenNoWheel);
+        let v2 = &when.versions[0];
+        assert_eq!(v2.version.to_string(), "2.0");
+        // .tar.gz is preferred over .zip.
+        assert_eq!(v2.file.as_ref().unwrap().filename, "pkg-2.0.tar.gz");
+        assert!(!v2.has_wheel);
+        let v1 = &when.versions[1];
+        assert_eq!(v1.file.as_ref().unwrap().filename, "pkg-1.0-py3-none-any.whl");
+        assert!(v1.has_wheel);
+
+        let prefer = build(&files, SdistUse::Prefer);
+        let v1 = &prefer.versions[1];
+        assert_eq!(v1.file.as_ref().unwrap().filename, "pkg-1.0.tar.gz");
+        assert!(v1.has_wheel);
+        assert!(is_sdist(v1.file.as_ref().unwrap()));
+    }
+
+    #[test]
+    fn sdists_for_another_python_are_not_candidates() {
+        let mut f = file("pkg-3.0.tar.gz");
+        f.requires_python = Some(">=3.13".into());
+        let c = build(&[f], SdistUse::WhenNoWheel);
+        assert!(c.versions.is_empty());
+    }
+}
