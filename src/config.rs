@@ -62,6 +62,8 @@ pub struct Config {
     pub base_lock: Option<PathBuf>,
     /// `[check] allow`: findings accepted, as `CODE` or `CODE:GLOB` (`crate::check::allow`).
     pub check_allow: Vec<String>,
+    /// `[audit]`: the vulnerability service and the findings accepted.
+    pub audit: AuditConfig,
     /// Where the file was read from (not part of the file).
     pub dir: PathBuf,
     /// The file itself, for messages.
@@ -99,6 +101,17 @@ pub struct PublishConfig {
     pub layer_name: Option<String>,
 }
 
+/// The `[audit]` table, read by `pylayer audit`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditConfig {
+    /// `pypi` or `osv`.
+    pub service: Option<crate::audit::Service>,
+    /// Base URL of the service (a mirror).
+    pub url: Option<String>,
+    /// `ignore = [{ id = "…", reason = "…", until = "YYYY-MM-DD" }]`.
+    pub ignore: Vec<crate::audit::IgnoreRule>,
+}
+
 /// What a key's value is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Shape {
@@ -110,6 +123,8 @@ enum Shape {
     /// `true`, `false` or a string.
     BoolOrText,
     Table,
+    /// An array (of inline tables), read by the table's own reader.
+    Array,
 }
 
 /// One key of a table of pylayer.toml: its shape, the type it takes as said in messages, a
@@ -310,6 +325,72 @@ const KEYS: &[Key<Config>] = &[
         // Read by `read_check`.
         |_, _| {},
     ),
+    key(
+        "audit",
+        Shape::Table,
+        "a table",
+        "an `[audit]` line followed by its keys, at the end of the file",
+        // Read by `read_audit`.
+        |_, _| {},
+    ),
+];
+
+/// Every key of the `[audit]` table (`service` is checked by `read_audit`).
+const AUDIT_KEYS: &[Key<AuditConfig>] = &[
+    key(
+        "service",
+        Shape::Text,
+        "\"pypi\" or \"osv\"",
+        "service = \"pypi\"",
+        |_, _| {},
+    ),
+    key(
+        "url",
+        Shape::Text,
+        "a URL string",
+        "url = \"https://osv.example.internal\"",
+        |a, v| a.url = Some(v.text()),
+    ),
+    key(
+        "ignore",
+        Shape::Array,
+        "a list of inline tables",
+        "ignore = [{ id = \"PYSEC-2018-28\", reason = \"…\", until = \"2027-01-31\" }]",
+        |_, _| {},
+    ),
+];
+
+/// What one `[audit] ignore` entry holds, before it is checked.
+#[derive(Default)]
+struct IgnoreEntry {
+    id: Option<String>,
+    reason: Option<String>,
+    until: Option<String>,
+}
+
+/// Every key of an `[audit] ignore` entry.
+const IGNORE_KEYS: &[Key<IgnoreEntry>] = &[
+    key(
+        "id",
+        Shape::Text,
+        "a record id or alias string",
+        "id = \"PYSEC-2018-28\"",
+        |e, v| e.id = Some(v.text()),
+    ),
+    key(
+        "reason",
+        Shape::Text,
+        "a string",
+        "reason = \"we never follow redirects\"",
+        |e, v| e.reason = Some(v.text()),
+    ),
+    key(
+        "until",
+        Shape::Text,
+        "a date string YYYY-MM-DD",
+        "until = \"2027-01-31\"",
+        |e, v| e.until = Some(v.text()),
+    ),
 ];
 
 /// Every key of an `[env.NAME]` table.
@@ -448,6 +529,7 @@ enum Read<'v, 'i> {
     Strings(Vec<String>),
     Bool(bool),
     Table(&'v DeTable<'i>),
+    Array(&'v [Item<'i>]),
 }
 
 impl Read<'_, '_> {
@@ -512,6 +594,7 @@ impl Reader<'_> {
                     .map(Read::Bool)
                     .or_else(|_| toml_access::string(item).map(|s| Read::Text(s.to_string()))),
                 Shape::Table => toml_access::table(item).map(Read::Table),
+                Shape::Array => toml_access::array(item).map(Read::Array),
             }
             .map_err(|wrong| self.wrong_type(wrong, item, prefix, key))?;
             out.push((key, read));
@@ -590,6 +673,9 @@ impl Config {
                         (key.set)(&mut config.check_allow, value);
                     }
                 }
+                Read::Table(table) if key.name == "audit" => {
+                    config.audit = read_audit(&reader, table)?
+                }
                 Read::Table(table) => config.publish = read_publish(&reader, table, "publish.")?,
                 value => (key.set)(&mut config, value),
             }
@@ -635,6 +721,65 @@ fn read_publish(
         (key.set)(&mut publish, value);
     }
     Ok(publish)
+}
+
+/// The `[audit]` table: the service checked against its names, every ignore entry with an
+/// `id` and a `reason` (an ignore nobody can explain is an error) and a valid `until`.
+fn read_audit(reader: &Reader<'_>, table: &DeTable<'_>) -> anyhow::Result<AuditConfig> {
+    let mut audit = AuditConfig::default();
+    for (key, value) in reader.entries(table, AUDIT_KEYS, "audit.")? {
+        match (key.name, value) {
+            ("service", Read::Text(s)) => {
+                let at = table.get("service").map_or(0, |i| i.span().start);
+                audit.service = Some(s.parse().map_err(|e: String| {
+                    anyhow::anyhow!("{}: audit.service: {e}", reader.at(at))
+                })?);
+            }
+            ("ignore", Read::Array(items)) => {
+                for item in items {
+                    audit.ignore.push(read_ignore(reader, item)?);
+                }
+            }
+            (_, value) => (key.set)(&mut audit, value),
+        }
+    }
+    Ok(audit)
+}
+
+/// One `{ id = "…", reason = "…", until = "YYYY-MM-DD" }`.
+fn read_ignore(reader: &Reader<'_>, item: &Item<'_>) -> anyhow::Result<crate::audit::IgnoreRule> {
+    const EXAMPLE: &str =
+        "{ id = \"PYSEC-2018-28\", reason = \"why it does not apply\", until = \"2027-01-31\" }";
+    let table = toml_access::table(item).map_err(|wrong| {
+        anyhow::anyhow!(
+            "{}: each audit.ignore entry must be an inline table; found {}\n  write it as {EXAMPLE}",
+            reader.at(wrong.span.start),
+            wrong.found
+        )
+    })?;
+    let mut entry = IgnoreEntry::default();
+    for (key, value) in reader.entries(table, IGNORE_KEYS, "audit.ignore.")? {
+        (key.set)(&mut entry, value);
+    }
+    let at = reader.at(item.span().start);
+    let id = entry.id.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+        anyhow::anyhow!("{at}: an audit.ignore entry has no `id`\n  write it as {EXAMPLE}")
+    })?;
+    let reason = entry.reason.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{at}: the audit.ignore entry for {id} has no `reason`\n  say why the finding does not apply: {EXAMPLE}"
+        )
+    })?;
+    let until = match entry.until {
+        None => None,
+        Some(u) => Some(u.parse::<crate::audit::Date>().map_err(|e| {
+            let at = table
+                .get("until")
+                .map_or(at.clone(), |i| reader.at(i.span().start));
+            anyhow::anyhow!("{at}: audit.ignore until: {e}")
+        })?),
+    };
+    Ok(crate::audit::IgnoreRule { id, reason, until })
 }
 
 /// The `[env.NAME]` tables.
@@ -982,5 +1127,46 @@ mod tests {
         let c = Config::read(&p).unwrap();
         assert_eq!(c.python, vec!["3.11"]);
         assert_eq!(c.path(&c.requirements[0]), dir.path().join("reqs/base.txt"));
+    }
+
+    #[test]
+    fn audit_table() {
+        let p = Path::new("proj/pylayer.toml");
+        let c = Config::parse(
+            "[audit]\nservice = \"osv\"\nurl = \"http://mirror\"\nignore = [\n  { id = \"PYSEC-2018-28\", reason = \"no redirects\", until = \"2027-01-31\" },\n  { id = \"CVE-1\", reason = \"r\" },\n]\n",
+            p,
+        )
+        .unwrap();
+        assert_eq!(c.audit.service, Some(crate::audit::Service::Osv));
+        assert_eq!(c.audit.url.as_deref(), Some("http://mirror"));
+        assert_eq!(c.audit.ignore.len(), 2);
+        assert_eq!(c.audit.ignore[0].until.unwrap().to_string(), "2027-01-31");
+        assert_eq!(c.audit.ignore[1].until, None);
+        let err = |text: &str| Config::parse(text, p).unwrap_err().to_string();
+        let e = err("[audit]\nignore = [{ id = \"PYSEC-1\" }]\n");
+        assert!(
+            e.starts_with("proj/pylayer.toml:2:11: ") && e.contains("no `reason`"),
+            "{e}"
+        );
+        let e =
+            err("[audit]\nignore = [{ id = \"X\", reason = \"r\", untill = \"2027-01-31\" }]\n");
+        assert!(e.contains("unknown key `audit.ignore.untill`"), "{e}");
+        let e = err("[audit]\nignore = [{ id = \"X\", reason = \"r\", until = \"2027-13-01\" }]\n");
+        assert!(
+            e.contains("pylayer.toml:2:") && e.contains("YYYY-MM-DD"),
+            "{e}"
+        );
+        let e = err("[audit]\nservice = \"snyk\"\n");
+        assert!(
+            e.contains("pylayer.toml:2:") && e.contains("\"osv\""),
+            "{e}"
+        );
+        let e = err("[audit]\nignores = []\n");
+        assert!(e.contains("unknown key `audit.ignores`"), "{e}");
+        let e = err("[audit]\nignore = \"PYSEC-1\"\n");
+        assert!(
+            e.contains("audit.ignore must be a list of inline tables"),
+            "{e}"
+        );
     }
 }

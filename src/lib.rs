@@ -2,6 +2,7 @@
 //! the `pylayer` binary only parses arguments, calls these and prints.
 
 pub mod assemble;
+pub mod audit;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod bytecode;

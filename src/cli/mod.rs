@@ -3,6 +3,7 @@
 
 #[cfg(feature = "aws")]
 mod attach;
+mod audit;
 mod build;
 mod check;
 mod diff;
@@ -64,6 +65,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Compare two layers: distributions added, removed, upgraded or downgraded, and sizes.
     Diff(diff::DiffArgs),
+    /// Known vulnerabilities of a lock's pins or a layer's distributions, with upgrade advice.
+    Audit(Box<audit::AuditArgs>),
     /// Write the lock's pins as requirements.txt with hashes (`pip install --require-hashes`).
     Export(Box<export::ExportArgs>),
     /// Publish a layer zip as a new layer version, unless the latest has the same bytes.
@@ -149,6 +152,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Export(args) => export::run(*args),
+        Command::Audit(args) => audit::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -257,7 +257,11 @@ mod tests {
             file("pkg-1.0-py3-none-any.whl"),
         ];
         let never = build(&files, SdistUse::Never);
-        let versions: Vec<String> = never.versions.iter().map(|c| c.version.to_string()).collect();
+        let versions: Vec<String> = never
+            .versions
+            .iter()
+            .map(|c| c.version.to_string())
+            .collect();
         assert_eq!(versions, ["1.0"]);
         assert_eq!(never.rejected[&"2.0".parse().unwrap()].sdists.len(), 2);
 
@@ -268,7 +272,10 @@ mod tests {
         assert_eq!(v2.file.as_ref().unwrap().filename, "pkg-2.0.tar.gz");
         assert!(!v2.has_wheel);
         let v1 = &when.versions[1];
-        assert_eq!(v1.file.as_ref().unwrap().filename, "pkg-1.0-py3-none-any.whl");
+        assert_eq!(
+            v1.file.as_ref().unwrap().filename,
+            "pkg-1.0-py3-none-any.whl"
+        );
         assert!(v1.has_wheel);
 
         let prefer = build(&files, SdistUse::Prefer);

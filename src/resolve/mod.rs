@@ -20,7 +20,7 @@ use crate::requirements::SourcedRequirement;
 use crate::target::Target;
 pub use across::{TargetResolution, resolve_targets};
 pub use build_policy::{BuildPolicy, PackageSet};
-pub use candidates::is_sdist;
+pub use candidates::{Candidate, Candidates, SdistUse, is_sdist};
 pub use provider::Pkg;
 
 /// What one resolution starts from.

@@ -540,9 +540,15 @@ fn wheel_metadata(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// A handler for extra routes: the request body in, (status, JSON body) out.
+pub type RouteFn = Arc<dyn Fn(&[u8]) -> (u16, String) + Send + Sync>;
+
 #[derive(Default)]
 struct State {
     dists: BTreeMap<String, Dist>,
+    /// Extra routes by (method, path): other APIs served beside the index (JSON answered
+    /// with an ETag, and 304 to a matching If-None-Match).
+    routes: HashMap<(String, String), RouteFn>,
     log: Vec<String>,
     failures: HashMap<String, usize>,
     /// (path, Authorization header) of every request.
@@ -670,6 +676,33 @@ impl TestIndex {
             .insert(d.filename.clone(), d);
     }
 
+    /// Serves `handler`'s answer at `method path` (another API beside the index, such as a
+    /// vulnerability service); the request body is passed to it.
+    pub fn route(&self, method: &str, path: &str, handler: RouteFn) {
+        self.shared
+            .state
+            .lock()
+            .unwrap()
+            .routes
+            .insert((method.to_string(), path.to_string()), handler);
+    }
+
+    /// Serves a fixed JSON document at `GET path`.
+    pub fn route_json(&self, path: &str, body: &str) {
+        let body = body.to_string();
+        self.route("GET", path, Arc::new(move |_| (200, body.clone())));
+    }
+
+    /// Removes an extra route (the service no longer has it).
+    pub fn remove_route(&self, method: &str, path: &str) {
+        self.shared
+            .state
+            .lock()
+            .unwrap()
+            .routes
+            .remove(&(method.to_string(), path.to_string()));
+    }
+
     /// Removes a published file.
     pub fn remove_file(&self, filename: &str) {
         self.shared.state.lock().unwrap().dists.remove(filename);
@@ -705,6 +738,7 @@ struct Request {
     path: String,
     headers: Vec<(String, String)>,
     close: bool,
+    body: Vec<u8>,
 }
 
 impl Request {
@@ -758,6 +792,7 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         206 => "Partial Content",
         301 => "Moved Permanently",
+        304 => "Not Modified",
         302 => "Found",
         401 => "Unauthorized",
         400 => "Bad Request",
@@ -901,12 +936,13 @@ fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
         path: String::new(),
         headers,
         close: false,
+        body: Vec::new(),
     };
     if let Some(len) = req
         .header("content-length")
         .and_then(|v| v.parse::<u64>().ok())
     {
-        std::io::copy(&mut reader.take(len), &mut std::io::sink())?;
+        reader.take(len).read_to_end(&mut req.body)?;
     }
     let connection = req.header("connection").unwrap_or("").to_ascii_lowercase();
     req.close = if version == "HTTP/1.1" {
@@ -1111,6 +1147,20 @@ impl Shared {
             entry.push_str(r);
         }
         st.log.push(entry);
+        if let Some(route) = st
+            .routes
+            .get(&(req.method.clone(), req.path.clone()))
+            .cloned()
+        {
+            drop(st);
+            let (status, body) = route(&req.body);
+            let etag = format!("\"{}\"", &sha256_hex(body.as_bytes())[..16]);
+            if status == 200 && req.header("if-none-match") == Some(etag.as_str()) {
+                return Response::new(304, "application/json", Vec::new()).header("ETag", etag);
+            }
+            return Response::new(status, "application/json", body.into_bytes())
+                .header("ETag", etag);
+        }
         if req.method != "GET" && req.method != "HEAD" {
             return Response::text(405, "method not allowed\n").header("Allow", "GET, HEAD");
         }
