@@ -320,3 +320,55 @@ fn c_extension_sdist_is_refused_naming_the_release_with_a_wheel() {
         assert!(!env.work_dir().join("pylayer.lock").exists());
     }
 }
+
+/// `--no-build` (BuildPolicy::no_build) keeps the wheels-only refusal, saying how to allow
+/// building; the same resolution with building allowed builds the sdist.
+#[test]
+fn no_build_keeps_the_wheels_only_refusal() {
+    use pylayer::requirements::SourcedRequirement;
+    use pylayer::resolve::{BuildPolicy, ResolveInput, resolve};
+    use std::str::FromStr;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("marker.txt");
+    let sdist = in_tree_backend_sdist(&tmp.path().join("dist"), "intree-pkg", "1.0", &marker);
+    let index = TestIndex::start(&[sdist], IndexOptions::default());
+    let rt = runtime();
+    let ctx = context(&rt, &index, &tmp.path().join("cache"));
+    let target = pylayer::target::Target::new(12, pylayer::target::Arch::X86_64).unwrap();
+    let input = |no_build: bool| ResolveInput {
+        requirements: vec![SourcedRequirement {
+            requirement: uv_pep508::Requirement::from_str("intree-pkg").unwrap(),
+            file: "<command line>".into(),
+            line: 1,
+            hashes: Vec::new(),
+        }],
+        build: BuildPolicy {
+            no_build,
+            ..BuildPolicy::default()
+        },
+        builder: Some(pylayer::source_build::Builder(Arc::new(ctx.clone()))),
+        ..ResolveInput::default()
+    };
+    let err = resolve(
+        ctx.client.clone(),
+        rt.handle().clone(),
+        target,
+        &input(true),
+    )
+    .expect_err("wheels only");
+    let err = err.to_string();
+    assert!(err.contains("would need compiling"), "{err}");
+    assert!(err.contains("building from source is off"), "{err}");
+    assert!(!marker.exists(), "the backend ran under --no-build");
+    let ok = resolve(
+        ctx.client.clone(),
+        rt.handle().clone(),
+        target,
+        &input(false),
+    )
+    .expect("built from source");
+    assert_eq!(ok.pins.len(), 1);
+    assert_eq!(ok.pins[0].file.filename, "intree_pkg-1.0.tar.gz");
+    assert!(marker.exists());
+}
