@@ -400,11 +400,11 @@ fn build_notes(provider: &Provider) -> Vec<String> {
                 t.runtime_name()
             ),
             BuildError::Failed { log, .. } => format!(
-                "{name} {version}{others}: building its source distribution failed; the backend's output ends with:\n{log}\n\
+                "{name} {version}{others}: building its source distribution failed (its older source-only releases are not tried); the backend's output ends with:\n{log}\n\
                  what works: {release}a wheel of {name} passed with --find-links DIR"
             ),
             BuildError::NoInterpreter(m) | BuildError::Other(m) => format!(
-                "{name} {version}{others}: its source distribution cannot be built: {m}\n\
+                "{name} {version}{others}: its source distribution cannot be built (its older source-only releases are not tried): {m}\n\
                  what works: {release}a wheel of {name} passed with --find-links DIR"
             ),
         };

@@ -749,11 +749,10 @@ impl Provider {
         };
         self.prefetch(name, range, &extras);
         let cands = self.candidates(name)?;
-        // A package whose newer sdist needed compiling is a compiled package: its older
-        // source-only releases are not built one by one (python-ldap has dozens).
-        let compiled = self.build_failures.borrow().iter().any(|((n, _), e)| {
-            n == name && matches!(e, crate::source_build::BuildError::NeedsCompiling { .. })
-        });
+        // A package whose newer sdist did not build (it needs compiling, or its backend
+        // cannot be installed) is not built again release by release: python-ldap has dozens
+        // of source-only releases, each a compiler run. One attempt per package and target.
+        let compiled = self.build_failures.borrow().keys().any(|(n, _)| n == name);
         let usable = |c: &super::candidates::Candidate| {
             range.contains(&c.version)
                 && !(compiled && c.file.as_ref().is_some_and(super::candidates::is_sdist))
