@@ -372,3 +372,43 @@ fn no_build_keeps_the_wheels_only_refusal() {
     assert_eq!(ok.pins[0].file.filename, "intree_pkg-1.0.tar.gz");
     assert!(marker.exists());
 }
+
+#[test]
+fn a_missing_interpreter_names_the_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("marker.txt");
+    let sdist = in_tree_backend_sdist(&tmp.path().join("dist"), "intree-pkg", "1.0", &marker);
+    let index = TestIndex::start(&[], IndexOptions::default());
+    let rt = runtime();
+    let mut ctx = context(&rt, &index, &tmp.path().join("cache"));
+    ctx.interpreter = Some(tmp.path().join("no-such-python"));
+    match build_wheel(&sdist_source(&sdist), &ctx) {
+        Err(BuildError::NoInterpreter(m)) => {
+            assert!(m.contains("--python-interpreter"), "{m}");
+            assert!(m.contains("no-such-python"), "{m}");
+        }
+        other => panic!("expected NoInterpreter, got {other:?}"),
+    }
+    assert!(!marker.exists());
+}
+
+#[test]
+fn a_malformed_pyproject_is_named_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sdist = sdist_with_files(
+        &tmp.path().join("dist"),
+        "broken",
+        "1.0",
+        &[(
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"setuptools\"\n",
+        )],
+    );
+    let index = TestIndex::start(&[], IndexOptions::default());
+    let rt = runtime();
+    let ctx = context(&rt, &index, &tmp.path().join("cache"));
+    let err = build_wheel(&sdist_source(&sdist), &ctx)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("broken-1.0/pyproject.toml:"), "{err}");
+}
