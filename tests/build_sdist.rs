@@ -412,3 +412,39 @@ fn a_malformed_pyproject_is_named_with_its_line() {
         .to_string();
     assert!(err.contains("broken-1.0/pyproject.toml:"), "{err}");
 }
+
+/// A backend that fails runs once per process, not once per target.
+#[test]
+fn a_failing_backend_runs_once_for_several_targets() {
+    let env = TestEnv::new();
+    let marker = env.work_dir().join("marker.txt");
+    let backend = format!(
+        "def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n    open({:?}, 'a').write('ran\\n')\n    raise RuntimeError('this backend always fails')\n",
+        marker.display().to_string()
+    );
+    let sdist = sdist_with_files(
+        &env.work_dir().join("pub"),
+        "failing",
+        "1.0",
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"fb\"\nbackend-path = [\".\"]\n",
+            ),
+            ("fb.py", &backend),
+        ],
+    );
+    let index = TestIndex::start(&[sdist], IndexOptions::default());
+    let out = run(env
+        .cmd()
+        .args(["lock", "failing", "--index-url", &index.url])
+        .args(["--python", "3.12", "--arch", "x86_64", "--arch", "arm64"]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("this backend always fails"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap().lines().count(),
+        1,
+        "the failing backend ran once per target"
+    );
+}
