@@ -254,7 +254,10 @@ pub fn build_wheel(source: &Source, ctx: &BuildContext) -> Result<BuiltWheel, Bu
 /// Backend failures of this process, by source, build requirements and interpreter: every
 /// target of a lock visits the same sdist, and a compiler run that failed for one would fail
 /// the same way for the next. (`true`, package, detail) is NeedsCompiling, `false` Failed.
-static FAILED: Mutex<Option<HashMap<String, (bool, String, String)>>> = Mutex::new(None);
+static FAILED: Mutex<Option<HashMap<String, Remembered>>> = Mutex::new(None);
+
+/// A failure kept in [`FAILED`]: (needs compiling?, package, detail or log).
+type Remembered = (bool, String, String);
 
 /// One lock per build (same key as [`FAILED`]) in this process.
 static GATES: Mutex<Option<HashMap<String, Arc<Mutex<()>>>>> = Mutex::new(None);
