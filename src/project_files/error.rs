@@ -133,10 +133,10 @@ pub enum ProjectFileError {
     },
     /// A dependency from git, a local path or a URL.
     #[error(
-        "{}: `{name}` comes from {origin}, not from a package index; pylayer installs released \
-         wheels from an index and never builds from source: publish the package to an index \
-         and depend on it by version (or build a wheel and list it by path in a \
-         requirements.txt)",
+        "{}: `{name}` comes from {origin}, not from a package index: list a local \
+         directory in pylayer.toml's `local = [...]` (pylayer builds it), publish the package \
+         to an index and depend on it by version, or build a wheel and list it by path in a \
+         requirements.txt",
         at(path, *pos)
     )]
     NotFromIndex {

@@ -62,9 +62,9 @@ pub enum RequirementsError {
     },
     /// `git+https://…`, `name @ git+…` and other version-control URLs.
     #[error(
-        "{file}:{line}: version-control requirement `{url}`: pylayer installs released wheels and \
-         never builds from a checkout; build a wheel (`pip wheel URL -w dist`) and reference the \
-         .whl file, or require a released version by name"
+        "{file}:{line}: version-control requirement `{url}`: pylayer does not clone repositories; \
+         check the repository out and name its directory (`./checkout`: pylayer builds local \
+         project directories), or require a released version by name"
     )]
     Vcs {
         file: PathBuf,
@@ -73,9 +73,9 @@ pub enum RequirementsError {
     },
     /// A local directory, source archive or other non-wheel path.
     #[error(
-        "{file}:{line}: `{path}` is a local source tree or archive, not a wheel: pylayer installs \
-         wheels and never builds from source; build a wheel (`pip wheel PATH -w dist`) and \
-         reference the .whl file"
+        "{file}:{line}: `{path}` is a local source archive, not a wheel or a project directory: \
+         unpack it and name the directory (pylayer builds local project directories), or build \
+         a wheel (`pip wheel PATH -w dist`) and reference the .whl file"
     )]
     LocalSource {
         file: PathBuf,

@@ -501,7 +501,7 @@ pub(super) fn reason(
     building_off: bool,
 ) -> Option<String> {
     let source_only = if building_off {
-        "it would need compiling, and building from source is off (--no-build or --only-binary): \
+        "it would need building from source, which is off (--no-build or --only-binary): \
          without that option pylayer builds pure-Python source distributions"
     } else {
         "it cannot be built for this target"
@@ -705,7 +705,7 @@ fn package_note(name: &PackageName, provider: &Provider, pin: Option<&Version>) 
     let mut lines = Vec::new();
     if all_source_only {
         lines.push(format!(
-            "{name}: no wheel for linux/{} {} — it would need compiling. It publishes only source \
+            "{name}: no wheel for linux/{} {} — it publishes only source \
              distributions, and building from source is off (--no-build or --only-binary): drop that \
              option to let pylayer build it if it is pure Python, build a wheel on Amazon Linux and \
              pass it with --find-links, or choose a package that ships manylinux wheels",
