@@ -119,13 +119,17 @@ fn fixture() -> Fixture {
 impl Fixture {
     /// `pylayer lock` of `reqs` for python3.11 into `lock`.
     fn lock(&self, lock: &str, reqs: &[&str]) {
+        self.lock_for(lock, "3.11", reqs);
+    }
+
+    fn lock_for(&self, lock: &str, python: &str, reqs: &[&str]) {
         let mut cmd = self.env.cmd();
         cmd.args([
             "lock",
             "--index-url",
             &self.index.url,
             "--python",
-            "3.11",
+            python,
             "--lock",
             lock,
         ]);
@@ -238,6 +242,33 @@ fn osv_service_gives_the_same_finding() {
     let (_, v) = fx.audit_json(&[]);
     assert_eq!(v["service"], "osv");
     assert_eq!(fx.service_requests("POST /v1/querybatch"), 2);
+}
+
+#[test]
+fn findings_name_the_targets_they_affect() {
+    let fx = fixture();
+    fx.lock_for("pylayer.lock", "3.11,3.12", &["requests==2.19.0", "six"]);
+    let (code, v) = fx.audit_json(&[]);
+    assert_eq!(code, 1);
+    let f = &v["findings"][0];
+    assert_eq!(
+        f["targets"],
+        serde_json::json!(["python3.11/x86_64", "python3.12/x86_64"]),
+        "{v:#}"
+    );
+    assert_eq!(f["upgrades"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["findings"].as_array().unwrap().len(),
+        1,
+        "one finding, two targets"
+    );
+    let out = fx.audit(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("targets") && stdout.contains("python3.11/x86_64, python3.12/x86_64"),
+        "{}",
+        describe_output(&out)
+    );
 }
 
 #[test]
@@ -396,6 +427,15 @@ fn revalidates_with_etag() {
     let (code, _) = fx.audit_json(&[]);
     assert_eq!(code, 1);
     fx.index.clear_requests();
+    // Unchanged: revalidated with the ETag, answered 304, same finding.
+    let (_, v) = fx.audit_json(&[]);
+    assert_eq!(v["findings"][0]["id"], "PYSEC-2018-28", "{v:#}");
+    assert_eq!(
+        fx.service_requests("304 GET /pypi/requests/2.19.0/json"),
+        1,
+        "{:?}",
+        fx.index.requests()
+    );
     // The service changed its record: the next run sees it (no stale answer).
     fx.index.route_json(
         "/pypi/requests/2.19.0/json",

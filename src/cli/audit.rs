@@ -285,11 +285,16 @@ fn project_bounds(
 fn print_report(report: &AuditReport) {
     let active: Vec<&audit::Finding> = report.active().collect();
     let ignored: Vec<&audit::Finding> = report.findings.iter().filter(|f| !f.counts()).collect();
+    // Which targets a finding affects matters only when the lock has several.
+    let mut all_targets: Vec<&String> = report.findings.iter().flat_map(|f| &f.targets).collect();
+    all_targets.sort();
+    all_targets.dedup();
+    let several = all_targets.len() > 1;
     if !active.is_empty() {
         let rows: Vec<Vec<String>> = active
             .iter()
             .map(|f| {
-                vec![
+                let mut row = vec![
                     f.package.clone(),
                     f.version.clone(),
                     f.id.clone(),
@@ -300,21 +305,25 @@ fn print_report(report: &AuditReport) {
                         f.fixed_in.join(", ")
                     },
                     upgrade_text(f),
-                ]
+                ];
+                if several {
+                    row.insert(2, f.targets.join(", "));
+                }
+                row
             })
             .collect();
-        output::print(&pylayer::format::table(
-            &[
-                "package",
-                "installed",
-                "id",
-                "aliases",
-                "fixed in",
-                "upgrade",
-            ],
-            &rows,
-            &[],
-        ));
+        let mut header = vec![
+            "package",
+            "installed",
+            "id",
+            "aliases",
+            "fixed in",
+            "upgrade",
+        ];
+        if several {
+            header.insert(2, "targets");
+        }
+        output::print(&pylayer::format::table(&header, &rows, &[]));
         for f in &active {
             if let Some(i) = f.ignore.as_ref().filter(|i| i.expired) {
                 output::warn(&format!(
