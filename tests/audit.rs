@@ -300,6 +300,43 @@ fn requirements_bound_the_upgrade() {
 }
 
 #[test]
+fn locked_dependents_bound_the_upgrade() {
+    let fx = fixture();
+    let dir = fx.env.work_dir().join("wheels");
+    fx.index.add_wheel(
+        WheelSpec::new("app", "1.0")
+            .no_files()
+            .requires("requests<2.20")
+            .file("app/__init__.py", "")
+            .build(&dir),
+    );
+    fx.index.add_wheel(
+        WheelSpec::new("tool", "1.0")
+            .no_files()
+            .requires("requests!=2.20.0")
+            .file("tool/__init__.py", "")
+            .build(&dir),
+    );
+    fx.lock("pylayer.lock", &["tool", "requests==2.19.0"]);
+    let (_, v) = fx.audit_json(&[]);
+    assert_eq!(
+        v["findings"][0]["upgrades"][0]["version"], "2.21.0",
+        "tool excludes 2.20.0: {v:#}"
+    );
+    fx.lock("app.lock", &["app", "requests==2.19.0"]);
+    let (_, v) = fx.audit_json(&["app.lock"]);
+    let up = &v["findings"][0]["upgrades"][0];
+    assert!(up["version"].is_null(), "{v:#}");
+    assert!(
+        up["reason"]
+            .as_str()
+            .unwrap()
+            .contains("app 1.0 (Requires-Dist)"),
+        "{up:#}"
+    );
+}
+
+#[test]
 fn no_wheel_for_the_target_is_said() {
     let env = TestEnv::new();
     let dir = env.work_dir().join("wheels");

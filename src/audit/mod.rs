@@ -230,6 +230,10 @@ pub async fn audit_async(dists: &[Dist], settings: &AuditSettings) -> anyhow::Re
                     .cloned()
                     .unwrap_or_default();
                 for t in &targets {
+                    let mut allowed = allowed.clone();
+                    if let Some(lock) = &u.lock {
+                        allowed.extend(upgrade::dependent_bounds(index, lock, t, &d.name).await);
+                    }
                     upgrades.push(
                         upgrade::smallest_fix(index, &d.name, &d.version, &v.fixed_in, t, &allowed)
                             .await,

@@ -115,6 +115,7 @@ pub fn run(args: AuditArgs) -> Result<(), Failure> {
         let mut up = UpgradeSettings {
             index: index_config(&args, config.as_ref()),
             allowed: HashMap::new(),
+            lock: lock.clone(),
         };
         if let (Source::Lock { project: true, .. }, Some(c), Some(_)) = (&source, &config, &lock) {
             project_bounds(c, &mut up.allowed);
