@@ -173,7 +173,7 @@ pub async fn audit_async(dists: &[Dist], settings: &AuditSettings) -> anyhow::Re
             .or_insert_with(|| Dist::new(d.name.clone(), d.version.clone()));
         for t in &d.targets {
             if !e.targets.contains(t) {
-                e.targets.push(t.clone());
+                e.targets.push(*t);
             }
         }
     }

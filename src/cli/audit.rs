@@ -159,9 +159,9 @@ fn lock_dists(lock: &Lock, path: &Path) -> Result<Vec<Dist>, Failure> {
                 .iter_mut()
                 .find(|o| o.name == d.name && o.version == d.version)
             {
-                Some(o) => o.targets.push(t.clone()),
+                Some(o) => o.targets.push(t),
                 None => out.push(Dist {
-                    targets: vec![t.clone()],
+                    targets: vec![t],
                     ..d
                 }),
             }
@@ -213,7 +213,7 @@ fn layer_dists(path: &Path, python: Option<u8>, arch: Option<Arch>) -> Result<Ve
     let mut out = Vec::new();
     for (name, version, from) in pairs {
         let mut d = parse_dist(&name, &version, &from)?;
-        d.targets.extend(target.clone());
+        d.targets.extend(target);
         out.push(d);
     }
     if out.is_empty() {
