@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
 ./scripts/test-deps.sh
+./scripts/test-backends.sh
 # maturin, pre-commit and aws-sam-cli in an environment of their own (the tests find them
 # through PYLAYER_TEST_TOOLS).
 export PYLAYER_TEST_TOOLS="$PWD/target/test-tools/bin"

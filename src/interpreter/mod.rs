@@ -338,6 +338,17 @@ impl Purpose {
         flag: "--python-interpreter",
         what: "to compile the layer's bytecode with",
     };
+    /// Building a pure-Python wheel from a source distribution (any 3.x will do).
+    pub const SOURCE_BUILD: Purpose = Purpose {
+        flag: "--python-interpreter",
+        what: "to build source distributions with",
+    };
+}
+
+/// Probes an interpreter given by path, of whatever version it is (a source build takes any
+/// Python 3).
+pub fn probe_any(python: &Path) -> Result<Interpreter, String> {
+    probe(python, None, None)
 }
 
 /// Whether an interpreter reporting `platform.machine()` = `machine` runs `arch` code.

@@ -6,6 +6,15 @@
 //! INTERFACE FIXED BY THE LEAD (issue 17): the resolver/lock/fetch side codes against these
 //! types while the builder is written; change them only together with every caller.
 
+mod build_env;
+pub mod build_system;
+mod hooks;
+mod interp;
+pub mod result;
+mod store;
+mod tree;
+pub mod unpack;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -75,8 +84,148 @@ pub enum BuildError {
 /// requirements. Blocks the calling thread (it runs a subprocess and may resolve and download
 /// build requirements on `ctx.handle`).
 pub fn build_wheel(source: &Source, ctx: &BuildContext) -> Result<BuiltWheel, BuildError> {
-    let _ = ctx;
-    Err(BuildError::Other(format!(
-        "building from source is not implemented yet ({source:?})"
-    )))
+    let (source_sha, package) = match source {
+        Source::Sdist {
+            filename, sha256, ..
+        } => (
+            sha256.clone(),
+            crate::index::sdist_name(filename)
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| filename.clone()),
+        ),
+        Source::Directory { path, source_hash } => (
+            source_hash.clone(),
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string()),
+        ),
+    };
+    let other = BuildError::Other;
+    let work = tempfile::Builder::new()
+        .prefix("pylayer-build-")
+        .tempdir()
+        .map_err(|e| other(format!("cannot create a temporary build directory: {e}")))?;
+    let tree = match source {
+        Source::Sdist { path, filename, .. } => {
+            let dest = work.path().join("src");
+            std::fs::create_dir(&dest).map_err(|e| other(e.to_string()))?;
+            unpack::unpack(path, filename, &dest).map_err(other)?
+        }
+        Source::Directory { path, .. } => {
+            let dest = work.path().join("src").join(
+                path.file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_else(|| "project".into()),
+            );
+            tree::copy_project(path, &dest).map_err(other)?;
+            dest
+        }
+    };
+    let system = build_system::read(&tree).map_err(other)?;
+    let interpreter = interp::find(ctx)?;
+    let minor = interpreter.version.1;
+    let pins = match build_env::resolve(&system.requires, minor, ctx, &package) {
+        Ok(p) => p,
+        Err(e) => {
+            // Offline (or the index is down): a wheel built earlier from the same source
+            // still serves.
+            if let Some((path, rec)) = store::lookup_any(&ctx.cache, &source_sha) {
+                return Ok(built(path, rec, true));
+            }
+            return Err(other(e));
+        }
+    };
+    let key = store::key(&pin_strings(&pins));
+    if let Some((path, rec)) = store::lookup(&ctx.cache, &source_sha, &key) {
+        return Ok(built(path, rec, true));
+    }
+    let env = work.path().join("env");
+    std::fs::create_dir(&env).map_err(|e| other(e.to_string()))?;
+    build_env::install(&pins, &env, ctx).map_err(other)?;
+    let scratch = work.path().join("scratch");
+    std::fs::create_dir(&scratch).map_err(|e| other(e.to_string()))?;
+    let hook = hooks::Hook {
+        interpreter: &interpreter,
+        backend: &system.backend,
+        backend_path: &system.backend_path,
+        env: &env,
+        tree: &tree,
+        scratch: &scratch,
+        source_date_epoch: source_date_epoch(),
+    };
+    let failed = |f: hooks::HookFailure| match hooks::compiler_line(&f.output) {
+        Some(line) if !f.timed_out => BuildError::NeedsCompiling {
+            package: package.clone(),
+            detail: line,
+        },
+        _ => BuildError::Failed {
+            package: package.clone(),
+            log: hooks::tail(&f.output),
+        },
+    };
+    let extra = hook.requires_for_build_wheel().map_err(failed)?;
+    let mut all_pins = pins;
+    if !extra.is_empty() {
+        let mut wanted = system.requires.clone();
+        wanted.extend(extra);
+        all_pins = build_env::resolve(&wanted, minor, ctx, &package).map_err(other)?;
+        std::fs::remove_dir_all(&env).map_err(|e| other(e.to_string()))?;
+        std::fs::create_dir(&env).map_err(|e| other(e.to_string()))?;
+        build_env::install(&all_pins, &env, ctx).map_err(other)?;
+    }
+    let out = work.path().join("out");
+    std::fs::create_dir(&out).map_err(|e| other(e.to_string()))?;
+    let reported = hook.build_wheel(&out).map_err(failed)?;
+    let (wheel, _name) = result::check(&out, &reported).map_err(|r| match r {
+        result::Refusal::Compiled(detail) => BuildError::NeedsCompiling {
+            package: package.clone(),
+            detail,
+        },
+        result::Refusal::Broken(log) => BuildError::Failed {
+            package: package.clone(),
+            log,
+        },
+    })?;
+    let filename = wheel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let record = store::Record {
+        sha256: crate::fetch::sha256_file(&wheel).map_err(|e| other(e.to_string()))?,
+        filename,
+        backend: pin_strings(&all_pins),
+        interpreter: interpreter.describe(),
+    };
+    let (path, rec) =
+        store::store(&ctx.cache, &source_sha, &key, &wheel, &record).map_err(other)?;
+    Ok(built(path, rec, false))
+}
+
+fn built(path: PathBuf, rec: store::Record, reused: bool) -> BuiltWheel {
+    BuiltWheel {
+        path,
+        filename: rec.filename,
+        sha256: rec.sha256,
+        backend: rec.backend,
+        reused,
+    }
+}
+
+/// `name==version` of each pin, sorted.
+fn pin_strings(pins: &[crate::resolve::Pin]) -> Vec<String> {
+    let mut v: Vec<String> = pins
+        .iter()
+        .map(|p| format!("{}=={}", p.name, p.version))
+        .collect();
+    v.sort();
+    v
+}
+
+/// `SOURCE_DATE_EPOCH` from the environment, else 1980-01-01 (the earliest a zip can say),
+/// so backends that honour it date the wheel's entries the same on every build.
+fn source_date_epoch() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(315_532_800)
 }

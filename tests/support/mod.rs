@@ -1721,3 +1721,159 @@ pub fn test_tool(name: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Source distributions with real build backends
+// ---------------------------------------------------------------------------------------------
+
+/// The build backends' wheels (setuptools, wheel, hatchling and its dependencies, flit_core)
+/// that `scripts/test-backends.sh` downloads into `target/test-backends/`, for tests that build
+/// source distributions against a [`TestIndex`]. Runs the script when they are missing, except
+/// under CI, where their absence fails the test (scripts/test.sh fetches them first).
+pub fn build_backend_wheels() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target").join("test-backends");
+    if !dir.join(".complete").is_file() {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "{} is missing: run scripts/test-backends.sh (scripts/test.sh does) before the tests",
+                dir.display()
+            );
+        }
+        let st = Command::new(root.join("scripts").join("test-backends.sh"))
+            .status()
+            .expect("run scripts/test-backends.sh");
+        assert!(st.success(), "scripts/test-backends.sh failed");
+    }
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("list target/test-backends")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "whl"))
+        .collect();
+    v.sort();
+    assert!(
+        v.iter()
+            .any(|p| p.to_string_lossy().contains("setuptools-")),
+        "no setuptools wheel in {}",
+        dir.display()
+    );
+    v
+}
+
+/// Writes `<name>-<version>.tar.gz` with `files` (paths relative to the project root) under
+/// the one top-level directory an sdist has, and a PKG-INFO; returns its path.
+pub fn sdist_with_files(dir: &Path, name: &str, version: &str, files: &[(&str, &str)]) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("create sdist dir");
+    let base = format!("{}-{version}", escaped_name(name));
+    let pkg_info = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n");
+    let mut tar = Vec::new();
+    tar_entry(&mut tar, &format!("{base}/PKG-INFO"), pkg_info.as_bytes());
+    for (p, text) in files {
+        tar_entry(&mut tar, &format!("{base}/{p}"), text.as_bytes());
+    }
+    tar.extend([0u8; 1024]);
+    let path = dir.join(format!("{base}.tar.gz"));
+    std::fs::write(&path, gzip_stored(&tar)).expect("write sdist");
+    path
+}
+
+/// A setuptools sdist (pyproject + setup.cfg) of a one-module pure package `<name>` whose
+/// module defines `VERSION`.
+pub fn setuptools_sdist(dir: &Path, name: &str, version: &str) -> PathBuf {
+    let m = escaped_name(name);
+    sdist_with_files(
+        dir,
+        name,
+        version,
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+            ),
+            (
+                "setup.cfg",
+                &format!(
+                    "[metadata]\nname = {name}\nversion = {version}\n\n[options]\npy_modules = {m}\n"
+                ),
+            ),
+            (&format!("{m}.py"), &format!("VERSION = {version:?}\n")),
+        ],
+    )
+}
+
+/// A hatchling sdist of a package `<name>` (a directory with `__init__.py`).
+pub fn hatchling_sdist(dir: &Path, name: &str, version: &str, requires: &[&str]) -> PathBuf {
+    let m = escaped_name(name);
+    let deps: Vec<String> = requires.iter().map(|r| format!("{r:?}")).collect();
+    sdist_with_files(
+        dir,
+        name,
+        version,
+        &[
+            (
+                "pyproject.toml",
+                &format!(
+                    "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n[project]\nname = {name:?}\nversion = {version:?}\ndependencies = [{}]\n\n[tool.hatch.build.targets.wheel]\npackages = [\"{m}\"]\n",
+                    deps.join(", ")
+                ),
+            ),
+            (
+                &format!("{m}/__init__.py"),
+                &format!("VERSION = {version:?}\n"),
+            ),
+        ],
+    )
+}
+
+/// An sdist with an in-tree backend (`backend-path`, `requires = []`) that builds a pure
+/// wheel by hand and appends a line to `marker` each time its `build_wheel` runs.
+pub fn in_tree_backend_sdist(dir: &Path, name: &str, version: &str, marker: &Path) -> PathBuf {
+    let m = escaped_name(name);
+    let backend = format!(
+        r#"import base64, hashlib, os, zipfile
+
+NAME, VERSION, MOD = {name:?}, {version:?}, {m:?}
+MARKER = {marker:?}
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    with open(MARKER, "a") as f:
+        f.write("built\n")
+    di = "%s-%s.dist-info" % (MOD, VERSION)
+    files = {{
+        MOD + ".py": "VERSION = %r\n" % VERSION,
+        di + "/METADATA": "Metadata-Version: 2.1\nName: %s\nVersion: %s\n\n" % (NAME, VERSION),
+        di + "/WHEEL": "Wheel-Version: 1.0\nGenerator: intree\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }}
+    record = ""
+    for p, t in files.items():
+        d = hashlib.sha256(t.encode()).digest()
+        record += "%s,sha256=%s,%d\n" % (p, base64.urlsafe_b64encode(d).rstrip(b"=").decode(), len(t.encode()))
+    record += di + "/RECORD,,\n"
+    files[di + "/RECORD"] = record
+    fn = "%s-%s-py3-none-any.whl" % (MOD, VERSION)
+    with zipfile.ZipFile(os.path.join(wheel_directory, fn), "w") as z:
+        for p, t in files.items():
+            z.writestr(zipfile.ZipInfo(p, (1980, 1, 1, 0, 0, 0)), t)
+    return fn
+"#,
+        marker = marker.display().to_string()
+    );
+    sdist_with_files(
+        dir,
+        name,
+        version,
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"intree_backend\"\nbackend-path = [\"_backend\"]\n",
+            ),
+            ("_backend/intree_backend.py", &backend),
+        ],
+    )
+}
