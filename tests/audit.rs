@@ -554,3 +554,113 @@ fn bad_input_exits_2() {
         describe_output(&out)
     );
 }
+
+#[test]
+fn osv_pages_are_followed() {
+    let fx = fixture();
+    fx.lock("pylayer.lock", &["requests==2.19.0", "six"]);
+    // First page: PYSEC-2018-28 and a token; the second (asked with the token): the GHSA
+    // record of the same flaw.
+    fx.index.route(
+        "POST",
+        "/v1/querybatch",
+        Arc::new(|body: &[u8]| {
+            let req: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let results: Vec<serde_json::Value> = req["queries"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|q| match (q["package"]["name"].as_str(), q["page_token"].as_str()) {
+                    (Some("requests"), None) => serde_json::json!({
+                        "vulns": [{"id": "PYSEC-2018-28", "modified": "2024-11-21T14:22:00.123Z"}],
+                        "next_page_token": "page-2"
+                    }),
+                    (Some("requests"), Some("page-2")) => serde_json::json!({
+                        "vulns": [{"id": "GHSA-x84v-xcm2-53pg", "modified": "2024-09-26T20:00:00Z"}]
+                    }),
+                    _ => serde_json::json!({}),
+                })
+                .collect();
+            (200, serde_json::json!({ "results": results }).to_string())
+        }),
+    );
+    fx.index.route_json(
+        "/v1/vulns/GHSA-x84v-xcm2-53pg",
+        &OSV_PYSEC_2018_28
+            .replace(
+                "\"id\": \"PYSEC-2018-28\"",
+                "\"id\": \"GHSA-x84v-xcm2-53pg\"",
+            )
+            .replace("\"GHSA-x84v-xcm2-53pg\"]", "\"PYSEC-2018-28\"]"),
+    );
+    let (code, v) = fx.audit_json(&["--vulnerability-service", "osv"]);
+    assert_eq!(code, 1);
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["GHSA-x84v-xcm2-53pg", "PYSEC-2018-28"], "{v:#}");
+    assert_eq!(fx.service_requests("POST /v1/querybatch"), 2);
+}
+
+#[test]
+fn a_broken_answer_leaves_the_package_unchecked() {
+    let fx = fixture();
+    fx.lock("pylayer.lock", &["requests==2.19.0", "six"]);
+    fx.index.route_json(
+        "/pypi/six/1.16.0/json",
+        "<html>\u{1b}[31mnot the API</html>",
+    );
+    let out = fx.audit(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("six 1.16.0 was not checked") && t.contains("/pypi/six/1.16.0/json"),
+        "{}",
+        describe_output(&out)
+    );
+    // A service that is down: every package named, exit 1, no crash.
+    fx.index.remove_route("GET", "/pypi/requests/2.19.0/json");
+    fx.index.route(
+        "GET",
+        "/pypi/requests/2.19.0/json",
+        Arc::new(|_: &[u8]| (403, "{}".to_string())),
+    );
+    let (code, v) = fx.audit_json(&["--no-upgrade-advice"]);
+    assert_eq!(code, 1);
+    let unchecked: Vec<&str> = v["unchecked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(unchecked, ["requests", "six"], "{v:#}");
+    assert!(
+        v["unchecked"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("403"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn env_audits_its_own_lock() {
+    let fx = fixture();
+    fx.env
+        .write("pylayer.toml", "python = [\"3.11\"]\n[env.prod]\n");
+    let out = fx.audit(&["--env", "prod"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    assert!(
+        text(&out).contains("pylayer.prod.lock"),
+        "{}",
+        describe_output(&out)
+    );
+    fx.lock("pylayer.prod.lock", &["requests==2.19.0", "six"]);
+    let (code, v) = fx.audit_json(&["--env", "prod"]);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["findings"][0]["id"], "PYSEC-2018-28");
+}
