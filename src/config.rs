@@ -887,6 +887,12 @@ compile-bytecode = true
 # layer root): they no longer fail the build or `pylayer check`, and are still counted.
 # allow = ["windows-binary:debugpy/**"]
 
+[audit]
+# `pylayer audit`: where vulnerability records come from, "pypi" (the index's JSON API) or
+# "osv"; url for a mirror. Findings accepted need a reason; after `until` they count again.
+# service = "pypi"
+# ignore = [{{ id = "PYSEC-2018-28", reason = "we never follow redirects", until = "2027-01-31" }}]
+
 [publish]
 # regions = ["eu-west-1"]
 # profile = "default"
