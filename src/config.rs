@@ -1174,5 +1174,12 @@ mod tests {
             e.contains("audit.ignore must be a list of inline tables"),
             "{e}"
         );
+        // The template's commented example is valid once uncommented.
+        let t = template("x", &["3.12".into()], &["x86_64".into()])
+            .replace("# service = ", "service = ")
+            .replace("# ignore = ", "ignore = ");
+        let c = Config::parse(&t, p).unwrap();
+        assert_eq!(c.audit.service, Some(crate::audit::Service::Pypi));
+        assert_eq!(c.audit.ignore[0].id, "PYSEC-2018-28");
     }
 }
