@@ -73,6 +73,16 @@ enum Source {
 
 pub fn run(args: AuditArgs) -> Result<(), Failure> {
     let config = shared::load_config_for(args.config.as_deref(), args.env.as_deref())?;
+    if let Some(arn) = args
+        .input
+        .as_deref()
+        .and_then(Path::to_str)
+        .filter(|t| t.starts_with("arn:"))
+    {
+        return Err(Failure::usage(format!(
+            "{arn} is a published layer version; this pylayer audits locks, zips and directories: download the zip (`aws lambda get-layer-version-by-arn --arn {arn}` gives its Content.Location) and run `pylayer audit FILE.zip --python 3.X --arch ARCH`"
+        )));
+    }
     let source = match &args.input {
         None => Source::Lock {
             path: config
