@@ -553,6 +553,15 @@ fn bad_input_exits_2() {
         "{}",
         describe_output(&out)
     );
+    let out = fx.audit(&["dist/missing.zip"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    assert!(
+        text(&out).contains("dist/missing.zip does not exist"),
+        "{}",
+        describe_output(&out)
+    );
+    let out = fx.audit(&["arn:aws:lambda:eu-west-1:123456789012:layer:x:1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
 }
 
 #[test]
