@@ -50,6 +50,17 @@ impl CacheDir {
             .join(format!("{sha256}.METADATA"))
     }
 
+    /// Published layer versions downloaded by ARN (`check`, `inspect`, `test`, `layers
+    /// audit`), keyed by the sha256 of their bytes (Lambda's CodeSha256 in hex):
+    /// `layers-v1/ab/abcdef….zip`. A version's bytes never change, so a hit is final.
+    pub fn layer_path(&self, sha256_hex: &str) -> PathBuf {
+        let prefix = sha256_hex.get(..2).unwrap_or("00");
+        self.root
+            .join("layers-v1")
+            .join(prefix)
+            .join(format!("{sha256_hex}.zip"))
+    }
+
     /// HTTP responses (index pages, metadata files), keyed by a hash of the URL.
     pub fn http_dir(&self) -> PathBuf {
         self.root.join("http-v1")

@@ -31,6 +31,15 @@ pub struct Config {
     pub index_url: Option<String>,
     pub extra_index_urls: Vec<String>,
     pub find_links: Vec<String>,
+    /// `no-build = true`: wheels only, never built from source (`--no-build`).
+    pub no_build: Option<bool>,
+    /// `only-binary = [...]`: pip's `--only-binary` values (`:all:`, `:none:`, names).
+    pub only_binary: Vec<String>,
+    /// `no-binary = [...]`: pip's `--no-binary` values.
+    pub no_binary: Vec<String>,
+    /// `local = ["../shared-lib"]`: local project directories built into the layer,
+    /// relative to the file's directory.
+    pub local: Vec<PathBuf>,
     pub out_dir: Option<PathBuf>,
     /// `true`/`"all"`, `"imported"` or `false`/`"none"`: hash-based `.pyc` in the layer
     /// (see `bytecode::Mode`), kept as the mode's name (`true` is `all`, `false` `none`).
@@ -83,6 +92,13 @@ pub struct EnvConfig {
     pub name: Option<String>,
     pub lock: Option<PathBuf>,
     pub publish: Option<PublishConfig>,
+    /// Replaces the project's `no-build` when given.
+    pub no_build: Option<bool>,
+    /// Applied after the project's `only-binary`/`no-binary`, so they win for what they name.
+    pub only_binary: Vec<String>,
+    pub no_binary: Vec<String>,
+    /// Added to the project's `local`.
+    pub local: Vec<PathBuf>,
 }
 
 /// Settings for `pylayer publish` and `attach` (the `[publish]` table).
@@ -238,6 +254,34 @@ const KEYS: &[Key<Config>] = &[
         "a list of directory or URL strings",
         "find-links = [\"wheels/\"]",
         |c, v| c.find_links = v.strings(),
+    ),
+    key(
+        "no-build",
+        Shape::Bool,
+        "true or false",
+        "no-build = true",
+        |c, v| c.no_build = Some(matches!(v, Read::Bool(true))),
+    ),
+    key(
+        "only-binary",
+        Shape::List,
+        "a list of package name strings, or [\":all:\"]",
+        "only-binary = [\":all:\"]",
+        |c, v| c.only_binary = v.strings(),
+    ),
+    key(
+        "no-binary",
+        Shape::List,
+        "a list of package name strings, or [\":all:\"]",
+        "no-binary = [\"docopt\"]",
+        |c, v| c.no_binary = v.strings(),
+    ),
+    key(
+        "local",
+        Shape::List,
+        "a list of directory path strings",
+        "local = [\"../shared-lib\"]",
+        |c, v| c.local = paths(v.strings()),
     ),
     key(
         "out-dir",
@@ -443,6 +487,34 @@ const ENV_KEYS: &[Key<EnvConfig>] = &[
         "a path string",
         "lock = \"pylayer.prod.lock\"",
         |e, v| e.lock = Some(PathBuf::from(v.text())),
+    ),
+    key(
+        "no-build",
+        Shape::Bool,
+        "true or false",
+        "no-build = true",
+        |e, v| e.no_build = Some(matches!(v, Read::Bool(true))),
+    ),
+    key(
+        "only-binary",
+        Shape::List,
+        "a list of package name strings, or [\":all:\"]",
+        "only-binary = [\":all:\"]",
+        |e, v| e.only_binary = v.strings(),
+    ),
+    key(
+        "no-binary",
+        Shape::List,
+        "a list of package name strings, or [\":all:\"]",
+        "no-binary = [\"docopt\"]",
+        |e, v| e.no_binary = v.strings(),
+    ),
+    key(
+        "local",
+        Shape::List,
+        "a list of directory path strings",
+        "local = [\"../shared-lib\"]",
+        |e, v| e.local = paths(v.strings()),
     ),
     key(
         "publish",
@@ -882,6 +954,15 @@ compile-bytecode = true
 # extra-index-urls = []
 # find-links = ["wheels/"]
 
+# Building from source: releases without a wheel for the target are built when pure Python
+# (no-build = true forbids it); only-binary / no-binary as pip spells them (":all:", names).
+# no-build = false
+# only-binary = []
+# no-binary = []
+# The team's own packages (directories with a pyproject.toml), built into the layer and
+# locked by path and source hash.
+# local = ["../shared-lib"]
+
 [check]
 # Findings to accept, by code and optionally a glob relative to site-packages (or the
 # layer root): they no longer fail the build or `pylayer check`, and are still counted.
@@ -1119,6 +1200,32 @@ mod tests {
         assert_eq!(c.publish.functions, ["f"]);
         assert_eq!(c.publish.layer_name.as_deref(), Some("{name}-{arch}"));
         assert_eq!(c.dir, dir.path());
+    }
+
+    #[test]
+    fn build_policy_and_local_keys_and_their_env_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(CONFIG_FILE);
+        std::fs::write(
+            &p,
+            "no-build = true\nonly-binary = [\":all:\"]\nno-binary = [\"docopt\"]\nlocal = [\"../lib\"]\n\n[env.prod]\nno-build = false\nonly-binary = [\"numpy\"]\nlocal = [\"vendor/x\"]\n",
+        )
+        .unwrap();
+        let c = Config::read(&p).unwrap();
+        assert_eq!(c.no_build, Some(true));
+        assert_eq!(c.only_binary, [":all:"]);
+        assert_eq!(c.no_binary, ["docopt"]);
+        assert_eq!(c.local, [PathBuf::from("../lib")]);
+        let prod = c.for_env("prod").unwrap();
+        assert_eq!(prod.no_build, Some(false));
+        assert_eq!(prod.only_binary, [":all:", "numpy"]);
+        assert_eq!(
+            prod.local,
+            [PathBuf::from("../lib"), PathBuf::from("vendor/x")]
+        );
+        std::fs::write(&p, "no-build = \"yes\"\n").unwrap();
+        let err = format!("{:#}", Config::read(&p).unwrap_err());
+        assert!(err.contains("no-build must be true or false"), "{err}");
     }
 
     #[test]

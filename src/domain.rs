@@ -174,6 +174,85 @@ pub fn runtime(minor: u8) -> Option<&'static Runtime> {
     RUNTIMES.iter().find(|r| r.minor == minor)
 }
 
+/// When Lambda ends support for a Python runtime: after `deprecated` it gets no security
+/// patches; after `block_create` no new function may use it; after `block_update` no
+/// function on it may be updated. Dates are `YYYY-MM-DD` (UTC), so they compare as strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeDeprecation {
+    pub runtime: &'static str,
+    pub deprecated: &'static str,
+    pub block_create: &'static str,
+    pub block_update: &'static str,
+    pub source: &'static str,
+}
+
+const SRC_DEPRECATION_PAGE: &str = "AWS Lambda runtimes page, supported runtimes table (docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html): deprecation, block function create, block function update";
+const SRC_DEPRECATION_PY38: &str = "AWS end-of-support notice for python3.8, quoted in aws-solutions/aws-control-tower-customizations#193 (deprecated 2024-10-14, block create 2025-02-28, block update 2025-03-31)";
+const SRC_DEPRECATION_PY39: &str = "AWS Lambda runtimes page (deprecation 2025-12-15, as tflint-ruleset-aws#969 copied it); block dates as moved later by AWS, quoted from the runtimes table on AWS re:Post (question 'AWS Lambda Python runtime 3.9 EoL')";
+const SRC_DEPRECATION_313: &str = "AWS Lambda runtimes page, as mirrored by endoflife.date/aws-lambda (standard support ends 2029-06-30, deprecated support ends 2029-08-31)";
+
+/// Lambda's deprecation schedule of its Python runtimes (`pylayer layers audit` compares it
+/// with today's date). A runtime older than every entry here is long past its block dates.
+pub const RUNTIME_DEPRECATIONS: &[RuntimeDeprecation] = &[
+    RuntimeDeprecation {
+        runtime: "python3.8",
+        deprecated: "2024-10-14",
+        block_create: "2025-02-28",
+        block_update: "2025-03-31",
+        source: SRC_DEPRECATION_PY38,
+    },
+    RuntimeDeprecation {
+        runtime: "python3.9",
+        deprecated: "2025-12-15",
+        block_create: "2027-02-01",
+        block_update: "2027-03-03",
+        source: SRC_DEPRECATION_PY39,
+    },
+    RuntimeDeprecation {
+        runtime: "python3.10",
+        deprecated: "2026-06-30",
+        block_create: "2026-07-31",
+        block_update: "2026-08-31",
+        source: SRC_DEPRECATION_PAGE,
+    },
+    RuntimeDeprecation {
+        runtime: "python3.11",
+        deprecated: "2027-06-30",
+        block_create: "2027-07-31",
+        block_update: "2027-08-31",
+        source: SRC_DEPRECATION_PAGE,
+    },
+    RuntimeDeprecation {
+        runtime: "python3.12",
+        deprecated: "2028-10-31",
+        block_create: "2028-11-30",
+        block_update: "2029-01-10",
+        source: SRC_DEPRECATION_PAGE,
+    },
+    RuntimeDeprecation {
+        runtime: "python3.13",
+        deprecated: "2029-06-30",
+        block_create: "2029-07-31",
+        block_update: "2029-08-31",
+        source: SRC_DEPRECATION_313,
+    },
+    RuntimeDeprecation {
+        runtime: "python3.14",
+        deprecated: "2029-06-30",
+        block_create: "2029-07-31",
+        block_update: "2029-08-31",
+        source: SRC_DEPRECATION_313,
+    },
+];
+
+/// How many days before a runtime's deprecation `layers audit` starts warning about it.
+pub const DEPRECATION_WARNING_DAYS: i64 = 180;
+
+/// The deprecation schedule of a runtime identifier (`python3.12`).
+pub fn runtime_deprecation(runtime: &str) -> Option<&'static RuntimeDeprecation> {
+    RUNTIME_DEPRECATIONS.iter().find(|d| d.runtime == runtime)
+}
+
 /// A shared library a Lambda runtime image provides, with the published source saying so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lib {

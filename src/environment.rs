@@ -38,6 +38,12 @@ impl Config {
         c.exclude.extend(e.exclude.iter().cloned());
         c.packages.extend(e.packages.iter().cloned());
         c.remove.extend(e.remove.iter().cloned());
+        c.only_binary.extend(e.only_binary.iter().cloned());
+        c.no_binary.extend(e.no_binary.iter().cloned());
+        c.local.extend(e.local.iter().cloned());
+        if e.no_build.is_some() {
+            c.no_build = e.no_build;
+        }
         c.name = match (&e.name, &self.name) {
             (Some(n), _) => Some(n.clone()),
             (None, Some(base)) => Some(format!("{base}-{env}")),

@@ -46,6 +46,8 @@ pub fn requirements_txt(
     opts: &ExportOptions,
 ) -> Result<String, MissingTarget> {
     let mut pins: BTreeMap<&str, BTreeMap<&str, Pin>> = BTreeMap::new();
+    // Local projects: by their directory (relative to the project root), per target.
+    let mut local: BTreeMap<&str, Vec<&Target>> = BTreeMap::new();
     for t in targets {
         let lt = lock.target(t).ok_or_else(|| MissingTarget {
             lock: opts.lock_name.clone(),
@@ -54,6 +56,10 @@ pub fn requirements_txt(
             arch: t.arch.lambda_name().to_string(),
         })?;
         for p in &lt.packages {
+            if p.source_hash.is_some() {
+                local.entry(p.url.as_str()).or_default().push(t);
+                continue;
+            }
             let e = pins
                 .entry(p.name.as_str())
                 .or_default()
@@ -114,6 +120,25 @@ pub fn requirements_txt(
             out.push('\n');
         }
     }
+    if !local.is_empty() {
+        out.push_str(
+            "# Local projects, by their directory from the project root (pip builds them; a \n\
+             # directory has no hash to check, so --require-hashes refuses them):\n",
+        );
+    }
+    for (path, have) in &local {
+        let path = if path.starts_with('.') || path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("./{path}")
+        };
+        let mut line = path;
+        if have.len() < targets.len() {
+            line.push_str(&format!(" ; {}", marker(have)));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
     Ok(out)
 }
 
@@ -152,6 +177,7 @@ mod tests {
             size: 1,
             dependencies: Vec::new(),
             metadata_sha256: None,
+            source_hash: None,
         }
     }
 
@@ -167,6 +193,45 @@ mod tests {
             held_back: Vec::new(),
             differs: Vec::new(),
         }
+    }
+
+    #[test]
+    fn local_projects_are_exported_by_their_directory_without_hashes() {
+        let mut shared = pkg("shared-lib", "0.3", "dd");
+        shared.url = "../shared-lib".into();
+        shared.source_hash = Some("sha256:ee".into());
+        let mut own = pkg("app", "1.0", "ff");
+        own.url = "app".into();
+        own.source_hash = Some("sha256:11".into());
+        let lock = Lock {
+            version: 1,
+            inputs_digest: String::new(),
+            targets: vec![locked(
+                "3.12",
+                "x86_64",
+                vec![shared, own, pkg("six", "1.17.0", "cc")],
+            )],
+        };
+        let opts = ExportOptions {
+            no_hashes: false,
+            lock_name: "pylayer.lock".into(),
+        };
+        let text = requirements_txt(
+            &lock,
+            &[target(12, Arch::X86_64)],
+            &IndexConfig::default(),
+            &opts,
+        )
+        .unwrap();
+        assert!(
+            text.contains("\n../shared-lib\n./app\n") || text.contains("\n./app\n../shared-lib\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("shared-lib==") && !text.contains("sha256:dd"),
+            "{text}"
+        );
+        assert!(text.contains("six==1.17.0"), "{text}");
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct FetchOptions {
     pub concurrency: usize,
     /// Index URLs whose embedded credentials apply to wheels on the same host.
     pub credential_urls: Vec<String>,
+    /// What relative paths in the lock (wheels of `--find-links` directories) are relative
+    /// to; the working directory when unset.
+    pub project_root: Option<PathBuf>,
 }
 
 impl Default for FetchOptions {
@@ -48,6 +51,7 @@ impl Default for FetchOptions {
             offline: false,
             concurrency: 8,
             credential_urls: Vec::new(),
+            project_root: None,
         }
     }
 }
@@ -189,9 +193,17 @@ pub async fn fetch_wheels(
         let dest = cache.wheel_path(&p.sha256.to_ascii_lowercase());
         (
             i,
-            fetch_one(client, creds, cache, p, &dest, progress)
-                .await
-                .map(|_| dest),
+            fetch_one(
+                client,
+                creds,
+                cache,
+                p,
+                &dest,
+                opts.project_root.as_deref(),
+                progress,
+            )
+            .await
+            .map(|_| dest),
         )
     }))
     .buffer_unordered(concurrency)
@@ -389,8 +401,9 @@ enum Source {
     Local(PathBuf),
 }
 
-/// Classifies a lock URL: `file://` URLs and absolute paths are local files.
-fn source_of(url: &str) -> anyhow::Result<Source> {
+/// Classifies a lock URL: `file://` URLs and paths are local files, relative ones relative
+/// to the project root.
+fn source_of(url: &str, root: Option<&Path>) -> anyhow::Result<Source> {
     if url.starts_with("file:") {
         let parsed = url::Url::parse(url).with_context(|| format!("invalid file URL `{url}`"))?;
         let path = parsed
@@ -402,6 +415,9 @@ fn source_of(url: &str) -> anyhow::Result<Source> {
     if p.is_absolute() {
         return Ok(Source::Local(p.to_path_buf()));
     }
+    if !url.contains("://") {
+        return Ok(Source::Local(root.unwrap_or(Path::new(".")).join(p)));
+    }
     Ok(Source::Remote(url.to_string()))
 }
 
@@ -412,6 +428,7 @@ async fn fetch_one(
     cache: &CacheDir,
     p: &LockedPackage,
     dest: &Path,
+    root: Option<&Path>,
     progress: &dyn Fn(FetchEvent),
 ) -> anyhow::Result<()> {
     let dir = dest
@@ -419,7 +436,7 @@ async fn fetch_one(
         .ok_or_else(|| anyhow::anyhow!("cache path {} has no directory", dest.display()))?;
     crate::fsutil::create_private_dir_all(dir)
         .with_context(|| format!("cannot create cache directory {}", dir.display()))?;
-    match source_of(&p.url)? {
+    match source_of(&p.url, root)? {
         Source::Local(src) => {
             let p2 = p.clone();
             let dest2 = dest.to_path_buf();
@@ -805,6 +822,7 @@ mod tests {
             size: body.len() as u64,
             dependencies: vec![],
             metadata_sha256: None,
+            source_hash: None,
         }
     }
 

@@ -251,3 +251,75 @@ mod tests {
         assert_eq!(s, "x = 1\n");
     }
 }
+
+/// `path` absolute, with `.` and `..` resolved by the file system when it exists (symlinks
+/// included, so `/tmp/x` and its real path agree), else lexically.
+pub fn real_or_absolute(path: &Path) -> std::path::PathBuf {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
+    }
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = std::path::PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `path` relative to the directory `base`, `/`-separated, with `..` where it lies outside
+/// (`../shared-lib`); `.` for `base` itself. Used for what a lock records about local files,
+/// so that moving the project keeps the lock. `None` when no relative path exists (another
+/// drive on Windows).
+pub fn relative_path(path: &Path, base: &Path) -> Option<String> {
+    let path = real_or_absolute(path);
+    let base = real_or_absolute(base);
+    let p: Vec<_> = path.components().collect();
+    let b: Vec<_> = base.components().collect();
+    if p.first() != b.first() {
+        return None;
+    }
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); b.len() - common];
+    parts.extend(
+        p[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        return Some(".".to_string());
+    }
+    Some(parts.join("/"))
+}
+
+#[cfg(test)]
+mod relative_tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_go_up_and_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("proj");
+        std::fs::create_dir_all(root.join("wheels")).unwrap();
+        std::fs::create_dir_all(dir.path().join("shared-lib")).unwrap();
+        assert_eq!(
+            relative_path(&root.join("wheels"), &root).as_deref(),
+            Some("wheels")
+        );
+        assert_eq!(
+            relative_path(&dir.path().join("shared-lib"), &root).as_deref(),
+            Some("../shared-lib")
+        );
+        assert_eq!(relative_path(&root, &root).as_deref(), Some("."));
+        // Lexically for what does not exist.
+        assert_eq!(
+            relative_path(&root.join("a/../b/c"), &root).as_deref(),
+            Some("b/c")
+        );
+    }
+}

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::http::{strip_userinfo, strip_userinfo_in_text};
 use crate::index::IndexConfig;
 use crate::requirements::RequirementsInput;
+use crate::resolve::BuildPolicy;
 use crate::target::Target;
 
 /// Requirements, targets and index settings merged from flags, files and environment.
@@ -18,6 +19,17 @@ pub struct Inputs {
     pub targets: Vec<Target>,
     pub index: IndexConfig,
     pub pre: bool,
+    /// Which packages may (or must) be built from source (`--no-build`, `--only-binary`,
+    /// `--no-binary`, merged from pylayer.toml, requirements files and flags).
+    pub build: BuildPolicy,
+    /// The project root (absolute): the directory of pylayer.toml, else of the pyproject.toml
+    /// given with `--include-project`, else the working directory. Local files (find-links
+    /// directories, local projects) are recorded relative to it, so moving the project
+    /// keeps the lock.
+    pub project_root: PathBuf,
+    /// Local project directories to build into the layer (requirements, pylayer.toml's
+    /// `local`, `[tool.pylayer] local`, `--include-project`, a venv's editable installs).
+    pub local: Vec<crate::local_project::LocalProject>,
     /// The project's pylayer.toml, when there is one.
     pub config: Option<Config>,
     /// True when the requirements are every distribution of a venv (all pinned, top-level
@@ -31,6 +43,23 @@ pub struct Inputs {
 }
 
 impl Inputs {
+    /// How a lock records a location: a local file or directory (a path or `file://` URL)
+    /// by its path relative to the project root, anything else as given without user-info.
+    pub fn recorded_location(&self, location: &str) -> String {
+        let local = if location.starts_with("file:") {
+            url::Url::parse(location)
+                .ok()
+                .and_then(|u| u.to_file_path().ok())
+        } else if location.contains("://") {
+            None
+        } else {
+            Some(PathBuf::from(location))
+        };
+        local
+            .and_then(|p| crate::fsutil::relative_path(&p, &self.project_root))
+            .unwrap_or_else(|| strip_userinfo(location))
+    }
+
     /// A digest of everything that decides a resolution. Requirement order, file names and
     /// line numbers do not count; what is asked for does.
     /// Credentials are not part of it (all URLs are taken without user-info): a committed
@@ -60,7 +89,7 @@ impl Inputs {
             lines.push(format!("index {}", strip_userinfo(i)));
         }
         for f in &self.index.find_links {
-            lines.push(format!("find-links {}", strip_userinfo(f)));
+            lines.push(format!("find-links {}", self.recorded_location(f)));
             if let Ok(rd) = std::fs::read_dir(f) {
                 let mut names: Vec<String> = rd
                     .flatten()
@@ -72,6 +101,10 @@ impl Inputs {
         }
         lines.push(format!("pre {}", self.pre));
         lines.push(format!("strategy {:?}", self.index.strategy));
+        lines.extend(self.build.digest_line());
+        let mut local: Vec<String> = self.local.iter().map(|l| l.digest_line()).collect();
+        local.sort();
+        lines.extend(local);
         let mut h = Sha256::new();
         for l in lines {
             h.update(l.as_bytes());

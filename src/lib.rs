@@ -27,6 +27,7 @@ pub mod inspect;
 pub mod interpreter;
 pub mod layer;
 pub mod layer_test;
+pub mod local_project;
 pub mod lock;
 pub mod manifest;
 pub mod metadata;

@@ -78,6 +78,11 @@ pub struct LockedPackage {
     /// or the wheel): at fetch, the wheel's own METADATA must agree with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_sha256: Option<String>,
+    /// A local project built into this wheel (`crate::local_project`): the hash of its
+    /// sources; `url` is then its directory relative to the project root, and a build
+    /// rebuilds it from there (the wheel of an unchanged source comes from the cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_hash: Option<String>,
 }
 
 impl LockedTarget {

@@ -452,6 +452,7 @@ mod tests {
                 size: 1,
                 dependencies: vec![],
                 metadata_sha256: None,
+                source_hash: None,
             })
             .collect()
     }

@@ -16,6 +16,7 @@
 //! and the manifest follow from the final plan without further work.
 
 pub mod environments;
+mod local;
 mod locking;
 pub mod naming;
 mod selection;
@@ -219,6 +220,15 @@ pub fn build(
     for t in &inputs.targets {
         if let Some(lt) = outcome.lock.target(t) {
             not_taken.push((lt.held_back.clone(), lt.differs.clone()));
+            // Local projects are asked for too (the lock knows their names, the inputs
+            // only their directories).
+            let mut roots = roots.clone();
+            roots.extend(
+                lt.packages
+                    .iter()
+                    .filter(|p| p.source_hash.is_some())
+                    .map(|p| p.name.clone()),
+            );
             let kept = crate::exclude::prune(&lt.packages, &roots, &exclude, inputs.from_venv);
             for p in &lt.packages {
                 if !kept.iter().any(|k| k.name == p.name) {
@@ -291,6 +301,7 @@ fn fetch_all(
     let mut all: Vec<LockedPackage> = selected.iter().flat_map(|(_, p)| p.clone()).collect();
     all.sort_by(|a, b| a.sha256.cmp(&b.sha256));
     all.dedup_by(|a, b| a.sha256 == b.sha256);
+    let local = local::take_from_fetch(rt, inputs, &settings.lock, &mut all, on_event)?;
     let cache = CacheDir::resolve(settings.lock.cache_dir.as_deref());
     let http = crate::http::client()?;
     on_event(Event::FetchStarted {
@@ -312,12 +323,18 @@ fn fetch_all(
     let opts = FetchOptions {
         offline: settings.lock.offline,
         credential_urls: inputs.index.all_credential_urls(),
+        project_root: Some(inputs.project_root.clone()),
         ..FetchOptions::default()
     };
     let paths = rt.block_on(fetch::fetch_wheels(&http, &cache, &all, &opts, &forward));
     on_event(Event::FetchFinished);
     let paths = paths?;
-    Ok(all.into_iter().map(|p| p.sha256).zip(paths).collect())
+    Ok(all
+        .into_iter()
+        .map(|p| p.sha256)
+        .zip(paths)
+        .chain(local)
+        .collect())
 }
 
 /// One target's layer, as decided by `build`.

@@ -29,6 +29,12 @@ mod uv_lock;
 
 pub use error::ProjectFileError;
 
+/// `[tool.pylayer] local` of a pyproject.toml: local project directories to build into the
+/// layer, joined to the file's directory.
+pub fn tool_pylayer_local(path: &Path) -> Result<Vec<std::path::PathBuf>, ProjectFileError> {
+    pyproject::tool_pylayer_local(path)
+}
+
 use crate::requirements::{RequirementsInput, SourcedRequirement};
 
 /// A project-file format pylayer can read instead of a requirements.txt.

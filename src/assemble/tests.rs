@@ -558,6 +558,7 @@ fn real_bundled_wheels_assemble_and_import() {
                 size: bytes.len() as u64,
                 dependencies: vec![],
                 metadata_sha256: None,
+                source_hash: None,
             },
             e.path(),
         ));

@@ -3,6 +3,8 @@
 //! `AWS_ENDPOINT_URL` honoured), and SDK failures turned into one line that says what to do.
 
 pub mod attach;
+pub mod audit;
+pub mod layer_download;
 pub mod layers;
 pub mod promote;
 pub mod publish;

@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use super::AwsTarget;
+use super::layer_download::{download, shown_url};
 use super::publish::{PublishOutcome, PublishRequest, publish_region, validate};
 use crate::lock::diff::target_changes;
 use crate::lock::{Lock, LockedTarget};
@@ -197,12 +198,6 @@ pub struct Obtained {
     _temp: Option<tempfile::TempPath>,
 }
 
-/// A URL fit for a message: a pre-signed URL's query is its signature.
-fn shown_url(url: &str) -> String {
-    let cut = url.find(['?', '#']).unwrap_or(url.len());
-    crate::http::redact(&url[..cut])
-}
-
 /// The bytes published as `t.source`: the local zip when its CodeSha256 equals the
 /// version's (as Lambda reports it now), else downloaded from the version into `temp_dir`
 /// and checked against that CodeSha256.
@@ -276,63 +271,6 @@ pub async fn obtain(
         from: BytesFrom::Downloaded,
         _temp: Some(path),
     })
-}
-
-/// Streams `url` into a temporary file in `dir`, hashing it on the way.
-pub async fn download(
-    http: &reqwest::Client,
-    url: &str,
-    dir: &Path,
-) -> Result<(tempfile::TempPath, ZipHashes), String> {
-    use base64::Engine;
-    use sha2::Digest;
-    use std::io::Write;
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(format!(
-            "Lambda gave no HTTP location for its content (`{}`), and no local zip has its bytes: rebuild that environment's zip (`pylayer build --env ENV`; the same lock gives the same bytes) and promote again",
-            shown_url(url)
-        ));
-    }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let shown = shown_url(url);
-    let mut resp = crate::http::send_with_retry(|| http.get(url), &shown)
-        .await
-        .map_err(|e| format!("{e:#}"))?;
-    if !resp.status().is_success() {
-        return Err(format!("{shown} answered HTTP {}", resp.status()));
-    }
-    let mut file = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
-    let mut h = sha2::Sha256::new();
-    let mut size = 0u64;
-    loop {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                h.update(&chunk);
-                size += chunk.len() as u64;
-                file.write_all(&chunk)
-                    .map_err(|e| format!("cannot write {}: {e}", file.path().display()))?;
-            }
-            Ok(None) => break,
-            Err(e) => {
-                return Err(format!(
-                    "reading {shown} broke off after {size} bytes: {}",
-                    crate::http::describe(&e)
-                ));
-            }
-        }
-    }
-    file.flush()
-        .map_err(|e| format!("cannot write {}: {e}", file.path().display()))?;
-    let digest = h.finalize();
-    Ok((
-        file.into_temp_path(),
-        ZipHashes {
-            sha256_hex: hex::encode(digest),
-            code_sha256: base64::engine::general_purpose::STANDARD.encode(digest),
-            size,
-        },
-    ))
 }
 
 /// Whether the layer's distributions are the pinned ones: each distribution in it must be
@@ -458,6 +396,7 @@ mod tests {
                         size: 1,
                         dependencies: vec![],
                         metadata_sha256: None,
+                        source_hash: None,
                     })
                     .collect(),
                 held_back: vec![],
@@ -562,42 +501,5 @@ mod tests {
             panic!("not a refusal")
         };
         assert!(e.contains("different bytes for py3.12-x86_64"), "{e}");
-    }
-
-    #[test]
-    fn downloads_hash_while_streaming_and_never_show_a_signature() {
-        use std::io::{Read, Write};
-        let body = b"PK-layer-bytes".to_vec();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let served = body.clone();
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                served.len()
-            );
-            s.write_all(head.as_bytes()).unwrap();
-            s.write_all(&served).unwrap();
-        });
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let http = reqwest::Client::new();
-        let url = format!("http://127.0.0.1:{port}/layer.zip?X-Amz-Signature=secret");
-        let (path, h) = rt.block_on(download(&http, &url, dir.path())).unwrap();
-        server.join().unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), body);
-        assert_eq!(h, published::zip_hashes(&path).unwrap());
-        let e = rt
-            .block_on(download(
-                &http,
-                "s3://bucket/key?X-Amz-Signature=secret",
-                dir.path(),
-            ))
-            .unwrap_err();
-        assert!(e.contains("no HTTP location"), "{e}");
-        assert!(!e.contains("secret"), "{e}");
     }
 }

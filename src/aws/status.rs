@@ -237,6 +237,7 @@ mod tests {
                 size: 1,
                 dependencies: vec![],
                 metadata_sha256: None,
+                source_hash: None,
             }],
             held_back: vec![],
             differs: vec![],

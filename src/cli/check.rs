@@ -13,7 +13,8 @@ use pylayer::target::{Arch, Target};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The layer: a zip file, or a directory laid out like one (`python/…`).
+    /// The layer: a zip file, a directory laid out like one (`python/…`), or a published
+    /// version's ARN (`arn:aws:lambda:REGION:ACCOUNT:layer:NAME:N`, downloaded into the cache).
     pub layer: PathBuf,
     /// Lambda Python runtime the layer is for (3.9 … 3.14) [default: from the manifest beside the zip]
     #[arg(long = "python", value_name = "3.X", value_parser = values::python_minor)]
@@ -38,12 +39,25 @@ pub struct CheckArgs {
     // Its `[check] allow` applies.
     #[arg(long, value_name = "FILE", env = "PYLAYER_CONFIG", help = shared::CONFIG_HELP)]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: shared::LayerAwsArgs,
 }
 
-/// The target from the flags, completed from a pylayer manifest (`X.json` beside `X.zip`).
-fn target(args: &CheckArgs) -> Result<Target, Failure> {
+/// The target from the flags, completed from a pylayer manifest (`X.json` beside `X.zip`),
+/// or from a published version's compatible runtime and architecture.
+fn target(args: &CheckArgs, published: Option<&shared::PublishedInput>) -> Result<Target, Failure> {
     let hint = target_hint::resolve(&args.layer, args.python, args.arch).map_err(Failure::usage)?;
-    let (Some(minor), Some(arch)) = (hint.minor, hint.arch) else {
+    let minor = hint.minor.or(published.and_then(|p| p.python));
+    let arch = hint.arch.or(published.and_then(|p| p.arch));
+    let (Some(minor), Some(arch)) = (minor, arch) else {
+        if let Some(p) = published {
+            return Err(Failure::usage(format!(
+                "which runtime is {} for? Its compatible runtimes ({}) and architectures ({}) do not name one of each: give --python 3.X and --arch x86_64|arm64",
+                args.layer.display(),
+                none_if_empty(&p.runtimes),
+                none_if_empty(&p.architectures)
+            )));
+        }
         return Err(Failure::usage(format!(
             "which runtime is {} for? Give --python 3.X and --arch x86_64|arm64 (pylayer reads them from a manifest {} beside the zip when there is one)",
             args.layer.display(),
@@ -51,6 +65,14 @@ fn target(args: &CheckArgs) -> Result<Target, Failure> {
         )));
     };
     Target::new(minor, arch).map_err(Failure::usage)
+}
+
+fn none_if_empty(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 /// Runs the check on one layer for one target, as `build` does on each zip it makes.
@@ -62,14 +84,22 @@ pub fn check_layer(path: &Path, target: &Target, opts: &CheckOptions) -> Result<
 }
 
 pub fn run(args: CheckArgs) -> Result<(), Failure> {
-    shared::require_layer(&args.layer)?;
-    let target = target(&args)?;
+    let published = shared::published_input(&args.layer, &args.aws)?;
+    if published.is_none() {
+        shared::require_layer(&args.layer)?;
+    }
+    let target = target(&args, published.as_ref())?;
     let config = shared::load_config(args.config.as_deref())?.unwrap_or_default();
     let opts = CheckOptions {
         function_size: args.function_size,
         allow: pylayer::pipeline::check_allow(&config, &args.allow)?,
     };
-    let report = check_layer(&args.layer, &target, &opts)?;
+    let path = published
+        .as_ref()
+        .map_or(args.layer.as_path(), |p| p.path.as_path());
+    let mut report = check_layer(path, &target, &opts)?;
+    // A published version is named by its ARN, not by its place in the cache.
+    report.layer = args.layer.display().to_string();
     if args.json {
         let json =
             serde_json::to_string_pretty(&report).map_err(|e| Failure::failed(e.to_string()))?;

@@ -10,9 +10,12 @@ use pylayer::config::Config;
 use pylayer::http::redact;
 use pylayer::index::{DEFAULT_INDEX_URL, IndexConfig, IndexStrategy};
 pub use pylayer::inputs::Inputs;
+use pylayer::local_project::LocalProject;
 use pylayer::project_files;
 use pylayer::requirements::{self, RequirementsInput};
+use pylayer::resolve::{BinaryOption, BuildPolicy};
 use pylayer::target::{Arch, Target, parse_python};
+use pylayer::text;
 use pylayer::venv;
 
 #[derive(Debug, Clone, Args)]
@@ -65,6 +68,23 @@ pub struct InputArgs {
     /// Use no index at all: only --find-links.
     #[arg(long)]
     pub no_index: bool,
+    /// Never build from source: wheels only [default: pylayer.toml's no-build]
+    #[arg(long)]
+    pub no_build: bool,
+    /// Never build these packages from source, as pip spells it: `:all:`, `:none:` or
+    /// comma-separated names (repeatable) [pylayer.toml's only-binary and a requirements
+    /// file's apply first]
+    #[arg(long, value_name = "NAMES")]
+    pub only_binary: Vec<String>,
+    /// Build these packages from their source distribution even when a wheel exists:
+    /// `:all:`, `:none:` or comma-separated names (repeatable) [pylayer.toml's no-binary and
+    /// a requirements file's apply first]
+    #[arg(long, value_name = "NAMES")]
+    pub no_binary: Vec<String>,
+    /// Build the project itself (the directory of its pyproject.toml: the one given with -r,
+    /// else pylayer.toml's, else the working directory's) into the layer as a package.
+    #[arg(long)]
+    pub include_project: bool,
     /// Accept pre-releases for every package.
     #[arg(long)]
     pub pre: bool,
@@ -156,21 +176,24 @@ impl InputArgs {
             apply_env_adjustments(c, &mut reqs)?;
         }
         let mut venv_python = None;
+        let mut venv_local = Vec::new();
         if let Some(dir) = &self.from_venv {
             venv_python = venv::python_version(dir);
-            let pins = venv_requirements(dir)?;
+            let (pins, local) = venv_requirements(dir)?;
+            venv_local = local;
             requirements::add_cli_requirements(&mut reqs, &pins)
                 .map_err(|e| Failure::usage(pylayer::text::shown(&e.to_string())))?;
         }
-        if reqs.requirements.is_empty() {
+        let project_root = self.project_root(config.as_ref(), &project);
+        let local =
+            self.local_projects(config.as_ref(), &project, &reqs, &venv_local, &project_root)?;
+        if reqs.requirements.is_empty() && local.is_empty() {
             return Err(Failure::usage(
                 "nothing to install: give requirements with -r requirements.txt, as arguments \
                  (`pylayer lock requests`), with --from-venv DIR, or in pylayer.toml",
             ));
         }
-        if reqs.only_binary.iter().any(|v| v == ":none:") {
-            output::warn("--only-binary :none: is ignored: pylayer installs wheels only");
-        }
+        let build = self.build_policy(config.as_ref(), &reqs)?;
         let indexes = if self.no_index || reqs.no_index {
             Vec::new()
         } else {
@@ -183,8 +206,9 @@ impl InputArgs {
                 std::path::absolute(f).map_or(f.to_string(), |p| p.display().to_string())
             }
         };
+        // The flags, else pylayer.toml's, then the requirements files': the same directories
+        // named either way are the same inputs (order counts for `first-index`).
         let mut find_links: Vec<String> = self.find_links.iter().map(|f| absolute(f)).collect();
-        find_links.extend(reqs.find_links.iter().cloned());
         if let (Some(c), true) = (&config, self.find_links.is_empty()) {
             find_links.extend(c.find_links.iter().map(|f| {
                 if f.contains("://") {
@@ -193,6 +217,11 @@ impl InputArgs {
                     absolute(&c.path(Path::new(f)).display().to_string())
                 }
             }));
+        }
+        for f in &reqs.find_links {
+            if !find_links.contains(f) {
+                find_links.push(f.clone());
+            }
         }
         if indexes.is_empty() && find_links.is_empty() {
             return Err(Failure::usage(
@@ -211,6 +240,7 @@ impl InputArgs {
             },
             reqs,
             pre,
+            build,
             lock_path: self
                 .lock_path
                 .clone()
@@ -220,6 +250,8 @@ impl InputArgs {
                 (None, Some(c)) => c.sibling_locks(),
                 _ => Vec::new(),
             },
+            project_root,
+            local,
             config,
             from_venv: self.from_venv.is_some(),
         })
@@ -227,6 +259,136 @@ impl InputArgs {
 }
 
 impl InputArgs {
+    /// The directory local paths are recorded against: pylayer.toml's, else that of the
+    /// pyproject.toml given with -r when the project itself is included, else the working
+    /// directory.
+    fn project_root(&self, config: Option<&Config>, project_files: &[PathBuf]) -> PathBuf {
+        let dir = |p: &Path| {
+            let d = p.parent().unwrap_or(Path::new(""));
+            if d.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                d.to_path_buf()
+            }
+        };
+        let pyproject = project_files
+            .iter()
+            .find(|p| project_files::kind_of(p) == Some(project_files::ProjectFileKind::PyProject));
+        let root = match (config, pyproject) {
+            (Some(c), _) => dir(&c.file),
+            (None, Some(p)) => dir(p),
+            (None, None) => PathBuf::from("."),
+        };
+        pylayer::fsutil::real_or_absolute(&root)
+    }
+
+    /// Every local project, checked and hashed: from requirements, pylayer.toml's `local`,
+    /// a pyproject.toml's `[tool.pylayer] local`, `--include-project` and the venv.
+    fn local_projects(
+        &self,
+        config: Option<&Config>,
+        project_files: &[PathBuf],
+        reqs: &RequirementsInput,
+        venv_local: &[(String, PathBuf)],
+        root: &Path,
+    ) -> Result<Vec<LocalProject>, Failure> {
+        let mut out: Vec<LocalProject> = Vec::new();
+        let mut add = |p: LocalProject| {
+            if !out.iter().any(|o| o.path == p.path) {
+                out.push(p);
+            }
+        };
+        let open = |path: &Path, origin: &str| {
+            LocalProject::open(path, root, origin).map_err(|e| Failure::usage(text::shown(&e)))
+        };
+        for l in &reqs.local {
+            if l.editable {
+                output::note(&format!(
+                    "{}: `-e {}`: a layer has no editable installs; the project is built \
+                     into a wheel like any other package",
+                    l.location(),
+                    l.path.display()
+                ));
+            }
+            let mut p = open(&l.path, &l.location())?;
+            p.name = l.name.clone();
+            p.extras = l.extras.clone();
+            p.marker = l.marker.clone();
+            add(p);
+        }
+        if let Some(c) = config {
+            for dir in &c.local {
+                add(open(
+                    &c.path(dir),
+                    &format!("{} (local)", c.file.display()),
+                )?);
+            }
+        }
+        for file in project_files.iter().filter(|p| {
+            project_files::kind_of(p) == Some(project_files::ProjectFileKind::PyProject)
+        }) {
+            let dirs = project_files::tool_pylayer_local(file)
+                .map_err(|e| Failure::usage(text::shown(&e.to_string())))?;
+            for dir in dirs {
+                add(open(
+                    &dir,
+                    &format!("{} [tool.pylayer] local", file.display()),
+                )?);
+            }
+        }
+        if self.include_project {
+            let dir = project_files
+                .iter()
+                .find(|p| {
+                    project_files::kind_of(p) == Some(project_files::ProjectFileKind::PyProject)
+                })
+                .map(|p| p.parent().unwrap_or(Path::new("")).to_path_buf())
+                .or_else(|| config.map(|c| c.dir.clone()))
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or_else(|| PathBuf::from("."));
+            add(open(&dir, "--include-project")?);
+        }
+        for (name, dir) in venv_local {
+            let mut p = open(dir, &format!("--from-venv: editable install of {name}"))?;
+            p.name = Some(name.clone());
+            add(p);
+        }
+        Ok(out)
+    }
+
+    /// `--no-build`, `--only-binary` and `--no-binary`: pylayer.toml's first, then the
+    /// requirements files', then the flags, applied in that order with pip's rules, so a
+    /// flag wins for the packages it names (and `:all:`/`:none:` for every package).
+    fn build_policy(
+        &self,
+        config: Option<&Config>,
+        reqs: &RequirementsInput,
+    ) -> Result<BuildPolicy, Failure> {
+        use BinaryOption::{NoBinary, OnlyBinary};
+        let mut options = Vec::new();
+        let mut no_build = false;
+        if let Some(c) = config {
+            no_build = c.no_build.unwrap_or(false);
+            options.extend(c.only_binary.iter().cloned().map(OnlyBinary));
+            options.extend(c.no_binary.iter().cloned().map(NoBinary));
+            BuildPolicy::from_pip(no_build, &options).map_err(|e| {
+                Failure::usage(format!(
+                    "{}: {e}\n  fix only-binary / no-binary in {}",
+                    c.file.display(),
+                    c.file.display()
+                ))
+            })?;
+        }
+        options.extend(reqs.only_binary.iter().cloned().map(OnlyBinary));
+        options.extend(reqs.no_binary.iter().cloned().map(NoBinary));
+        let mut flags: Vec<BinaryOption> = Vec::new();
+        flags.extend(self.only_binary.iter().cloned().map(OnlyBinary));
+        flags.extend(self.no_binary.iter().cloned().map(NoBinary));
+        BuildPolicy::from_pip(false, &flags).map_err(Failure::usage)?;
+        options.extend(flags);
+        BuildPolicy::from_pip(no_build || self.no_build, &options).map_err(Failure::usage)
+    }
+
     /// The indexes, in order. Primary: `--index-url` > a requirements file's `--index-url`
     /// (pip reads a requirements file's options as command-line options) >
     /// `PYLAYER_INDEX_URL` > `PIP_INDEX_URL` > pylayer.toml > the public index. Extra indexes:
@@ -341,22 +503,36 @@ fn split_urls(v: &str) -> Vec<String> {
     v.split_whitespace().map(str::to_string).collect()
 }
 
-/// `name==version` for every distribution a venv holds, except installer tooling; editable
-/// and local installs cannot be packaged and are named in a warning.
-fn venv_requirements(dir: &Path) -> Result<Vec<String>, Failure> {
+/// A venv's editable installs of local directories: (distribution name, directory).
+type EditableDirs = Vec<(String, PathBuf)>;
+
+/// `name==version` for every distribution a venv holds, except installer tooling, and the
+/// editable installs of local directories (built as local projects, by name).
+fn venv_requirements(dir: &Path) -> Result<(Vec<String>, EditableDirs), Failure> {
     let sites = venv::site_packages(dir).map_err(|e| Failure::usage(format!("{e:#}")))?;
     let dists = venv::installed(&sites)?;
     let mut pins = Vec::new();
+    let mut local = Vec::new();
     for d in &dists {
         if venv::is_tooling(&d.name) {
             continue;
         }
         if let Some(path) = &d.editable {
-            output::warn(&format!(
-                "{} {} is an editable install of {path}: it cannot go into a layer; \
-                 build it as a wheel (pip wheel {path}) and add it with --find-links",
-                d.name, d.version
-            ));
+            let project = Path::new(path);
+            if project.is_dir() {
+                output::note(&format!(
+                    "{} {} is an editable install of {path}: a layer has no editable installs; \
+                     the project is built into a wheel like any other package",
+                    d.name, d.version
+                ));
+                local.push((d.name.clone(), project.to_path_buf()));
+            } else {
+                output::warn(&format!(
+                    "{} {} is an editable install of {path}, which is not a directory here: it \
+                     is left out; name the project's directory in requirements.txt (`./path`)",
+                    d.name, d.version
+                ));
+            }
             continue;
         }
         if let Some(url) = d.direct_url.as_deref().filter(|u| u.starts_with("file:")) {
@@ -367,13 +543,13 @@ fn venv_requirements(dir: &Path) -> Result<Vec<String>, Failure> {
         }
         pins.push(format!("{}=={}", d.name, d.version));
     }
-    if pins.is_empty() {
+    if pins.is_empty() && local.is_empty() {
         return Err(Failure::usage(format!(
             "{} has nothing installed besides pip and setuptools",
             dir.display()
         )));
     }
-    Ok(pins)
+    Ok((pins, local))
 }
 
 /// Direct-reference URLs that carry credentials (`name @ https://user:token@host/x.whl`): their

@@ -10,7 +10,8 @@ use pylayer::inspect;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The layer: a zip file, or a directory laid out like one (`python/…`).
+    /// The layer: a zip file, a directory laid out like one (`python/…`), or a published
+    /// version's ARN (`arn:aws:lambda:REGION:ACCOUNT:layer:NAME:N`, downloaded into the cache).
     pub layer: PathBuf,
     #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
@@ -21,10 +22,15 @@ pub struct InspectArgs {
     /// site-packages; `!` keeps) (repeatable)
     #[arg(long, value_name = "GLOB", allow_hyphen_values = true)]
     pub slim_pattern: Vec<String>,
+    #[command(flatten)]
+    pub aws: shared::LayerAwsArgs,
 }
 
 pub fn run(args: InspectArgs) -> Result<(), Failure> {
-    shared::require_layer(&args.layer)?;
+    let published = shared::published_input(&args.layer, &args.aws)?;
+    if published.is_none() {
+        shared::require_layer(&args.layer)?;
+    }
     // A directory is packed into a temporary zip, so one reader serves both; its zipped
     // sizes are then what a fast deflate would give.
     let packed = if args.layer.is_dir() {
@@ -32,10 +38,14 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
     } else {
         None
     };
-    let zip_path = packed.as_ref().map_or(args.layer.as_path(), |t| t.path());
+    let zip_path = match (&packed, &published) {
+        (Some(t), _) => t.path(),
+        (None, Some(p)) => p.path.as_path(),
+        (None, None) => args.layer.as_path(),
+    };
     let (mut layer, mut report) = inspect::inspect_with(zip_path, &args.slim_pattern)
         .map_err(|e| Failure::usage(format!("{e:#}")))?;
-    if packed.is_some() {
+    if packed.is_some() || published.is_some() {
         layer.path = args.layer.clone();
         report.zip = args.layer.display().to_string();
     }

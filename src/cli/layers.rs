@@ -1,5 +1,6 @@
 //! `pylayer layers list [NAME]` and `pylayer layers prune [NAME] --keep N`, over the
-//! project's layers (one per target), in each region asked.
+//! project's layers (one per target), in each region asked; `pylayer layers audit`, every
+//! function of a region with the layers it uses.
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -59,6 +60,31 @@ pub enum LayersCommand {
         #[arg(long, value_name = "TEMPLATE")]
         layer_name: Option<String>,
     },
+    /// Every function in the region with the layers it uses: layers built for another Python
+    /// or architecture than the function's, their check errors, deprecated runtimes. Exits
+    /// 1 when something is found.
+    Audit {
+        /// Audit only this function (repeatable) [default: every function in the region]
+        #[arg(long, value_name = "NAME")]
+        function: Vec<String>,
+        /// Compare runtime deprecation dates with this date instead of today (YYYY-MM-DD, UTC):
+        /// what will be deprecated by then.
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+        /// Where vulnerability records come from [default: pylayer.toml's [audit] service, else pypi]
+        #[arg(long, value_enum, value_name = "SERVICE")]
+        vulnerability_service: Option<pylayer::audit::Service>,
+        /// Base URL of the vulnerability service (a mirror) [default: pylayer.toml's [audit]
+        /// url, else the service's public API]
+        #[arg(long, value_name = "URL")]
+        vulnerability_url: Option<String>,
+        /// Answer vulnerability lookups from the cache only; distributions not cached are named.
+        #[arg(long)]
+        offline: bool,
+        /// Do not look up known vulnerabilities of the layers' distributions.
+        #[arg(long, conflicts_with_all = ["vulnerability_service", "vulnerability_url", "offline"])]
+        no_vulnerabilities: bool,
+    },
 }
 
 /// What `prune` did (or would do) to one layer in one region: `--json` prints `{"layer",
@@ -93,6 +119,9 @@ struct Listed {
 
 pub fn run(args: LayersArgs) -> Result<(), Failure> {
     let config = shared::load_config_for(args.config.as_deref(), args.env.as_deref())?;
+    if let LayersCommand::Audit { .. } = &args.command {
+        return audit(&args, config.as_ref());
+    }
     let target = AwsTarget {
         profile: args.aws.profile(config.as_ref()),
         region: None,
@@ -110,6 +139,7 @@ pub fn run(args: LayersArgs) -> Result<(), Failure> {
         LayersCommand::Prune {
             name, layer_name, ..
         } => (name.clone(), true, layer_name.clone()),
+        LayersCommand::Audit { .. } => unreachable!("handled above"),
     };
     if let LayersCommand::Prune { keep: 0, .. } = args.command {
         return Err(Failure::usage(
@@ -159,6 +189,7 @@ pub fn run(args: LayersArgs) -> Result<(), Failure> {
                     layer: layer.clone(),
                     version: v,
                 })),
+                LayersCommand::Audit { .. } => {}
                 LayersCommand::Prune { keep, dry_run, .. } => {
                     let doomed: Vec<i64> =
                         to_prune(&list, *keep).iter().map(|v| v.version).collect();
@@ -216,6 +247,7 @@ pub fn run(args: LayersArgs) -> Result<(), Failure> {
             json(serde_json::json!({ "layer": name, "dry_run": dry_run, "results": pruned }))?
         }
         LayersCommand::Prune { dry_run, .. } => print_prune(&pruned, dry_run, regions.len() > 1),
+        LayersCommand::Audit { .. } => {}
     }
     Ok(())
 }
@@ -267,6 +299,139 @@ fn print_prune(outcomes: &[PruneOutcome], dry_run: bool, several: bool) {
         }
         if o.deleted.is_empty() {
             println!("{layer}: nothing to prune{at}");
+        }
+    }
+}
+
+/// `layers audit`: each region asked (else the default one), every function in it.
+fn audit(args: &LayersArgs, config: Option<&pylayer::config::Config>) -> Result<(), Failure> {
+    use pylayer::aws::audit::{audit_region, today_utc, valid_date};
+    let LayersCommand::Audit {
+        function: only,
+        as_of,
+        vulnerability_service,
+        vulnerability_url,
+        offline,
+        no_vulnerabilities,
+    } = &args.command
+    else {
+        return Ok(());
+    };
+    let today = match as_of.as_deref() {
+        Some(d) if valid_date(d) => d.to_string(),
+        Some(d) => {
+            return Err(Failure::usage(format!(
+                "--as-of {}: not a date; give it as YYYY-MM-DD (e.g. --as-of 2027-06-30)",
+                pylayer::text::shown(d)
+            )));
+        }
+        None => today_utc(),
+    };
+    let target = AwsTarget {
+        profile: args.aws.profile(config),
+        region: None,
+    };
+    let mut regions = args.aws.regions(config);
+    if args.aws.region.is_empty() {
+        regions.truncate(1);
+    }
+    let cache = pylayer::cache::CacheDir::resolve(None);
+    // Known vulnerabilities as `pylayer audit` looks them up ([audit] of pylayer.toml).
+    let vulnerabilities = (!no_vulnerabilities).then(|| {
+        let audit_config = config.map(|c| c.audit.clone()).unwrap_or_default();
+        let service = vulnerability_service
+            .or(audit_config.service)
+            .unwrap_or_default();
+        let mut settings = pylayer::audit::AuditSettings::new(service, cache.clone());
+        settings.url = vulnerability_url.clone().or(audit_config.url);
+        settings.offline = *offline;
+        settings.ignore = audit_config.ignore;
+        settings
+    });
+    let http = pylayer::http::client()?;
+    let rt = runtime()?;
+    let mut results = Vec::new();
+    for region in &regions {
+        let r = rt
+            .block_on(audit_region(
+                &target,
+                region.as_deref(),
+                &cache,
+                &http,
+                &today,
+                only,
+                vulnerabilities.as_ref(),
+            ))
+            .map_err(Failure::failed)?;
+        results.push(r);
+    }
+    let errors: usize = results.iter().map(|r| r.errors()).sum();
+    if args.json {
+        let v = serde_json::json!({ "as_of": today, "results": results });
+        let text = serde_json::to_string_pretty(&v).map_err(|e| Failure::failed(e.to_string()))?;
+        println!("{text}");
+    } else {
+        print_audit(&results);
+    }
+    for r in &results {
+        for u in &r.vulnerabilities_unchecked {
+            super::output::warn(&format!(
+                "{}: not checked for known vulnerabilities ({u})",
+                r.region
+            ));
+        }
+    }
+    if errors > 0 {
+        let functions: usize = results
+            .iter()
+            .flat_map(|r| &r.functions)
+            .filter(|f| f.findings.iter().any(|x| x.severity == "error"))
+            .count();
+        return Err(Failure::failed(format!(
+            "{errors} finding(s) in {functions} function(s): rebuild the layers named for each function's runtime and architecture (`pylayer build --python 3.X --arch ARCH`, `pylayer publish`, `pylayer attach --function NAME`)"
+        )));
+    }
+    Ok(())
+}
+
+fn print_audit(results: &[pylayer::aws::audit::RegionAudit]) {
+    for r in results {
+        println!(
+            "{}: {} function(s) audited, {} skipped (deprecations as of {})",
+            r.region,
+            r.functions.len(),
+            r.skipped.len(),
+            r.as_of
+        );
+        for f in &r.functions {
+            let arch = f.function.architectures.join(",");
+            let runtime = f.function.runtime.as_deref().unwrap_or("-");
+            if f.findings.is_empty() {
+                println!(
+                    "  {:<28} {runtime:<11} {arch:<7} ok ({} layer(s))",
+                    f.function.name,
+                    f.function.layers.len()
+                );
+                continue;
+            }
+            println!("  {:<28} {runtime:<11} {arch}", f.function.name);
+            for x in &f.findings {
+                let layer = x
+                    .layer
+                    .as_deref()
+                    .map(|l| format!(" [{}]", l.splitn(7, ':').nth(6).unwrap_or(l)))
+                    .unwrap_or_default();
+                println!("    {}[{}]{layer} {}", x.severity, x.code, x.message);
+                println!("      fix: {}", x.fix);
+            }
+        }
+        for s in &r.skipped {
+            println!(
+                "  {:<28} {:<11} skipped: {}",
+                s.name,
+                s.runtime.as_deref().unwrap_or("-"),
+                s.reason
+            );
         }
     }
 }

@@ -127,6 +127,7 @@ pub fn lock_settings(args: &InputArgs, inputs: &pylayer::inputs::Inputs) -> Lock
         upgrade_packages: args.upgrade_package.clone(),
         offline: args.offline,
         cache_dir: args.cache_dir.clone(),
+        build_interpreter: None,
     }
 }
 

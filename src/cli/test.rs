@@ -24,7 +24,8 @@ use pylayer::target::{Arch, Target};
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// The layer: a zip file, or a directory laid out like one (`python/…`).
+    /// The layer: a zip file, a directory laid out like one (`python/…`), or a published
+    /// version's ARN (`arn:aws:lambda:REGION:ACCOUNT:layer:NAME:N`, downloaded into the cache).
     pub layer: PathBuf,
     /// Import these modules instead of every top-level module (repeatable; dotted names work).
     #[arg(long = "import", value_name = "MOD")]
@@ -68,12 +69,23 @@ pub struct TestArgs {
     pub strict: bool,
     #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
+    #[command(flatten)]
+    pub aws: shared::LayerAwsArgs,
 }
 
 /// The layer's Python minor and architecture: the flags, else the manifest beside the zip,
 /// else what the file names say.
-fn target(args: &TestArgs, layer: &Layer) -> Result<(u8, Option<Arch>), Failure> {
-    let hint = target_hint::resolve(&args.layer, args.python, args.arch).map_err(Failure::usage)?;
+fn target(
+    args: &TestArgs,
+    layer: &Layer,
+    published: Option<&shared::PublishedInput>,
+) -> Result<(u8, Option<Arch>), Failure> {
+    let mut hint =
+        target_hint::resolve(&args.layer, args.python, args.arch).map_err(Failure::usage)?;
+    if let Some(p) = published {
+        hint.minor = hint.minor.or(p.python);
+        hint.arch = hint.arch.or(p.arch);
+    }
     let minor = match (hint.minor, layer.python_hint) {
         (Some(m), hint) => {
             if let Some(h) = hint
@@ -170,7 +182,10 @@ fn bytecode_summary(results: &[ImportResult]) -> String {
 }
 
 pub fn run(args: TestArgs) -> Result<(), Failure> {
-    shared::require_layer(&args.layer)?;
+    let published = shared::published_input(&args.layer, &args.aws)?;
+    if published.is_none() {
+        shared::require_layer(&args.layer)?;
+    }
     // Ctrl-C from here on removes the temporaries registered below before exiting.
     pylayer::cleanup::install_interrupt_handler();
     // A directory is packed into a temporary zip, so one reader serves both.
@@ -182,9 +197,13 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     let _packed_registered = packed
         .as_ref()
         .map(|t| pylayer::cleanup::register(t.path()));
-    let zip_path = packed.as_ref().map_or(args.layer.as_path(), |t| t.path());
+    let zip_path = match (&packed, &published) {
+        (Some(t), _) => t.path(),
+        (None, Some(p)) => p.path.as_path(),
+        (None, None) => args.layer.as_path(),
+    };
     let layer = Layer::read(zip_path).map_err(|e| Failure::usage(format!("{e:#}")))?;
-    let (minor, arch) = target(&args, &layer)?;
+    let (minor, arch) = target(&args, &layer, published.as_ref())?;
     // The machine only matters when the layer has compiled code.
     let needed_arch = if layer.has_native { arch } else { None };
     let interp = match &args.interpreter {

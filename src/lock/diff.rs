@@ -34,6 +34,12 @@ pub enum LockChange {
         old_file: String,
         new_file: String,
     },
+    /// A local project whose sources changed (another source hash).
+    LocalSources {
+        target: String,
+        name: String,
+        path: String,
+    },
     /// The requirements, constraints or index options changed (the inputs digest differs),
     /// yet they resolve to the same pins: only the digest needs rewriting.
     InputsOnly,
@@ -73,6 +79,10 @@ impl fmt::Display for LockChange {
                     write!(f, "{target}: ~ {name} {old_version} -> {new_version}")
                 }
             }
+            LockChange::LocalSources { target, name, path } => write!(
+                f,
+                "{target}: ~ {name}: the sources of the local project {path} changed"
+            ),
             LockChange::InputsOnly => write!(
                 f,
                 "the requirements, constraints or index options changed (same pins; the inputs digest differs)"
@@ -139,6 +149,18 @@ fn package_changes(target: &str, old: &[LockedPackage], new: &[LockedPackage]) -
                 version: o.version.clone(),
             }),
             (Some(o), Some(n))
+                if o.version == n.version
+                    && o.source_hash.is_some()
+                    && n.source_hash.is_some()
+                    && o.source_hash != n.source_hash =>
+            {
+                out.push(LockChange::LocalSources {
+                    target,
+                    name: name.clone(),
+                    path: n.url.clone(),
+                })
+            }
+            (Some(o), Some(n))
                 if o.version != n.version || o.filename != n.filename || o.sha256 != n.sha256 =>
             {
                 out.push(LockChange::Changed {
@@ -170,6 +192,7 @@ mod tests {
             sha256: format!("{name}{version}"),
             size: 1,
             metadata_sha256: None,
+            source_hash: None,
             dependencies: vec![],
         }
     }

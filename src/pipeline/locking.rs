@@ -31,6 +31,8 @@ pub struct LockSettings {
     /// Other environments' locks, by environment name: their pins are preferred where this
     /// lock has none, and where this environment ends up at another version, it is said.
     pub sibling_locks: Vec<(String, PathBuf)>,
+    /// The interpreter that runs build backends (`--python-interpreter`); `None` discovers one.
+    pub build_interpreter: Option<PathBuf>,
 }
 
 /// What `ensure_lock` did.
@@ -102,10 +104,22 @@ pub fn ensure_lock(
     let cache = CacheDir::resolve(args.cache_dir.as_deref());
     let client = Arc::new(IndexClient::new(
         http,
-        cache,
+        cache.clone(),
         inputs.index.clone(),
         args.offline,
     ));
+    let local = if inputs.local.is_empty() {
+        super::local::LocalBuilt::default()
+    } else {
+        let ctx = super::local::context(
+            rt,
+            inputs,
+            client.clone(),
+            cache.clone(),
+            args.build_interpreter.clone(),
+        );
+        super::local::build_for_resolution(inputs, &ctx, on_event)?
+    };
     // Targets of the existing lock not asked for this time stay in it when the inputs are
     // unchanged; they are resolved again with the others (keeping their pins where they
     // fit), so every target of the lock is aligned, not only those asked for.
@@ -138,12 +152,18 @@ pub fn ensure_lock(
             super::environments::preferences(&siblings, target, &mut preferences, &upgrade_names);
         }
         let input = ResolveInput {
-            requirements: inputs.reqs.requirements.clone(),
+            requirements: inputs
+                .reqs
+                .requirements
+                .iter()
+                .chain(&local.requirements)
+                .cloned()
+                .collect(),
             constraints: inputs.reqs.constraints.clone(),
             pre: inputs.pre,
             preferences,
             across: HashMap::new(),
-            build: resolve::BuildPolicy::default(),
+            build: inputs.build.clone(),
         };
         jobs.push((*target, input));
     }
@@ -204,7 +224,19 @@ pub fn ensure_lock(
                         note(h, elsewhere)
                     })
                     .collect();
-                let packages = rt.block_on(locked_packages(&client, resolution.pins))?;
+                let mut packages = rt.block_on(locked_packages(&client, resolution.pins))?;
+                for p in &mut packages {
+                    // A local project: by its directory from the project root and the hash
+                    // of its sources, never where its wheel was built.
+                    if local.record(p) {
+                        continue;
+                    }
+                    // A wheel of a --find-links directory: by its path from the project root,
+                    // so the lock does not change when the project moves.
+                    if p.url.starts_with("file:") {
+                        p.url = inputs.recorded_location(&p.url);
+                    }
+                }
                 new_targets.push(LockedTarget {
                     python: target.python_version(),
                     arch: target.arch.lambda_name().to_string(),
@@ -316,6 +348,7 @@ async fn locked_packages(
                 size,
                 dependencies: pin.dependencies.iter().map(ToString::to_string).collect(),
                 metadata_sha256,
+                source_hash: None,
             })
         }
     }))

@@ -80,6 +80,7 @@ mod tests {
             size: 0,
             dependencies: deps.iter().map(|d| d.to_string()).collect(),
             metadata_sha256: None,
+            source_hash: None,
         }
     }
 

@@ -83,6 +83,7 @@ pub fn wheel(
         size: bytes.len() as u64,
         dependencies: vec![],
         metadata_sha256: None,
+        source_hash: None,
     };
     (pkg, path)
 }

@@ -606,3 +606,26 @@ fn poetry_requirement(
     }
     src.parse_requirement(&text, dep.pos).map(Some)
 }
+
+/// `[tool.pylayer] local = ["../shared-lib"]`: the local projects a pyproject.toml asks to
+/// build into the layer, joined to its directory.
+pub(super) fn tool_pylayer_local(path: &Path) -> Result<Vec<std::path::PathBuf>, ProjectFileError> {
+    let text = read_text(path)?;
+    let src = Src::new(path, &text, HINT);
+    let root = src.parse_toml(SYNTAX_HINT)?;
+    let Some(tool) = src.opt_table(&root, "tool", "[tool]")? else {
+        return Ok(Vec::new());
+    };
+    let Some(pylayer) = src.opt_table(tool, "pylayer", "[tool.pylayer]")? else {
+        return Ok(Vec::new());
+    };
+    let Some(item) = pylayer.get("local") else {
+        return Ok(Vec::new());
+    };
+    let dir = path.parent().unwrap_or(Path::new(""));
+    Ok(src
+        .strings(item, "[tool.pylayer].local")?
+        .into_iter()
+        .map(|(p, _)| dir.join(p))
+        .collect())
+}

@@ -51,9 +51,9 @@ pub enum RequirementsError {
     },
     /// `-e` / `--editable`.
     #[error(
-        "{file}:{line}: editable install `{target}`: pylayer packages released wheels; editable \
-         installs cannot go into a layer — install the project as a wheel or list its \
-         dependencies"
+        "{file}:{line}: editable install `{target}`: editable installs cannot go into a layer, \
+         and pylayer builds only local directories (`-e ./path`); check out the repository and \
+         name its directory, or require the package by name and version"
     )]
     Editable {
         file: PathBuf,
@@ -148,7 +148,7 @@ pub enum RequirementsError {
     #[error(
         "{file}:{line}: unknown option `{option}`; requirements files may use -r, -c, \
          -i/--index-url, --extra-index-url, -f/--find-links, --no-index, --pre, --only-binary, \
-         --prefer-binary, --trusted-host, --require-hashes, and --hash after a requirement"
+         --no-binary, --prefer-binary, --trusted-host, --require-hashes, and --hash after a requirement"
     )]
     UnknownOption {
         file: PathBuf,
@@ -182,16 +182,33 @@ pub enum RequirementsError {
     /// A quote in the options part of a line is not closed.
     #[error("{file}:{line}: unterminated quote in options; close the quote")]
     UnterminatedQuote { file: PathBuf, line: usize },
-    /// `--no-binary`: pylayer never builds from source.
+    /// `--hash` after a local project directory: a directory has no archive hash to check.
     #[error(
-        "{file}:{line}: `--no-binary` asks for builds from source, but pylayer only installs \
-         wheels; remove the option"
+        "{file}:{line}: `--hash` after the local project `{path}`: a directory has no file hash \
+         to check (the lock records a hash of its sources); remove the --hash options"
     )]
-    NoBinary { file: PathBuf, line: usize },
+    LocalHash {
+        file: PathBuf,
+        line: usize,
+        path: String,
+    },
+    /// An `--only-binary`/`--no-binary` value that is not `:all:`, `:none:` or a name.
+    #[error(
+        "{file}:{line}: `{option} {value}`: `{name}` is not a package name; write `:all:`, \
+         `:none:` or package names separated by commas"
+    )]
+    BinaryOption {
+        file: PathBuf,
+        line: usize,
+        option: String,
+        value: String,
+        name: String,
+    },
     /// `--global-option`, `--config-settings` and friends configure sdist builds.
     #[error(
-        "{file}:{line}: `{option}` configures building source distributions, which pylayer never \
-         does (it installs only wheels); remove the option"
+        "{file}:{line}: `{option}` passes options to a build backend, which pylayer does not do \
+         (it builds source distributions with their backend's defaults, and only pure-Python \
+         ones); remove the option"
     )]
     BuildOption {
         file: PathBuf,

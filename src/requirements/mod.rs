@@ -58,9 +58,40 @@ pub struct RequirementsInput {
     pub pre: bool,
     /// `--only-binary` values split on `,` (`:all:`, `:none:` or package names).
     pub only_binary: Vec<String>,
+    /// `--no-binary` values split on `,`, in reading order (pip applies the two options in
+    /// the order given: see `resolve::BuildPolicy::from_pip`).
+    pub no_binary: Vec<String>,
+    /// Local project directories (`./pkg`, `name @ file:///dir`, `-e ./pkg`), in reading
+    /// order: built into wheels before resolution (`crate::local_project`).
+    pub local: Vec<LocalRequirement>,
     /// Every file read (top-level files and includes), in reading order, each once; their
     /// digests decide whether a lock must be redone.
     pub files: Vec<PathBuf>,
+}
+
+/// A local project directory named as a requirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalRequirement {
+    /// The directory, joined to the directory of the file that names it (or the working
+    /// directory on the command line); not checked yet.
+    pub path: PathBuf,
+    /// The name written before `@`, if any: the built wheel must have it.
+    pub name: Option<String>,
+    /// `[extras]` as written, possibly empty.
+    pub extras: String,
+    /// The marker after `;`, possibly empty.
+    pub marker: String,
+    /// Written as `-e PATH`: a layer has no editable installs, so it is built like the others.
+    pub editable: bool,
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl LocalRequirement {
+    /// `path:line`, for messages.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file.display(), self.line)
+    }
 }
 
 /// One requirement together with where it was written, so that later errors (resolution
@@ -146,6 +177,11 @@ pub fn add_cli_requirements(
             .strip_prefix("--editable")
             .or_else(|| text.strip_prefix("-e"))
         {
+            let target = target.trim_start_matches('=').trim();
+            if let Some(local) = local_directory(target, Path::new(""), &site, true)? {
+                input.local.push(local);
+                continue;
+            }
             return Err(RequirementsError::Editable {
                 file: site.path(),
                 line: site.line,
@@ -158,6 +194,10 @@ pub fn add_cli_requirements(
                 line: site.line,
                 text: text.to_string(),
             });
+        }
+        if let Some(local) = local_directory(text, Path::new(""), &site, false)? {
+            input.local.push(local);
+            continue;
         }
         let requirement = parse_requirement(text, Path::new(""), &site)?;
         input.requirements.push(SourcedRequirement {

@@ -81,6 +81,14 @@ impl Parser<'_> {
         let (args, options) = split_args_options(text);
         let options = parse_options(options, site)?;
         if let Some(editable) = options.iter().find(|o| o.opt == Opt::Editable) {
+            let base_dir = site.file.parent().unwrap_or(Path::new(""));
+            if let Some(mut local) = local_directory(&editable.value, base_dir, site, true)? {
+                if kind == LineKind::Requirement {
+                    local.editable = true;
+                    self.input.local.push(local);
+                }
+                return Ok(());
+            }
             return Err(RequirementsError::Editable {
                 file: site.path(),
                 line: site.line,
@@ -120,6 +128,20 @@ impl Parser<'_> {
             }
         }
         let base_dir = site.file.parent().unwrap_or(Path::new(""));
+        if let Some(local) = local_directory(args, base_dir, site, false)? {
+            if !hashes.is_empty() {
+                return Err(RequirementsError::LocalHash {
+                    file: site.path(),
+                    line: site.line,
+                    path: args.to_string(),
+                });
+            }
+            // A constraint on a local project constrains nothing pylayer resolves.
+            if kind == LineKind::Requirement {
+                self.input.local.push(local);
+            }
+            return Ok(());
+        }
         let requirement = parse_requirement(args, base_dir, site)?;
         if kind == LineKind::Constraint && !requirement.extras.is_empty() {
             return Err(RequirementsError::ConstraintExtras {
@@ -165,26 +187,12 @@ impl Parser<'_> {
             Opt::NoIndex => self.input.no_index = true,
             Opt::Pre => self.input.pre = true,
             Opt::OnlyBinary => {
-                self.input.only_binary.extend(
-                    value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|v| !v.is_empty())
-                        .map(str::to_string),
-                );
+                let names = binary_option_values(option, site)?;
+                self.input.only_binary.extend(names);
             }
             Opt::NoBinary => {
-                // `--no-binary :none:` excludes nothing, so it is harmless.
-                let excludes_something = value
-                    .split(',')
-                    .map(str::trim)
-                    .any(|v| !v.is_empty() && v != ":none:");
-                if excludes_something {
-                    return Err(RequirementsError::NoBinary {
-                        file: site.path(),
-                        line: site.line,
-                    });
-                }
+                let names = binary_option_values(option, site)?;
+                self.input.no_binary.extend(names);
             }
             // Accepted for compatibility; they change nothing for pylayer (it always prefers
             // wheels, uses its own TLS settings and always checks hashes in the lock).
@@ -228,6 +236,33 @@ impl Parser<'_> {
         }
         Ok(())
     }
+}
+
+/// The values of `--only-binary`/`--no-binary` split on `,`: `:all:`, `:none:` or package
+/// names (checked here, so a typo is reported at its line; unknown names are fine, as in pip).
+fn binary_option_values(
+    option: &OptionUse,
+    site: &Site<'_>,
+) -> Result<Vec<String>, RequirementsError> {
+    let mut out = Vec::new();
+    for v in option
+        .value
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        if v != ":all:" && v != ":none:" && v.parse::<uv_normalize::PackageName>().is_err() {
+            return Err(RequirementsError::BinaryOption {
+                file: site.path(),
+                line: site.line,
+                option: option.spelled.clone(),
+                value: option.value.clone(),
+                name: v.to_string(),
+            });
+        }
+        out.push(v.to_string());
+    }
+    Ok(out)
 }
 
 /// The identity of a file for cycle detection: canonical when it exists.

@@ -240,6 +240,69 @@ pub(super) fn parse_bare_url(
     }
 }
 
+/// A local project directory written as a requirement: `./pkg`, `../x[extra]`, `/abs`,
+/// `file:///dir`, `name @ file:///dir`, `name @ ./dir` (anything path-like that is not an
+/// archive). `None` for everything else, which `parse_requirement` handles.
+pub(super) fn local_directory(
+    text: &str,
+    base_dir: &Path,
+    site: &Site<'_>,
+    editable: bool,
+) -> Result<Option<LocalRequirement>, RequirementsError> {
+    let text = text.trim();
+    let to_path = |target: &str| -> Result<Option<PathBuf>, RequirementsError> {
+        match bare_url_scheme(target).as_deref() {
+            Some("file") => url::Url::parse(target)
+                .ok()
+                .and_then(|u| u.to_file_path().ok())
+                .map(Some)
+                .ok_or_else(|| RequirementsError::UnsupportedUrl {
+                    file: site.path(),
+                    line: site.line,
+                    url: target.to_string(),
+                }),
+            Some(_) => Ok(None),
+            None if looks_like_path(target) => Ok(Some(base_dir.join(target))),
+            None => Ok(None),
+        }
+    };
+    let (name, extras, target, marker) = if bare_url_scheme(text).is_some() {
+        let (url, marker) = split_url_marker(text);
+        (None, "", url, marker)
+    } else if let Some((name_and_extras, target)) = text
+        .split_once('@')
+        .filter(|(before, _)| !looks_like_path(before))
+    {
+        let (target, marker) = split_url_marker(target);
+        let (name, extras) = strip_extras(name_and_extras.trim());
+        (Some(name.trim().to_string()), extras, target, marker)
+    } else {
+        let (head, marker) = match text.split_once(';') {
+            Some((head, marker)) => (head.trim(), marker.trim()),
+            None => (text, ""),
+        };
+        let (path, extras) = strip_extras(head);
+        (None, extras, path, marker)
+    };
+    if is_archive(target)
+        || (name.is_none() && bare_url_scheme(target).is_none() && !looks_like_path(target))
+    {
+        return Ok(None);
+    }
+    let Some(path) = to_path(target)? else {
+        return Ok(None);
+    };
+    Ok(Some(LocalRequirement {
+        path,
+        name,
+        extras: extras.to_string(),
+        marker: marker.to_string(),
+        editable,
+        file: site.path(),
+        line: site.line,
+    }))
+}
+
 /// A local path: allowed only when it is an existing `.whl` file; returns the parsed wheel
 /// filename and the file's URL.
 pub(super) fn local_wheel(

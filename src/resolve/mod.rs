@@ -19,7 +19,7 @@ use crate::index::{DistFile, IndexClient};
 use crate::requirements::SourcedRequirement;
 use crate::target::Target;
 pub use across::{TargetResolution, resolve_targets};
-pub use build_policy::{BuildPolicy, PackageSet};
+pub use build_policy::{BinaryOption, BuildPolicy, PackageSet};
 pub use candidates::{Candidate, Candidates};
 pub use provider::Pkg;
 

@@ -68,6 +68,15 @@ def main() -> None:
         name, version = args
         out = lam.get_layer_version_policy(LayerName=name, VersionNumber=int(version))
         print(json.dumps(json.loads(out["Policy"])))
+    elif cmd == "delete-layer-content":
+        # The S3 object tests/aws/moto_server.py serves a layer version's bytes from.
+        name, version = args
+        boto3.client("s3").delete_object(Bucket="pylayer-moto-layer-content", Key=f"{name}/{version}.zip")
+        print("{}")
+    elif cmd == "replace-layer-content":
+        name, version, text = args
+        boto3.client("s3").put_object(Bucket="pylayer-moto-layer-content", Key=f"{name}/{version}.zip", Body=text.encode(), ACL="public-read")
+        print("{}")
     elif cmd == "create-bucket":
         boto3.client("s3").create_bucket(Bucket=args[0])
         print("{}")

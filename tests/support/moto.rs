@@ -15,7 +15,18 @@ pub struct Moto {
 }
 
 impl Moto {
+    /// moto as it is: a layer version's Content.Location is `s3://`, which nothing reads.
     pub fn start(extra_env: &[(&str, &str)]) -> Moto {
+        Moto::launch(false, extra_env)
+    }
+
+    /// moto whose GetLayerVersion answers an HTTP Content.Location of the version's bytes,
+    /// as Lambda's pre-signed URL is (tests/aws/moto_server.py says how).
+    pub fn start_serving_layers() -> Moto {
+        Moto::launch(true, &[])
+    }
+
+    fn launch(serve_layers: bool, extra_env: &[(&str, &str)]) -> Moto {
         // A port is picked by binding and releasing it, so another test's server can take it
         // in between: a server counts as ours only when our child process holds the socket
         // listening on it; otherwise another port is tried.
@@ -26,16 +37,14 @@ impl Moto {
                 .unwrap()
                 .port();
             let mut cmd = Command::new("python3");
-            cmd.args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            if serve_layers {
+                cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aws/moto_server.py"));
+            } else {
+                cmd.args(["-m", "moto.server"]);
+            }
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
             for (k, v) in extra_env {
                 cmd.env(k, v);
             }
