@@ -560,8 +560,6 @@ fn bad_input_exits_2() {
         "{}",
         describe_output(&out)
     );
-    let out = fx.audit(&["arn:aws:lambda:eu-west-1:123456789012:layer:x:1"]);
-    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
 }
 
 #[test]
@@ -672,4 +670,49 @@ fn env_audits_its_own_lock() {
     let (code, v) = fx.audit_json(&["--env", "prod"]);
     assert_eq!(code, 1, "{v:#}");
     assert_eq!(v["findings"][0]["id"], "PYSEC-2018-28");
+}
+
+/// A published layer version by ARN (moto serving its bytes): downloaded into the cache and
+/// audited as the layer it is, its compatible runtime the target of upgrade advice.
+#[cfg(feature = "aws")]
+#[test]
+fn audits_a_published_version_by_arn() {
+    let moto = support::moto::Moto::start_serving_layers();
+    let fx = fixture();
+    let out = run(fx.env.cmd().args([
+        "build",
+        "requests==2.19.0",
+        "six",
+        "--index-url",
+        &fx.index.url,
+        "--python",
+        "3.11",
+        "--name",
+        "pub",
+        "--compile-bytecode=none",
+    ]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let mut cmd = fx.env.cmd();
+    moto.env(&mut cmd);
+    let out = run(cmd.args(["publish", "dist/pub-py3.11-x86_64.zip", "--json"]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let published: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let arn = published["layers"][0]["regions"][0]["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut cmd = fx.env.cmd();
+    moto.env(&mut cmd);
+    let out = run(cmd.args([
+        "audit",
+        &arn,
+        "--vulnerability-url",
+        &fx.index.base,
+        "--index-url",
+        &fx.index.url,
+        "--json",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_requests_finding(&v, "pypi");
 }
