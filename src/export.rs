@@ -178,6 +178,7 @@ mod tests {
             dependencies: Vec::new(),
             metadata_sha256: None,
             source_hash: None,
+            built_from_source: false,
         }
     }
 

@@ -823,6 +823,7 @@ mod tests {
             dependencies: vec![],
             metadata_sha256: None,
             source_hash: None,
+            built_from_source: false,
         }
     }
 

@@ -83,6 +83,10 @@ pub struct LockedPackage {
     /// rebuilds it from there (the wheel of an unchanged source comes from the cache).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_hash: Option<String>,
+    /// The file is a source distribution (its URL and sha256 above), built into a pure
+    /// wheel at fetch time (cached per machine). Absent in older locks: wheels.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub built_from_source: bool,
 }
 
 impl LockedTarget {

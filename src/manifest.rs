@@ -160,6 +160,10 @@ pub struct ManifestPackage {
     pub sha256: String,
     pub unzipped_bytes: u64,
     pub zipped_bytes: u64,
+    /// Built here from its source distribution (the release has no wheel for the target);
+    /// `filename` and `sha256` are those of the wheel built.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub built_from_source: bool,
 }
 
 /// Where the manifest of a zip lives: beside it, same stem, `.json`.
@@ -192,6 +196,7 @@ pub fn build_manifest(
                     .unwrap_or_default(),
                 unzipped_bytes: p.unzipped_bytes,
                 zipped_bytes: p.zipped_bytes,
+                built_from_source: lp.is_some_and(|l| l.built_from_source),
             }
         })
         .collect();
@@ -453,6 +458,7 @@ mod tests {
                 dependencies: vec![],
                 metadata_sha256: None,
                 source_hash: None,
+                built_from_source: false,
             })
             .collect()
     }

@@ -252,7 +252,7 @@ pub fn build(
             .map(|p| {
                 fetched
                     .get(p.sha256.as_str())
-                    .map(|path| (p.clone(), path.clone()))
+                    .map(|f| (f.pkg.clone().unwrap_or_else(|| p.clone()), f.path.clone()))
                     .ok_or_else(|| {
                         Error::Failed(format!("internal: {} was not fetched", p.filename))
                     })
@@ -297,7 +297,7 @@ fn fetch_all(
     settings: &BuildSettings,
     selected: &[(Target, Vec<LockedPackage>)],
     on_event: &dyn Fn(Event),
-) -> Result<HashMap<String, PathBuf>, Error> {
+) -> Result<HashMap<String, Fetched>, Error> {
     let mut all: Vec<LockedPackage> = selected.iter().flat_map(|(_, p)| p.clone()).collect();
     all.sort_by(|a, b| a.sha256.cmp(&b.sha256));
     all.dedup_by(|a, b| a.sha256 == b.sha256);
@@ -329,12 +329,72 @@ fn fetch_all(
     let paths = rt.block_on(fetch::fetch_wheels(&http, &cache, &all, &opts, &forward));
     on_event(Event::FetchFinished);
     let paths = paths?;
-    Ok(all
-        .into_iter()
-        .map(|p| p.sha256)
-        .zip(paths)
-        .chain(local)
-        .collect())
+    let mut fetched: HashMap<String, Fetched> = HashMap::new();
+    let mut context: Option<crate::source_build::BuildContext> = None;
+    for (p, path) in all.into_iter().zip(paths) {
+        if !p.built_from_source {
+            fetched.insert(p.sha256.clone(), Fetched { pkg: None, path });
+            continue;
+        }
+        let ctx = context.get_or_insert_with(|| crate::source_build::BuildContext {
+            client: std::sync::Arc::new(crate::index::IndexClient::new(
+                http.clone(),
+                cache.clone(),
+                inputs.index.clone(),
+                settings.lock.offline,
+            )),
+            handle: rt.handle().clone(),
+            cache: cache.clone(),
+            interpreter: settings.lock.build_interpreter.clone(),
+            preferred_minor: inputs.targets.first().map_or(12, |t| t.minor),
+        });
+        let source = crate::source_build::Source::Sdist {
+            path,
+            filename: p.filename.clone(),
+            sha256: p.sha256.clone(),
+        };
+        let built = crate::source_build::build_wheel(&source, ctx).map_err(|e| {
+            Error::Failed(format!(
+                "{} {} (locked as the source distribution {}): {e}; `pylayer lock --upgrade-package {}` may pick a release with a wheel",
+                p.name, p.version, p.filename, p.name
+            ))
+        })?;
+        on_event(Event::Note(format!(
+            "building {} {} from source{}",
+            p.name,
+            p.version,
+            if built.reused {
+                " (reused the wheel built before)"
+            } else {
+                ""
+            }
+        )));
+        let size = std::fs::metadata(&built.path).map_or(0, |m| m.len());
+        let pkg = LockedPackage {
+            filename: built.filename.clone(),
+            sha256: built.sha256.clone(),
+            size,
+            ..p.clone()
+        };
+        fetched.insert(
+            p.sha256.clone(),
+            Fetched {
+                pkg: Some(pkg),
+                path: built.path,
+            },
+        );
+    }
+    for (sha256, path) in local {
+        fetched.insert(sha256, Fetched { pkg: None, path });
+    }
+    Ok(fetched)
+}
+
+/// A fetched distribution: its wheel in the cache, and for a source distribution the pin
+/// rewritten to the wheel built from it (filename, sha256 and size of the built wheel).
+struct Fetched {
+    pkg: Option<LockedPackage>,
+    path: PathBuf,
 }
 
 /// One target's layer, as decided by `build`.
@@ -489,6 +549,20 @@ fn startup(
 }
 
 /// plan → (stages) → write → check → manifest, for one target.
+/// The pins as they went into the layer: a source distribution's pin carries the wheel
+/// built from it.
+fn as_built(packages: &[LockedPackage], wheels: &[(LockedPackage, PathBuf)]) -> Vec<LockedPackage> {
+    packages
+        .iter()
+        .map(|p| {
+            wheels
+                .iter()
+                .find(|(w, _)| w.name == p.name && w.built_from_source)
+                .map_or_else(|| p.clone(), |(w, _)| w.clone())
+        })
+        .collect()
+}
+
 fn build_target(
     b: &TargetBuild,
     packages: &[LockedPackage],
@@ -580,8 +654,14 @@ fn build_target(
     if let Some(removed) = &slim_removed {
         import_after_slim(b, removed, &prefix, &mut check, on_event)?;
     }
-    let mut manifest =
-        manifest::build_manifest(b.name, b.target, b.layout, &b.zip, packages, &report);
+    let mut manifest = manifest::build_manifest(
+        b.name,
+        b.target,
+        b.layout,
+        &b.zip,
+        &as_built(packages, wheels),
+        &report,
+    );
     manifest.bytecode = bytecode_summary;
     manifest.slim = slim_summary;
     manifest.included = included;

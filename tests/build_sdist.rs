@@ -135,3 +135,316 @@ fn builder_refuses_a_c_extension() {
         other => panic!("expected NeedsCompiling, got {other:?}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Through the binary: `pylayer build` with sdist-only releases on the test index
+// ---------------------------------------------------------------------------------------------
+
+fn zip_names(zip: &Path) -> Vec<String> {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    (0..z.len())
+        .map(|i| z.by_index_raw(i).unwrap().name().unwrap().to_string())
+        .collect()
+}
+
+fn zip_text(zip: &Path, name: &str) -> String {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut z.by_name(name).unwrap(), &mut s).unwrap();
+    s
+}
+
+fn build_cmd(env: &TestEnv, index: &TestIndex, reqs: &[&str]) -> std::process::Output {
+    run(env
+        .cmd()
+        .arg("build")
+        .args(reqs)
+        .args([
+            "--index-url",
+            &index.url,
+            "--python",
+            "3.12",
+            "--arch",
+            "x86_64",
+        ])
+        .args(["--name", "src"]))
+}
+
+#[test]
+fn setuptools_and_hatchling_sdists_build_into_the_layer() {
+    let env = TestEnv::new();
+    let dir = env.work_dir().join("pub");
+    let mut files = build_backend_wheels();
+    files.push(setuptools_sdist(&dir, "plain-pkg", "2.0"));
+    files.push(hatchling_sdist(&dir, "hatched", "0.5", &["dep-wheel>=1"]));
+    files.push(WheelSpec::new("dep-wheel", "1.2").build(&dir));
+    let index = TestIndex::start(&files, IndexOptions::default());
+    let out = build_cmd(&env, &index, &["plain-pkg", "hatched"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("building plain-pkg 2.0 from source"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("building hatched 0.5 from source"),
+        "{stderr}"
+    );
+    let zip = env.work_dir().join("dist/src-py3.12-x86_64.zip");
+    let names = zip_names(&zip);
+    for want in [
+        "python/plain_pkg.py",
+        "python/hatched/__init__.py",
+        "python/dep_wheel-1.2.dist-info/METADATA",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+    }
+    // RECORD lists every file of the built distribution with its hash.
+    let record_name = names
+        .iter()
+        .find(|n| n.starts_with("python/plain_pkg-2.0.dist-info/") && n.ends_with("RECORD"))
+        .expect("RECORD of plain-pkg");
+    let record = zip_text(&zip, record_name);
+    assert!(
+        record
+            .lines()
+            .any(|l| l.starts_with("plain_pkg.py,sha256=")),
+        "{record}"
+    );
+    // Build backends are not part of the layer.
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("setuptools") || n.contains("hatchling"))
+    );
+    // The lock records the sdists (URL and sha256), that they were built, and no local path.
+    let lock = std::fs::read_to_string(env.work_dir().join("pylayer.lock")).unwrap();
+    assert!(lock.contains("plain_pkg-2.0.tar.gz"), "{lock}");
+    assert!(lock.contains("built_from_source = true"), "{lock}");
+    assert!(!lock.contains(env.work_dir().to_str().unwrap()), "{lock}");
+    assert!(!lock.contains(env.cache_dir().to_str().unwrap()), "{lock}");
+    assert!(!lock.contains("file://"), "{lock}");
+    // The manifest says which packages were built.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(zip.with_extension("json")).unwrap())
+            .unwrap();
+    let built: Vec<&str> = manifest["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["built_from_source"] == true)
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(built, vec!["hatched", "plain-pkg"]);
+
+    // A build from the lock, offline, with the same cache: no backend needed.
+    std::fs::remove_dir_all(env.work_dir().join("dist")).unwrap();
+    let out = run(env
+        .cmd()
+        .args(["build", "plain-pkg", "hatched", "--offline"])
+        .args([
+            "--index-url",
+            &index.url,
+            "--python",
+            "3.12",
+            "--arch",
+            "x86_64",
+        ])
+        .args(["--name", "src"]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(zip.is_file());
+}
+
+#[test]
+fn in_tree_backend_runs_once_across_builds_sharing_a_cache() {
+    let env = TestEnv::new();
+    let marker = env.work_dir().join("marker.txt");
+    let sdist = in_tree_backend_sdist(&env.work_dir().join("pub"), "intree-pkg", "1.0", &marker);
+    let index = TestIndex::start(&[sdist], IndexOptions::default());
+    let out = build_cmd(&env, &index, &["intree-pkg"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let runs = || std::fs::read_to_string(&marker).unwrap().lines().count();
+    assert_eq!(runs(), 1);
+    // A fresh project and output directory, the same cache: the wheel is reused.
+    let other = tempfile::tempdir().unwrap();
+    let out = run(env
+        .cmd()
+        .current_dir(other.path())
+        .args(["build", "intree-pkg", "--upgrade"])
+        .args([
+            "--index-url",
+            &index.url,
+            "--python",
+            "3.12",
+            "--arch",
+            "x86_64",
+        ])
+        .args(["--name", "src"]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(other.path().join("dist/src-py3.12-x86_64.zip").is_file());
+    assert_eq!(
+        runs(),
+        1,
+        "the backend ran again although its wheel was cached"
+    );
+}
+
+#[test]
+fn c_extension_sdist_is_refused_naming_the_release_with_a_wheel() {
+    let env = TestEnv::new();
+    let dir = env.work_dir().join("pub");
+    let mut files = build_backend_wheels();
+    files.push(build_sdist(&dir, "speedy", "2.0"));
+    files.push(
+        WheelSpec::new("speedy", "1.5")
+            .tag("cp312-cp312-manylinux_2_17_x86_64")
+            .build(&dir),
+    );
+    let index = TestIndex::start(&files, IndexOptions::default());
+    // With and without a C compiler on PATH: either way the build needs compiling.
+    let no_compiler = tempfile::tempdir().unwrap();
+    for path in [
+        std::env::var("PATH").unwrap_or_default(),
+        no_compiler.path().display().to_string(),
+    ] {
+        let out = run(env
+            .cmd()
+            .env("PATH", &path)
+            .args(["lock", "speedy==2.0", "--index-url", &index.url])
+            .args(["--python", "3.12", "--arch", "x86_64"]));
+        assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("needs compiling"), "{err}");
+        assert!(err.contains("speedy==1.5"), "{err}");
+        assert!(err.contains("--find-links"), "{err}");
+        assert!(!env.work_dir().join("pylayer.lock").exists());
+    }
+}
+
+/// `--no-build` (BuildPolicy::no_build) keeps the wheels-only refusal, saying how to allow
+/// building; the same resolution with building allowed builds the sdist.
+#[test]
+fn no_build_keeps_the_wheels_only_refusal() {
+    use pylayer::requirements::SourcedRequirement;
+    use pylayer::resolve::{BuildPolicy, ResolveInput, resolve};
+    use std::str::FromStr;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("marker.txt");
+    let sdist = in_tree_backend_sdist(&tmp.path().join("dist"), "intree-pkg", "1.0", &marker);
+    let index = TestIndex::start(&[sdist], IndexOptions::default());
+    let rt = runtime();
+    let ctx = context(&rt, &index, &tmp.path().join("cache"));
+    let target = pylayer::target::Target::new(12, pylayer::target::Arch::X86_64).unwrap();
+    let input = |no_build: bool| ResolveInput {
+        requirements: vec![SourcedRequirement {
+            requirement: uv_pep508::Requirement::from_str("intree-pkg").unwrap(),
+            file: "<command line>".into(),
+            line: 1,
+            hashes: Vec::new(),
+        }],
+        build: BuildPolicy {
+            no_build,
+            ..BuildPolicy::default()
+        },
+        builder: Some(pylayer::source_build::Builder(Arc::new(ctx.clone()))),
+        ..ResolveInput::default()
+    };
+    let err = resolve(
+        ctx.client.clone(),
+        rt.handle().clone(),
+        target,
+        &input(true),
+    )
+    .expect_err("wheels only");
+    let err = err.to_string();
+    assert!(err.contains("would need compiling"), "{err}");
+    assert!(err.contains("building from source is off"), "{err}");
+    assert!(!marker.exists(), "the backend ran under --no-build");
+    let ok = resolve(
+        ctx.client.clone(),
+        rt.handle().clone(),
+        target,
+        &input(false),
+    )
+    .expect("built from source");
+    assert_eq!(ok.pins.len(), 1);
+    assert_eq!(ok.pins[0].file.filename, "intree_pkg-1.0.tar.gz");
+    assert!(marker.exists());
+}
+
+#[test]
+fn a_missing_interpreter_names_the_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("marker.txt");
+    let sdist = in_tree_backend_sdist(&tmp.path().join("dist"), "intree-pkg", "1.0", &marker);
+    let index = TestIndex::start(&[], IndexOptions::default());
+    let rt = runtime();
+    let mut ctx = context(&rt, &index, &tmp.path().join("cache"));
+    ctx.interpreter = Some(tmp.path().join("no-such-python"));
+    match build_wheel(&sdist_source(&sdist), &ctx) {
+        Err(BuildError::NoInterpreter(m)) => {
+            assert!(m.contains("--python-interpreter"), "{m}");
+            assert!(m.contains("no-such-python"), "{m}");
+        }
+        other => panic!("expected NoInterpreter, got {other:?}"),
+    }
+    assert!(!marker.exists());
+}
+
+#[test]
+fn a_malformed_pyproject_is_named_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sdist = sdist_with_files(
+        &tmp.path().join("dist"),
+        "broken",
+        "1.0",
+        &[(
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"setuptools\"\n",
+        )],
+    );
+    let index = TestIndex::start(&[], IndexOptions::default());
+    let rt = runtime();
+    let ctx = context(&rt, &index, &tmp.path().join("cache"));
+    let err = build_wheel(&sdist_source(&sdist), &ctx)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("broken-1.0/pyproject.toml:"), "{err}");
+}
+
+/// A backend that fails runs once per process, not once per target.
+#[test]
+fn a_failing_backend_runs_once_for_several_targets() {
+    let env = TestEnv::new();
+    let marker = env.work_dir().join("marker.txt");
+    let backend = format!(
+        "def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n    open({:?}, 'a').write('ran\\n')\n    raise RuntimeError('this backend always fails')\n",
+        marker.display().to_string()
+    );
+    let sdist = sdist_with_files(
+        &env.work_dir().join("pub"),
+        "failing",
+        "1.0",
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"fb\"\nbackend-path = [\".\"]\n",
+            ),
+            ("fb.py", &backend),
+        ],
+    );
+    let index = TestIndex::start(&[sdist], IndexOptions::default());
+    let out = run(env
+        .cmd()
+        .args(["lock", "failing", "--index-url", &index.url])
+        .args(["--python", "3.12", "--arch", "x86_64", "--arch", "arm64"]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("this backend always fails"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap().lines().count(),
+        1,
+        "the failing backend ran once per target"
+    );
+}

@@ -559,6 +559,7 @@ fn real_bundled_wheels_assemble_and_import() {
                 dependencies: vec![],
                 metadata_sha256: None,
                 source_hash: None,
+                built_from_source: false,
             },
             e.path(),
         ));

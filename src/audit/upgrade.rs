@@ -120,7 +120,15 @@ pub async fn smallest_fix(
             );
         }
     };
-    let cands = Candidates::build(name, &files, target, &TagRanking::new(target), None);
+    // Releases with a wheel for the target (the upgrades that install without building).
+    let cands = Candidates::build(
+        name,
+        &files,
+        target,
+        &TagRanking::new(target),
+        None,
+        crate::resolve::SdistUse::Never,
+    );
     let pre_ok = installed.any_prerelease();
     let fixing: Vec<&Version> = cands
         .ascending

@@ -397,6 +397,7 @@ mod tests {
                         dependencies: vec![],
                         metadata_sha256: None,
                         source_hash: None,
+                        built_from_source: false,
                     })
                     .collect(),
                 held_back: vec![],

@@ -12,6 +12,7 @@ use super::inputs::InputArgs;
 use super::lock::{lock_settings, print_event};
 use super::{Failure, output, runtime, shared, values};
 use pylayer::manifest::{self, Manifest};
+use pylayer::pipeline::LockSettings;
 use pylayer::pipeline::{self, BuildOutcome, BuildSettings, Event};
 use pylayer::plan::Layout;
 use std::path::PathBuf;
@@ -105,7 +106,10 @@ pub fn run(args: BuildArgs) -> Result<(), Failure> {
         .transpose()
         .map_err(Failure::usage)?;
     let settings = BuildSettings {
-        lock: lock_settings(&args.inputs, &inputs),
+        lock: LockSettings {
+            build_interpreter: args.python_interpreter.clone(),
+            ..lock_settings(&args.inputs, &inputs)
+        },
         name: args.name.clone(),
         out_dir: args.out_dir.clone(),
         layout: args.layout,

@@ -193,6 +193,7 @@ mod tests {
             size: 1,
             metadata_sha256: None,
             source_hash: None,
+            built_from_source: false,
             dependencies: vec![],
         }
     }

@@ -120,6 +120,13 @@ pub fn ensure_lock(
         );
         super::local::build_for_resolution(inputs, &ctx, on_event)?
     };
+    let builder = crate::source_build::Builder(Arc::new(crate::source_build::BuildContext {
+        client: client.clone(),
+        handle: rt.handle().clone(),
+        cache: cache.clone(),
+        interpreter: args.build_interpreter.clone(),
+        preferred_minor: inputs.targets.first().map_or(12, |t| t.minor),
+    }));
     // Targets of the existing lock not asked for this time stay in it when the inputs are
     // unchanged; they are resolved again with the others (keeping their pins where they
     // fit), so every target of the lock is aligned, not only those asked for.
@@ -164,6 +171,7 @@ pub fn ensure_lock(
             preferences,
             across: HashMap::new(),
             build: inputs.build.clone(),
+            builder: Some(builder.clone()),
         };
         jobs.push((*target, input));
     }
@@ -339,6 +347,7 @@ async fn locked_packages(
         async move {
             let (sha256, size) = client.hash_and_size(&pin.file).await?;
             let metadata_sha256 = client.metadata_sha256(&pin.file);
+            let built_from_source = resolve::is_sdist(&pin.file);
             Ok::<_, anyhow::Error>(LockedPackage {
                 name: pin.name.to_string(),
                 version: pin.version.to_string(),
@@ -349,6 +358,7 @@ async fn locked_packages(
                 dependencies: pin.dependencies.iter().map(ToString::to_string).collect(),
                 metadata_sha256,
                 source_hash: None,
+                built_from_source,
             })
         }
     }))

@@ -81,6 +81,7 @@ mod tests {
             dependencies: deps.iter().map(|d| d.to_string()).collect(),
             metadata_sha256: None,
             source_hash: None,
+            built_from_source: false,
         }
     }
 

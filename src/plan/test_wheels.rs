@@ -84,6 +84,7 @@ pub fn wheel(
         dependencies: vec![],
         metadata_sha256: None,
         source_hash: None,
+        built_from_source: false,
     };
     (pkg, path)
 }

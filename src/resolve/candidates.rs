@@ -14,8 +14,13 @@ use crate::wheel_name::WheelName;
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub version: Version,
-    /// Best installable, non-yanked wheel.
+    /// Best installable, non-yanked wheel; or the source distribution to build when the
+    /// release has no wheel for the target (or `--no-binary` names the package) and building
+    /// is allowed (see [`is_sdist`]).
     pub file: Option<DistFile>,
+    /// Whether the release has a wheel for the target (`file` may be its sdist under
+    /// `--no-binary`).
+    pub has_wheel: bool,
     /// Best installable wheel when every installable one is yanked.
     pub yanked: Option<DistFile>,
 }
@@ -32,6 +37,33 @@ pub struct Rejections {
 
 /// A file with its tag rank and source index (lower is better for both).
 type Ranked = (usize, usize, DistFile);
+
+/// When source distributions are candidates (from the user's [`super::BuildPolicy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SdistUse {
+    /// Wheels only (`--no-build`, `--only-binary`, or no builder).
+    Never,
+    /// A release without a wheel for the target is built from its sdist.
+    WhenNoWheel,
+    /// `--no-binary`: the sdist is built even when a wheel exists.
+    Prefer,
+}
+
+/// Whether a candidate file is a source distribution (to be built) rather than a wheel.
+pub fn is_sdist(file: &DistFile) -> bool {
+    !file.filename.ends_with(".whl")
+}
+
+/// Preference among sdists of one release: `.tar.gz` (the standard format) first.
+fn sdist_rank(filename: &str) -> usize {
+    if filename.ends_with(".tar.gz") {
+        0
+    } else if filename.ends_with(".zip") {
+        1
+    } else {
+        2
+    }
+}
 
 /// All versions of a project, newest first.
 #[derive(Debug, Clone, Default)]
@@ -52,10 +84,19 @@ impl Candidates {
         target: &Target,
         ranking: &TagRanking,
         allowed_hashes: Option<&[String]>,
+        sdist_use: SdistUse,
     ) -> Candidates {
         let python = target.python_full_version().parse::<Version>().ok();
         let mut by_version: BTreeMap<Version, (Option<Ranked>, Option<Ranked>)> = BTreeMap::new();
         let mut rejected: BTreeMap<Version, Rejections> = BTreeMap::new();
+        let mut sdists: BTreeMap<Version, (usize, usize, DistFile)> = BTreeMap::new();
+        let hash_ok = |f: &DistFile| {
+            allowed_hashes.is_none_or(|allowed| {
+                f.sha256
+                    .as_ref()
+                    .is_some_and(|h| allowed.iter().any(|a| a == &format!("sha256:{h}")))
+            })
+        };
         for f in files {
             let wheel = match WheelName::parse(&f.filename) {
                 Ok(w) if &w.name == name => w,
@@ -65,10 +106,26 @@ impl Candidates {
                         && let Some(v) = sdist_version(&f.filename)
                     {
                         rejected
-                            .entry(v)
+                            .entry(v.clone())
                             .or_default()
                             .sdists
                             .push(f.filename.clone());
+                        let python_ok = match (&f.requires_python, &python) {
+                            (Some(rp), Some(py)) => {
+                                crate::index::metadata::parse_requires_python(rp)
+                                    .map_or(true, |spec| spec.contains(py))
+                            }
+                            _ => true,
+                        };
+                        let key = (sdist_rank(&f.filename), f.source);
+                        if sdist_use != SdistUse::Never
+                            && python_ok
+                            && f.yanked.is_none()
+                            && hash_ok(f)
+                            && sdists.get(&v).is_none_or(|(r, s, _)| key < (*r, *s))
+                        {
+                            sdists.insert(v, (key.0, key.1, f.clone()));
+                        }
                     }
                     continue;
                 }
@@ -124,13 +181,27 @@ impl Candidates {
             }
         }
         let not_found = files.is_empty();
+        for v in sdists.keys() {
+            by_version.entry(v.clone()).or_default();
+        }
         let versions: Vec<Candidate> = by_version
             .into_iter()
             .rev()
-            .map(|(version, (file, yanked))| Candidate {
-                version,
-                file: file.map(|(_, _, f)| f),
-                yanked: yanked.map(|(_, _, f)| f),
+            .filter_map(|(version, (file, yanked))| {
+                let wheel = file.map(|(_, _, f)| f);
+                let sdist = sdists.remove(&version).map(|(_, _, f)| f);
+                let has_wheel = wheel.is_some();
+                let file = match sdist_use {
+                    SdistUse::Prefer => sdist.or(wheel),
+                    _ => wheel.or(sdist),
+                };
+                let yanked = yanked.map(|(_, _, f)| f);
+                (file.is_some() || yanked.is_some()).then_some(Candidate {
+                    version,
+                    file,
+                    has_wheel,
+                    yanked,
+                })
             })
             .collect();
         let ascending = versions.iter().rev().map(|c| c.version.clone()).collect();
@@ -150,4 +221,75 @@ fn sdist_version(filename: &str) -> Option<Version> {
         .or_else(|| filename.strip_suffix(".tar.bz2"))
         .or_else(|| filename.strip_suffix(".tgz"))?;
     stem.rsplit_once('-')?.1.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Arch;
+
+    fn file(name: &str) -> DistFile {
+        DistFile {
+            filename: name.into(),
+            url: format!("https://example.invalid/{name}"),
+            sha256: Some("00".repeat(32)),
+            size: None,
+            requires_python: None,
+            yanked: None,
+            metadata: None,
+            source: 0,
+        }
+    }
+
+    fn build(files: &[DistFile], sdist_use: SdistUse) -> Candidates {
+        let target = Target::new(12, Arch::X86_64).unwrap();
+        let ranking = TagRanking::new(&target);
+        let name: PackageName = "pkg".parse().unwrap();
+        Candidates::build(&name, files, &target, &ranking, None, sdist_use)
+    }
+
+    #[test]
+    fn sdists_are_candidates_only_when_building_is_allowed() {
+        let files = [
+            file("pkg-2.0.zip"),
+            file("pkg-2.0.tar.gz"),
+            file("pkg-1.0.tar.gz"),
+            file("pkg-1.0-py3-none-any.whl"),
+        ];
+        let never = build(&files, SdistUse::Never);
+        let versions: Vec<String> = never
+            .versions
+            .iter()
+            .map(|c| c.version.to_string())
+            .collect();
+        assert_eq!(versions, ["1.0"]);
+        assert_eq!(never.rejected[&"2.0".parse().unwrap()].sdists.len(), 2);
+
+        let when = build(&files, SdistUse::WhenNoWheel);
+        let v2 = &when.versions[0];
+        assert_eq!(v2.version.to_string(), "2.0");
+        // .tar.gz is preferred over .zip.
+        assert_eq!(v2.file.as_ref().unwrap().filename, "pkg-2.0.tar.gz");
+        assert!(!v2.has_wheel);
+        let v1 = &when.versions[1];
+        assert_eq!(
+            v1.file.as_ref().unwrap().filename,
+            "pkg-1.0-py3-none-any.whl"
+        );
+        assert!(v1.has_wheel);
+
+        let prefer = build(&files, SdistUse::Prefer);
+        let v1 = &prefer.versions[1];
+        assert_eq!(v1.file.as_ref().unwrap().filename, "pkg-1.0.tar.gz");
+        assert!(v1.has_wheel);
+        assert!(is_sdist(v1.file.as_ref().unwrap()));
+    }
+
+    #[test]
+    fn sdists_for_another_python_are_not_candidates() {
+        let mut f = file("pkg-3.0.tar.gz");
+        f.requires_python = Some(">=3.13".into());
+        let c = build(&[f], SdistUse::WhenNoWheel);
+        assert!(c.versions.is_empty());
+    }
 }

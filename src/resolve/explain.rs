@@ -329,6 +329,7 @@ pub fn explain(tree: &Tree, provider: &Provider) -> String {
         .collect();
     let mut notes = notes;
     notes.extend(unusable_notes(tree, provider));
+    notes.extend(build_notes(provider));
     if !notes.is_empty() {
         msg.push_str("\n\nwhy:");
         for n in notes {
@@ -337,6 +338,79 @@ pub fn explain(tree: &Tree, provider: &Provider) -> String {
         }
     }
     msg
+}
+
+/// Why source distributions the search tried did not build, with what would work: the
+/// nearest release with a wheel for the target, a wheel built on Amazon Linux, a container.
+fn build_notes(provider: &Provider) -> Vec<String> {
+    use crate::source_build::BuildError;
+    let t = &provider.target;
+    let failures = provider.build_failures.borrow();
+    let mut out = Vec::new();
+    // The newest release tried of each package speaks for the rest.
+    let mut newest: BTreeMap<&PackageName, (&Version, &BuildError, usize)> = BTreeMap::new();
+    for ((name, version), err) in failures.iter() {
+        let e = newest.entry(name).or_insert((version, err, 0));
+        e.2 += 1;
+        if version > e.0 {
+            e.0 = version;
+            e.1 = err;
+        }
+    }
+    for (name, (version, err, count)) in newest {
+        let others = if count > 1 {
+            format!(" (and {} other releases built)", count - 1)
+        } else {
+            String::new()
+        };
+        let nearest = provider.rejections(name).and_then(|c| {
+            let with_wheel: Vec<&Version> = c
+                .versions
+                .iter()
+                .filter(|c| c.has_wheel)
+                .map(|c| &c.version)
+                .collect();
+            let older = with_wheel.iter().filter(|v| **v < version).max().copied();
+            let newer = with_wheel.iter().filter(|v| **v > version).min().copied();
+            older.or(newer).cloned()
+        });
+        // What works, best first: a release with a wheel, then a wheel built elsewhere.
+        let (release, none) = match &nearest {
+            Some(v) => (
+                format!(
+                    "`{name}=={v}` (the nearest release with a wheel for {}); or ",
+                    t.label()
+                ),
+                String::new(),
+            ),
+            None => (
+                String::new(),
+                format!(" No release of {name} has a wheel for {}.", t.label()),
+            ),
+        };
+        let note = match err {
+            BuildError::NeedsCompiling { detail, .. } => format!(
+                "{name} {version}{others}: no wheel for linux/{} {}, and its source distribution needs compiling ({detail}); \
+                 compiled code in a layer must be built for Lambda's glibc, which a build on this machine cannot promise \
+                 (its older source-only releases are not tried).{none}\n\
+                 what works: {release}a wheel built on Amazon Linux (e.g. in the AWS SAM build image \
+                 public.ecr.aws/sam/build-{}) passed with --find-links DIR; or building the layer in such a container",
+                t.arch.machine(),
+                t.cpython_tag(),
+                t.runtime_name()
+            ),
+            BuildError::Failed { log, .. } => format!(
+                "{name} {version}{others}: building its source distribution failed (its older source-only releases are not tried); the backend's output ends with:\n{log}\n\
+                 what works: {release}a wheel of {name} passed with --find-links DIR"
+            ),
+            BuildError::NoInterpreter(m) | BuildError::Other(m) => format!(
+                "{name} {version}{others}: its source distribution cannot be built (its older source-only releases are not tried): {m}\n\
+                 what works: {release}a wheel of {name} passed with --find-links DIR"
+            ),
+        };
+        out.push(note);
+    }
+    out
 }
 
 /// Above this many nodes, PubGrub's derivation is not printed when a one-sentence summary
@@ -424,7 +498,14 @@ pub(super) fn reason(
     usable_yanked: bool,
     t: &Target,
     hash_origin: Option<&str>,
+    building_off: bool,
 ) -> Option<String> {
+    let source_only = if building_off {
+        "it would need compiling, and building from source is off (--no-build or --only-binary): \
+         without that option pylayer builds pure-Python source distributions"
+    } else {
+        "it cannot be built for this target"
+    };
     let rt = t.runtime();
     if !r.requires_python.is_empty() {
         return Some(format!(
@@ -479,9 +560,9 @@ pub(super) fn reason(
             t.cpython_tag(),
             families.join(", "),
             if r.sdists.is_empty() {
-                ""
+                String::new()
             } else {
-                "; the source distribution would need compiling"
+                format!("; the source distribution: {source_only}")
             }
         ));
     }
@@ -502,7 +583,7 @@ pub(super) fn reason(
     }
     if !r.sdists.is_empty() {
         return Some(format!(
-            "no wheel for linux/{} {} — only a source distribution, it would need compiling",
+            "no wheel for linux/{} {} — only a source distribution, {source_only}",
             t.arch.machine(),
             t.cpython_tag()
         ));
@@ -561,6 +642,7 @@ fn package_note(name: &PackageName, provider: &Provider, pin: Option<&Version>) 
             usable_yanked,
             t,
             provider.hash_origins.get(name).map(String::as_str),
+            !provider.may_build(name),
         ) else {
             continue;
         };
@@ -582,6 +664,7 @@ fn package_note(name: &PackageName, provider: &Provider, pin: Option<&Version>) 
                 false,
                 t,
                 provider.hash_origins.get(name).map(String::as_str),
+                !provider.may_build(name),
             )
             .unwrap_or_else(|| "no usable wheel".into()),
             None => "no such release on the index".into(),
@@ -610,7 +693,8 @@ fn package_note(name: &PackageName, provider: &Provider, pin: Option<&Version>) 
         return None;
     }
     let linux_machine = format!("linux/{}", t.arch.machine());
-    let all_source_only = newest_usable.is_none()
+    let all_source_only = !provider.may_build(name)
+        && newest_usable.is_none()
         && cands.rejected.values().any(|r| !r.sdists.is_empty())
         && cands.rejected.values().all(|r| {
             r.requires_python.is_empty()
@@ -622,8 +706,9 @@ fn package_note(name: &PackageName, provider: &Provider, pin: Option<&Version>) 
     if all_source_only {
         lines.push(format!(
             "{name}: no wheel for linux/{} {} — it would need compiling. It publishes only source \
-             distributions, and pylayer installs wheels only: build a wheel on Amazon Linux and pass it \
-             with --find-links, or choose a package that ships manylinux wheels",
+             distributions, and building from source is off (--no-build or --only-binary): drop that \
+             option to let pylayer build it if it is pure Python, build a wheel on Amazon Linux and \
+             pass it with --find-links, or choose a package that ships manylinux wheels",
             t.arch.machine(),
             t.cpython_tag()
         ));

@@ -20,7 +20,7 @@ use crate::requirements::SourcedRequirement;
 use crate::target::Target;
 pub use across::{TargetResolution, resolve_targets};
 pub use build_policy::{BinaryOption, BuildPolicy, PackageSet};
-pub use candidates::{Candidate, Candidates};
+pub use candidates::{Candidate, Candidates, SdistUse, is_sdist};
 pub use provider::Pkg;
 
 /// What one resolution starts from.
@@ -38,6 +38,9 @@ pub struct ResolveInput {
     pub across: HashMap<PackageName, Version>,
     /// Which packages may (or must) be built from source distributions.
     pub build: BuildPolicy,
+    /// Builds wheels from source distributions for their metadata; `None` resolves over
+    /// wheels only.
+    pub builder: Option<crate::source_build::Builder>,
 }
 
 /// One chosen distribution.

@@ -87,6 +87,14 @@ pub struct Provider {
     pub unusable: RefCell<BTreeMap<(PackageName, Version), Unusable>>,
     /// Versions whose metadata rules out the target (its Requires-Python), with the reason.
     unavailable: RefCell<HashMap<(PackageName, Version), String>>,
+    /// Which packages may be built from source.
+    build: super::BuildPolicy,
+    /// Builds source distributions (for the target's minor version first).
+    builder: Option<crate::source_build::BuildContext>,
+    /// Releases whose sdist could not be built into a pure wheel, with the error.
+    pub build_failures: RefCell<BTreeMap<(PackageName, Version), crate::source_build::BuildError>>,
+    /// Metadata read from wheels built here, by sdist URL.
+    built_metadata: RefCell<HashMap<String, Arc<crate::index::CoreMetadata>>>,
 }
 
 /// The range a version asks of each of its dependencies.
@@ -230,8 +238,15 @@ impl Provider {
                 constraints: constraints.clone(),
                 hashes,
                 direct: direct.keys().cloned().collect(),
+                build: input.build.clone(),
+                can_build: input.builder.is_some(),
             },
         ));
+        let builder = input.builder.as_ref().map(|b| {
+            let mut ctx = (*b.0).clone();
+            ctx.preferred_minor = target.minor;
+            ctx
+        });
         Ok(Provider {
             client,
             handle,
@@ -256,6 +271,10 @@ impl Provider {
             prefetch_slots: Arc::new(tokio::sync::Semaphore::new(PREFETCH_CONCURRENCY)),
             unusable: RefCell::default(),
             unavailable: RefCell::default(),
+            builder,
+            build: input.build.clone(),
+            build_failures: RefCell::default(),
+            built_metadata: RefCell::default(),
         })
     }
 
@@ -311,6 +330,9 @@ impl Provider {
         let file = self.file_for(name, version).ok_or_else(|| {
             ProviderError(format!("internal: no file chosen for {name} {version}"))
         })?;
+        if super::candidates::is_sdist(&file) {
+            return self.sdist_metadata(name, version, &file);
+        }
         let client = self.client.clone();
         let f = file.clone();
         match self
@@ -321,6 +343,66 @@ impl Provider {
             Err(MetadataError::Malformed(why)) => Ok(Err(why)),
             Err(MetadataError::Fetch(why)) => Err(ProviderError(why)),
         }
+    }
+
+    /// Metadata of a release the search visits that has only a source distribution: the
+    /// sdist is downloaded and built (once per machine: the builder caches), and METADATA is
+    /// read from the wheel built. A build that fails makes the release unusable; why is kept
+    /// in [`Provider::build_failures`] for the explanation.
+    fn sdist_metadata(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        file: &DistFile,
+    ) -> Result<Result<Arc<crate::index::CoreMetadata>, String>, ProviderError> {
+        if let Some(m) = self.built_metadata.borrow().get(&file.url) {
+            return Ok(Ok(m.clone()));
+        }
+        let Some(ctx) = &self.builder else {
+            return Ok(Err(format!(
+                "{} is a source distribution and building is off",
+                file.filename
+            )));
+        };
+        let _task = crate::progress::begin(crate::progress::Task::Resolve(format!(
+            "building {name} {version} from source"
+        )));
+        match crate::source_build::build_dist_file(file, ctx) {
+            Ok(built) => {
+                let bytes = crate::index::metadata::from_wheel_file(&built.path, &built.filename)
+                    .map_err(|e| ProviderError(format!("{e:#}")))?;
+                match crate::index::metadata::parse(&bytes, &built.filename) {
+                    Ok(m) => {
+                        let m = Arc::new(m);
+                        self.built_metadata
+                            .borrow_mut()
+                            .insert(file.url.clone(), m.clone());
+                        Ok(Ok(m))
+                    }
+                    Err(e) => Ok(Err(format!("{e:#}"))),
+                }
+            }
+            Err(e @ crate::source_build::BuildError::NoInterpreter(_)) => Err(ProviderError(
+                format!("cannot build {} from source: {e}", file.filename),
+            )),
+            Err(e) => {
+                let why = match &e {
+                    crate::source_build::BuildError::NeedsCompiling { detail, .. } => {
+                        format!("its source distribution needs compiling ({detail})")
+                    }
+                    _ => "its source distribution did not build (why: below)".to_string(),
+                };
+                self.build_failures
+                    .borrow_mut()
+                    .insert((name.clone(), version.clone()), e);
+                Ok(Err(why))
+            }
+        }
+    }
+
+    /// Whether `name`'s source distributions may be built in this resolution.
+    pub fn may_build(&self, name: &PackageName) -> bool {
+        self.builder.is_some() && self.build.may_build(name)
     }
 
     /// Records that a version is unusable and returns the reason PubGrub keeps.
@@ -384,6 +466,9 @@ impl Provider {
         };
         for c in in_range.chain(beyond).take(count) {
             let Some(file) = &c.file else { continue };
+            if super::candidates::is_sdist(file) {
+                continue;
+            }
             if prefetched.contains(&file.url) {
                 continue;
             }
@@ -555,6 +640,7 @@ impl Provider {
                     false,
                     &self.target,
                     self.hash_origins.get(name).map(String::as_str),
+                    !self.may_build(name),
                 )
             });
         if let Some(r) = rejected {
@@ -663,8 +749,13 @@ impl Provider {
         };
         self.prefetch(name, range, &extras);
         let cands = self.candidates(name)?;
+        // A package whose newer sdist did not build (it needs compiling, or its backend
+        // cannot be installed) is not built again release by release: python-ldap has dozens
+        // of source-only releases, each a compiler run. One attempt per package and target.
+        let compiled = self.build_failures.borrow().keys().any(|(n, _)| n == name);
         let usable = |c: &super::candidates::Candidate| {
             range.contains(&c.version)
+                && !(compiled && c.file.as_ref().is_some_and(super::candidates::is_sdist))
                 && (c.file.is_some()
                     || (c.yanked.is_some()
                         && self
@@ -748,6 +839,17 @@ impl Provider {
             Pkg::Dist(name) | Pkg::Extra(name, _) => {
                 let meta = match self.metadata(name, version)? {
                     Ok(m) => m,
+                    Err(why)
+                        if self
+                            .build_failures
+                            .borrow()
+                            .contains_key(&(name.clone(), version.clone())) =>
+                    {
+                        self.unavailable
+                            .borrow_mut()
+                            .insert((name.clone(), version.clone()), why.clone());
+                        return Ok(Dependencies::Unavailable(why));
+                    }
                     Err(why) => {
                         return Ok(Dependencies::Unavailable(self.unusable(name, version, why)));
                     }

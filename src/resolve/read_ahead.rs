@@ -41,6 +41,24 @@ pub struct Guide {
     pub hashes: HashMap<PackageName, Vec<String>>,
     /// Names that come from a direct reference, not from the index.
     pub direct: HashSet<PackageName>,
+    /// Which packages may be built from source distributions.
+    pub build: super::BuildPolicy,
+    /// Whether a builder was given: without one, wheels only.
+    pub can_build: bool,
+}
+
+impl Guide {
+    /// When `name`'s source distributions are candidates.
+    pub fn sdist_use(&self, name: &PackageName) -> super::candidates::SdistUse {
+        use super::candidates::SdistUse;
+        if !self.can_build || !self.build.may_build(name) {
+            SdistUse::Never
+        } else if self.build.must_build(name) {
+            SdistUse::Prefer
+        } else {
+            SdistUse::WhenNoWheel
+        }
+    }
 }
 
 /// The read-ahead state of one resolution, shared by the search thread and the background
@@ -79,6 +97,7 @@ impl ReadAhead {
             &self.guide.target,
             &self.guide.ranking,
             self.guide.hashes.get(name).map(Vec::as_slice),
+            self.guide.sdist_use(name),
         ));
         self.lock_built().entry(name.clone()).or_insert(c).clone()
     }
@@ -161,7 +180,7 @@ impl ReadAhead {
                 .filter(fits)
                 .find(|c| &c.version == pref)
         {
-            return c.file.clone();
+            return c.file.clone().filter(|f| !super::candidates::is_sdist(f));
         }
         let mut usable = cands.versions.iter().filter(fits);
         let first = if self.guide.pre {
@@ -174,6 +193,9 @@ impl ReadAhead {
                 .find(|c| !c.version.any_prerelease())
                 .or_else(|| usable.next())
         };
-        first.and_then(|c| c.file.clone())
+        // A source distribution is built only when the search visits it, never ahead.
+        first
+            .and_then(|c| c.file.clone())
+            .filter(|f| !super::candidates::is_sdist(f))
     }
 }

@@ -50,8 +50,9 @@ pub fn resolve(
     let res = crate::resolve::resolve(ctx.client.clone(), ctx.handle.clone(), target, &input)
         .map_err(|e| {
             format!(
-                "the build requirements of {package} ({}) cannot be resolved for Python 3.{minor}: {e}",
-                requires.join(", ")
+                "its build requirements ({}) cannot be resolved for Python 3.{minor}: {}; the index (or a --find-links directory) must offer wheels of them",
+                requires.join(", "),
+                summary(&e.to_string())
             )
         })?;
     for p in &res.pins {
@@ -122,4 +123,18 @@ fn unzip_wheel(wheel: &Path, env: &Path) -> Result<(), String> {
         std::io::copy(&mut e, &mut w).map_err(|e| format!("{name}: {e}"))?;
     }
     Ok(())
+}
+
+/// The reasons of a nested resolution failure (its `why:` lines), else its first line: the
+/// build requirements' own resolution message names a target the user never asked for.
+fn summary(error: &str) -> String {
+    let why: Vec<&str> = error
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("- "))
+        .collect();
+    if why.is_empty() {
+        error.lines().next().unwrap_or(error).to_string()
+    } else {
+        why.join("; ")
+    }
 }

@@ -153,7 +153,7 @@ pub fn compiler_line(output: &str) -> Option<String> {
                 || l.contains("command 'cc'")
                 || l.contains("\"cc\"")
         })
-        .map(|l| l.trim().to_string())
+        .map(|l| crate::format::shorten(l.trim()))
 }
 
 #[cfg(test)]

@@ -22,6 +22,13 @@ pub fn find(ctx: &BuildContext) -> Result<Interpreter, BuildError> {
                 p.display()
             ))
         })?;
+        if it.version.0 != 3 {
+            return Err(BuildError::NoInterpreter(format!(
+                "--python-interpreter {} is Python {}: give a Python 3 to build source distributions with",
+                p.display(),
+                it.full_version()
+            )));
+        }
         return Ok(it);
     }
     if let Some(it) = FOUND

@@ -15,8 +15,9 @@ mod store;
 mod tree;
 pub mod unpack;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::cache::CacheDir;
 use crate::index::IndexClient;
@@ -47,6 +48,39 @@ pub struct BuildContext {
     /// The target's minor version, tried first when discovering an interpreter (any 3.x
     /// builds a pure wheel).
     pub preferred_minor: u8,
+}
+
+/// A [`BuildContext`] handed to the resolver through its (printable, clonable) inputs.
+#[derive(Clone)]
+pub struct Builder(pub Arc<BuildContext>);
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Builder(cache {})", self.0.cache.root().display())
+    }
+}
+
+/// Downloads a source distribution (hash-checked, into the content-addressed cache) and
+/// builds it: what the resolver does for a release without a wheel, and `build` for a locked
+/// sdist. Blocking.
+pub fn build_dist_file(
+    file: &crate::index::DistFile,
+    ctx: &BuildContext,
+) -> Result<BuiltWheel, BuildError> {
+    let client = ctx.client.clone();
+    let f = file.clone();
+    let (path, sha256, _) = ctx
+        .handle
+        .block_on(async move { client.whole_wheel(&f).await })
+        .map_err(|e| BuildError::Other(format!("cannot download {}: {e:#}", file.filename)))?;
+    build_wheel(
+        &Source::Sdist {
+            path,
+            filename: file.filename.clone(),
+            sha256,
+        },
+        ctx,
+    )
 }
 
 /// A wheel built (or found in the cache) from a [`Source`].
@@ -136,8 +170,16 @@ pub fn build_wheel(source: &Source, ctx: &BuildContext) -> Result<BuiltWheel, Bu
         }
     };
     let key = store::key(&pin_strings(&pins));
+    let memo = format!("{source_sha} {key} {}", interpreter.python.display());
+    // Targets resolved at once visit the same sdist together: one builds, the others wait
+    // and take its wheel (from the cache) or its failure.
+    let gate = gate(&memo);
+    let _building = gate.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((path, rec)) = store::lookup(&ctx.cache, &source_sha, &key) {
         return Ok(built(path, rec, true));
+    }
+    if let Some(e) = recall(&memo) {
+        return Err(e);
     }
     let env = work.path().join("env");
     std::fs::create_dir(&env).map_err(|e| other(e.to_string()))?;
@@ -153,15 +195,19 @@ pub fn build_wheel(source: &Source, ctx: &BuildContext) -> Result<BuiltWheel, Bu
         scratch: &scratch,
         source_date_epoch: source_date_epoch(),
     };
-    let failed = |f: hooks::HookFailure| match hooks::compiler_line(&f.output) {
-        Some(line) if !f.timed_out => BuildError::NeedsCompiling {
-            package: package.clone(),
-            detail: line,
-        },
-        _ => BuildError::Failed {
-            package: package.clone(),
-            log: hooks::tail(&f.output),
-        },
+    let failed = |f: hooks::HookFailure| {
+        let e = match hooks::compiler_line(&f.output) {
+            Some(line) if !f.timed_out => BuildError::NeedsCompiling {
+                package: package.clone(),
+                detail: line,
+            },
+            _ => BuildError::Failed {
+                package: package.clone(),
+                log: hooks::tail(&f.output),
+            },
+        };
+        remember(&memo, &e);
+        e
     };
     let extra = hook.requires_for_build_wheel().map_err(failed)?;
     let mut all_pins = pins;
@@ -176,15 +222,19 @@ pub fn build_wheel(source: &Source, ctx: &BuildContext) -> Result<BuiltWheel, Bu
     let out = work.path().join("out");
     std::fs::create_dir(&out).map_err(|e| other(e.to_string()))?;
     let reported = hook.build_wheel(&out).map_err(failed)?;
-    let (wheel, _name) = result::check(&out, &reported).map_err(|r| match r {
-        result::Refusal::Compiled(detail) => BuildError::NeedsCompiling {
-            package: package.clone(),
-            detail,
-        },
-        result::Refusal::Broken(log) => BuildError::Failed {
-            package: package.clone(),
-            log,
-        },
+    let (wheel, _name) = result::check(&out, &reported).map_err(|r| {
+        let e = match r {
+            result::Refusal::Compiled(detail) => BuildError::NeedsCompiling {
+                package: package.clone(),
+                detail,
+            },
+            result::Refusal::Broken(log) => BuildError::Failed {
+                package: package.clone(),
+                log,
+            },
+        };
+        remember(&memo, &e);
+        e
     })?;
     let filename = wheel
         .file_name()
@@ -199,6 +249,50 @@ pub fn build_wheel(source: &Source, ctx: &BuildContext) -> Result<BuiltWheel, Bu
     let (path, rec) =
         store::store(&ctx.cache, &source_sha, &key, &wheel, &record).map_err(other)?;
     Ok(built(path, rec, false))
+}
+
+/// Backend failures of this process, by source, build requirements and interpreter: every
+/// target of a lock visits the same sdist, and a compiler run that failed for one would fail
+/// the same way for the next. (`true`, package, detail) is NeedsCompiling, `false` Failed.
+static FAILED: Mutex<Option<HashMap<String, Remembered>>> = Mutex::new(None);
+
+/// A failure kept in [`FAILED`]: (needs compiling?, package, detail or log).
+type Remembered = (bool, String, String);
+
+/// One lock per build (same key as [`FAILED`]) in this process.
+static GATES: Mutex<Option<HashMap<String, Arc<Mutex<()>>>>> = Mutex::new(None);
+
+fn gate(memo: &str) -> Arc<Mutex<()>> {
+    let mut m = GATES.lock().unwrap_or_else(|e| e.into_inner());
+    m.get_or_insert_with(HashMap::new)
+        .entry(memo.to_string())
+        .or_default()
+        .clone()
+}
+
+fn remember(memo: &str, e: &BuildError) {
+    let entry = match e {
+        BuildError::NeedsCompiling { package, detail } => (true, package.clone(), detail.clone()),
+        BuildError::Failed { package, log } => (false, package.clone(), log.clone()),
+        _ => return,
+    };
+    if let Ok(mut m) = FAILED.lock() {
+        m.get_or_insert_with(HashMap::new)
+            .insert(memo.to_string(), entry);
+    }
+}
+
+fn recall(memo: &str) -> Option<BuildError> {
+    let m = FAILED.lock().ok()?;
+    let (compiled, package, text) = m.as_ref()?.get(memo)?.clone();
+    Some(if compiled {
+        BuildError::NeedsCompiling {
+            package,
+            detail: text,
+        }
+    } else {
+        BuildError::Failed { package, log: text }
+    })
 }
 
 fn built(path: PathBuf, rec: store::Record, reused: bool) -> BuiltWheel {

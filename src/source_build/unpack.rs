@@ -248,26 +248,27 @@ mod tests {
         gz.finish().unwrap()
     }
 
-    fn try_unpack(bytes: Vec<u8>) -> Result<PathBuf, String> {
+    /// Unpacks into a fresh temp dir, returned with the result so it lives as long as the
+    /// assertions on the unpacked tree.
+    fn try_unpack(bytes: Vec<u8>) -> (tempfile::TempDir, Result<PathBuf, String>) {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("x-1.tar.gz");
         std::fs::write(&a, bytes).unwrap();
         let out = dir.path().join("out");
         std::fs::create_dir(&out).unwrap();
         let r = unpack(&a, "x-1.tar.gz", &out);
-        std::mem::forget(dir);
-        r
+        (dir, r)
     }
 
     #[test]
     fn unpacks_one_root() {
-        let root = try_unpack(tar_gz(&[(
+        let (_dir, root) = try_unpack(tar_gz(&[(
             "x-1/setup.py",
             tar::EntryType::Regular,
             b"print()",
             None,
-        )]))
-        .unwrap();
+        )]));
+        let root = root.unwrap();
         assert!(root.ends_with("x-1"));
         assert!(root.join("setup.py").is_file());
     }
@@ -280,6 +281,7 @@ mod tests {
             b"x",
             None,
         )]))
+        .1
         .unwrap_err();
         assert!(e.contains("x-1.tar.gz") && e.contains(".."), "{e}");
         let e = try_unpack(tar_gz(&[(
@@ -288,6 +290,7 @@ mod tests {
             b"x",
             None,
         )]))
+        .1
         .unwrap_err();
         assert!(e.contains("absolute"), "{e}");
         let e = try_unpack(tar_gz(&[(
@@ -296,14 +299,18 @@ mod tests {
             b"",
             Some("../../etc/passwd"),
         )]))
+        .1
         .unwrap_err();
         assert!(e.contains("outside"), "{e}");
-        let e = try_unpack(tar_gz(&[("x-1/f", tar::EntryType::Fifo, b"", None)])).unwrap_err();
+        let e = try_unpack(tar_gz(&[("x-1/f", tar::EntryType::Fifo, b"", None)]))
+            .1
+            .unwrap_err();
         assert!(e.contains("FIFO") || e.contains("Fifo"), "{e}");
         let e = try_unpack(tar_gz(&[
             ("a/f", tar::EntryType::Regular, b"", None),
             ("b/f", tar::EntryType::Regular, b"", None),
         ]))
+        .1
         .unwrap_err();
         assert!(e.contains("one top-level directory"), "{e}");
     }
