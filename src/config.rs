@@ -968,6 +968,12 @@ compile-bytecode = true
 # layer root): they no longer fail the build or `pylayer check`, and are still counted.
 # allow = ["windows-binary:debugpy/**"]
 
+[audit]
+# `pylayer audit`: where vulnerability records come from, "pypi" (the index's JSON API) or
+# "osv"; url for a mirror. Findings accepted need a reason; after `until` they count again.
+# service = "pypi"
+# ignore = [{{ id = "PYSEC-2018-28", reason = "we never follow redirects", until = "2027-01-31" }}]
+
 [publish]
 # regions = ["eu-west-1"]
 # profile = "default"
@@ -1275,5 +1281,12 @@ mod tests {
             e.contains("audit.ignore must be a list of inline tables"),
             "{e}"
         );
+        // The template's commented example is valid once uncommented.
+        let t = template("x", &["3.12".into()], &["x86_64".into()])
+            .replace("# service = ", "service = ")
+            .replace("# ignore = ", "ignore = ");
+        let c = Config::parse(&t, p).unwrap();
+        assert_eq!(c.audit.service, Some(crate::audit::Service::Pypi));
+        assert_eq!(c.audit.ignore[0].id, "PYSEC-2018-28");
     }
 }

@@ -119,13 +119,17 @@ fn fixture() -> Fixture {
 impl Fixture {
     /// `pylayer lock` of `reqs` for python3.11 into `lock`.
     fn lock(&self, lock: &str, reqs: &[&str]) {
+        self.lock_for(lock, "3.11", reqs);
+    }
+
+    fn lock_for(&self, lock: &str, python: &str, reqs: &[&str]) {
         let mut cmd = self.env.cmd();
         cmd.args([
             "lock",
             "--index-url",
             &self.index.url,
             "--python",
-            "3.11",
+            python,
             "--lock",
             lock,
         ]);
@@ -241,6 +245,33 @@ fn osv_service_gives_the_same_finding() {
 }
 
 #[test]
+fn findings_name_the_targets_they_affect() {
+    let fx = fixture();
+    fx.lock_for("pylayer.lock", "3.11,3.12", &["requests==2.19.0", "six"]);
+    let (code, v) = fx.audit_json(&[]);
+    assert_eq!(code, 1);
+    let f = &v["findings"][0];
+    assert_eq!(
+        f["targets"],
+        serde_json::json!(["python3.11/x86_64", "python3.12/x86_64"]),
+        "{v:#}"
+    );
+    assert_eq!(f["upgrades"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["findings"].as_array().unwrap().len(),
+        1,
+        "one finding, two targets"
+    );
+    let out = fx.audit(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("targets") && stdout.contains("python3.11/x86_64, python3.12/x86_64"),
+        "{}",
+        describe_output(&out)
+    );
+}
+
+#[test]
 fn requirements_bound_the_upgrade() {
     let fx = fixture();
     fx.env
@@ -265,6 +296,43 @@ fn requirements_bound_the_upgrade() {
     assert!(
         reason.contains("fixed in 2.20.0") && reason.contains("requirements.txt:1"),
         "{reason}"
+    );
+}
+
+#[test]
+fn locked_dependents_bound_the_upgrade() {
+    let fx = fixture();
+    let dir = fx.env.work_dir().join("wheels");
+    fx.index.add_wheel(
+        WheelSpec::new("app", "1.0")
+            .no_files()
+            .requires("requests<2.20")
+            .file("app/__init__.py", "")
+            .build(&dir),
+    );
+    fx.index.add_wheel(
+        WheelSpec::new("tool", "1.0")
+            .no_files()
+            .requires("requests!=2.20.0")
+            .file("tool/__init__.py", "")
+            .build(&dir),
+    );
+    fx.lock("pylayer.lock", &["tool", "requests==2.19.0"]);
+    let (_, v) = fx.audit_json(&[]);
+    assert_eq!(
+        v["findings"][0]["upgrades"][0]["version"], "2.21.0",
+        "tool excludes 2.20.0: {v:#}"
+    );
+    fx.lock("app.lock", &["app", "requests==2.19.0"]);
+    let (_, v) = fx.audit_json(&["app.lock"]);
+    let up = &v["findings"][0]["upgrades"][0];
+    assert!(up["version"].is_null(), "{v:#}");
+    assert!(
+        up["reason"]
+            .as_str()
+            .unwrap()
+            .contains("app 1.0 (Requires-Dist)"),
+        "{up:#}"
     );
 }
 
@@ -396,6 +464,15 @@ fn revalidates_with_etag() {
     let (code, _) = fx.audit_json(&[]);
     assert_eq!(code, 1);
     fx.index.clear_requests();
+    // Unchanged: revalidated with the ETag, answered 304, same finding.
+    let (_, v) = fx.audit_json(&[]);
+    assert_eq!(v["findings"][0]["id"], "PYSEC-2018-28", "{v:#}");
+    assert_eq!(
+        fx.service_requests("304 GET /pypi/requests/2.19.0/json"),
+        1,
+        "{:?}",
+        fx.index.requests()
+    );
     // The service changed its record: the next run sees it (no stale answer).
     fx.index.route_json(
         "/pypi/requests/2.19.0/json",
@@ -476,4 +553,166 @@ fn bad_input_exits_2() {
         "{}",
         describe_output(&out)
     );
+    let out = fx.audit(&["dist/missing.zip"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    assert!(
+        text(&out).contains("dist/missing.zip does not exist"),
+        "{}",
+        describe_output(&out)
+    );
+}
+
+#[test]
+fn osv_pages_are_followed() {
+    let fx = fixture();
+    fx.lock("pylayer.lock", &["requests==2.19.0", "six"]);
+    // First page: PYSEC-2018-28 and a token; the second (asked with the token): the GHSA
+    // record of the same flaw.
+    fx.index.route(
+        "POST",
+        "/v1/querybatch",
+        Arc::new(|body: &[u8]| {
+            let req: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let results: Vec<serde_json::Value> = req["queries"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|q| match (q["package"]["name"].as_str(), q["page_token"].as_str()) {
+                    (Some("requests"), None) => serde_json::json!({
+                        "vulns": [{"id": "PYSEC-2018-28", "modified": "2024-11-21T14:22:00.123Z"}],
+                        "next_page_token": "page-2"
+                    }),
+                    (Some("requests"), Some("page-2")) => serde_json::json!({
+                        "vulns": [{"id": "GHSA-x84v-xcm2-53pg", "modified": "2024-09-26T20:00:00Z"}]
+                    }),
+                    _ => serde_json::json!({}),
+                })
+                .collect();
+            (200, serde_json::json!({ "results": results }).to_string())
+        }),
+    );
+    fx.index.route_json(
+        "/v1/vulns/GHSA-x84v-xcm2-53pg",
+        &OSV_PYSEC_2018_28
+            .replace(
+                "\"id\": \"PYSEC-2018-28\"",
+                "\"id\": \"GHSA-x84v-xcm2-53pg\"",
+            )
+            .replace("\"GHSA-x84v-xcm2-53pg\"]", "\"PYSEC-2018-28\"]"),
+    );
+    let (code, v) = fx.audit_json(&["--vulnerability-service", "osv"]);
+    assert_eq!(code, 1);
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["GHSA-x84v-xcm2-53pg", "PYSEC-2018-28"], "{v:#}");
+    assert_eq!(fx.service_requests("POST /v1/querybatch"), 2);
+}
+
+#[test]
+fn a_broken_answer_leaves_the_package_unchecked() {
+    let fx = fixture();
+    fx.lock("pylayer.lock", &["requests==2.19.0", "six"]);
+    fx.index.route_json(
+        "/pypi/six/1.16.0/json",
+        "<html>\u{1b}[31mnot the API</html>",
+    );
+    let out = fx.audit(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("six 1.16.0 was not checked") && t.contains("/pypi/six/1.16.0/json"),
+        "{}",
+        describe_output(&out)
+    );
+    // A service that is down: every package named, exit 1, no crash.
+    fx.index.remove_route("GET", "/pypi/requests/2.19.0/json");
+    fx.index.route(
+        "GET",
+        "/pypi/requests/2.19.0/json",
+        Arc::new(|_: &[u8]| (403, "{}".to_string())),
+    );
+    let (code, v) = fx.audit_json(&["--no-upgrade-advice"]);
+    assert_eq!(code, 1);
+    let unchecked: Vec<&str> = v["unchecked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(unchecked, ["requests", "six"], "{v:#}");
+    assert!(
+        v["unchecked"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("403"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn env_audits_its_own_lock() {
+    let fx = fixture();
+    fx.env
+        .write("pylayer.toml", "python = [\"3.11\"]\n[env.prod]\n");
+    let out = fx.audit(&["--env", "prod"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
+    assert!(
+        text(&out).contains("pylayer.prod.lock"),
+        "{}",
+        describe_output(&out)
+    );
+    fx.lock("pylayer.prod.lock", &["requests==2.19.0", "six"]);
+    let (code, v) = fx.audit_json(&["--env", "prod"]);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["findings"][0]["id"], "PYSEC-2018-28");
+}
+
+/// A published layer version by ARN (moto serving its bytes): downloaded into the cache and
+/// audited as the layer it is, its compatible runtime the target of upgrade advice.
+#[cfg(feature = "aws")]
+#[test]
+fn audits_a_published_version_by_arn() {
+    let moto = support::moto::Moto::start_serving_layers();
+    let fx = fixture();
+    let out = run(fx.env.cmd().args([
+        "build",
+        "requests==2.19.0",
+        "six",
+        "--index-url",
+        &fx.index.url,
+        "--python",
+        "3.11",
+        "--name",
+        "pub",
+        "--compile-bytecode=none",
+    ]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let mut cmd = fx.env.cmd();
+    moto.env(&mut cmd);
+    let out = run(cmd.args(["publish", "dist/pub-py3.11-x86_64.zip", "--json"]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let published: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let arn = published["layers"][0]["regions"][0]["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut cmd = fx.env.cmd();
+    moto.env(&mut cmd);
+    let out = run(cmd.args([
+        "audit",
+        &arn,
+        "--vulnerability-url",
+        &fx.index.base,
+        "--index-url",
+        &fx.index.url,
+        "--json",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_requests_finding(&v, "pypi");
 }

@@ -230,6 +230,10 @@ pub async fn audit_async(dists: &[Dist], settings: &AuditSettings) -> anyhow::Re
                     .cloned()
                     .unwrap_or_default();
                 for t in &targets {
+                    let mut allowed = allowed.clone();
+                    if let Some(lock) = &u.lock {
+                        allowed.extend(upgrade::dependent_bounds(index, lock, t, &d.name).await);
+                    }
                     upgrades.push(
                         upgrade::smallest_fix(index, &d.name, &d.version, &v.fixed_in, t, &allowed)
                             .await,
@@ -239,11 +243,15 @@ pub async fn audit_async(dists: &[Dist], settings: &AuditSettings) -> anyhow::Re
             report.findings.push(Finding {
                 package: name.clone(),
                 version: version.clone(),
-                id: v.id,
-                aliases: report::cve_first(v.aliases),
-                summary: v.summary.map(|s| crate::text::shown(&s).to_string()),
-                fixed_in: v.fixed_in,
-                link: v.link,
+                // What a service says is shown escaped: a hostile mirror cannot garble the
+                // terminal (the JSON carries the same escaped text).
+                id: crate::text::shown(&v.id),
+                aliases: report::cve_first(
+                    v.aliases.iter().map(|a| crate::text::shown(a)).collect(),
+                ),
+                summary: v.summary.map(|s| crate::text::shown(&s)),
+                fixed_in: v.fixed_in.iter().map(|f| crate::text::shown(f)).collect(),
+                link: v.link.map(|l| crate::text::shown(&l)),
                 targets: targets.iter().map(Target::label).collect(),
                 upgrades,
                 ignore,

@@ -3,12 +3,14 @@
 //! resolver's candidates and tag ranking decide that) and that the lock's requirements allow.
 
 use std::collections::HashMap;
+use std::str::FromStr;
 
 use uv_normalize::PackageName;
 use uv_pep440::{Version, VersionSpecifiers};
 
 use super::report::TargetUpgrade;
 use crate::index::{IndexClient, IndexConfig};
+use crate::lock::Lock;
 use crate::resolve::Candidates;
 use crate::target::{TagRanking, Target};
 
@@ -20,6 +22,52 @@ pub struct UpgradeSettings {
     /// Per normalized name: what the project's requirements (and the locked dependents'
     /// `Requires-Dist`) allow, each with where it comes from for messages.
     pub allowed: HashMap<String, Vec<(VersionSpecifiers, String)>>,
+    /// The lock audited: the `Requires-Dist` of each finding's locked dependents on the
+    /// target bound its upgrade too (an upgrade another pin forbids is no advice).
+    pub lock: Option<Lock>,
+}
+
+/// What the pins that depend on `name` on `target` require of it, read from their locked
+/// wheels' metadata (cached by the lock that chose them). A dependent whose metadata cannot
+/// be read bounds nothing.
+pub async fn dependent_bounds(
+    client: &IndexClient,
+    lock: &Lock,
+    target: &Target,
+    name: &PackageName,
+) -> Vec<(VersionSpecifiers, String)> {
+    let key = crate::wheel_name::normalize_name(name.as_ref());
+    let Some(lt) = lock.target(target) else {
+        return Vec::new();
+    };
+    let env = target.marker_environment();
+    let mut out = Vec::new();
+    for p in lt.packages.iter().filter(|p| p.dependencies.contains(&key)) {
+        let Ok(dep) = PackageName::from_str(&p.name) else {
+            continue;
+        };
+        let Ok(files) = client.project(&dep).await else {
+            continue;
+        };
+        let Some(file) = files.iter().find(|f| f.filename == p.filename) else {
+            continue;
+        };
+        let Ok(meta) = client.metadata(file).await else {
+            continue;
+        };
+        for req in &meta.requires_dist {
+            if req.name == *name
+                && req.evaluate_markers(&env, &[])
+                && let Some(uv_pep508::VersionOrUrl::VersionSpecifier(s)) = &req.version_or_url
+            {
+                out.push((
+                    s.clone(),
+                    format!("{} {} (Requires-Dist)", p.name, p.version),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Whether `v` is fixed according to `fixed` (ascending): at or above the last fixed release,

@@ -21,10 +21,11 @@ use pylayer::target::{Arch, Target};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// What to audit: a lock, a layer zip (its manifest beside it, else its dist-info) or a
-    /// layer directory [default: the project's lock: pylayer.toml's `lock`, else
+    /// What to audit: a lock, a layer zip (its manifest beside it, else its dist-info), a
+    /// layer directory, or a published version's ARN (`arn:aws:lambda:REGION:ACCOUNT:layer:NAME:N`,
+    /// downloaded into the cache) [default: the project's lock: pylayer.toml's `lock`, else
     /// pylayer.lock; pylayer.ENV.lock with --env]
-    #[arg(value_name = "LOCK|ZIP|DIR")]
+    #[arg(value_name = "LOCK|ZIP|DIR|ARN")]
     pub input: Option<PathBuf>,
     /// Where vulnerability records come from [default: pylayer.toml's [audit] service, else pypi]
     #[arg(long, value_enum, value_name = "SERVICE")]
@@ -59,6 +60,8 @@ pub struct AuditArgs {
     pub config: Option<PathBuf>,
     #[arg(long, help = shared::JSON_HELP)]
     pub json: bool,
+    #[command(flatten)]
+    pub aws: shared::LayerAwsArgs,
 }
 
 /// What the distributions came from.
@@ -73,17 +76,29 @@ enum Source {
 
 pub fn run(args: AuditArgs) -> Result<(), Failure> {
     let config = shared::load_config_for(args.config.as_deref(), args.env.as_deref())?;
-    let source = match &args.input {
-        None => Source::Lock {
+    // A published layer version: its bytes downloaded into the cache (hash-checked), read
+    // as a layer zip; its compatible runtime and architecture are the target.
+    let published = match &args.input {
+        Some(p) => shared::published_input(p, &args.aws)?,
+        None => None,
+    };
+    let (mut python, mut arch) = (args.python, args.arch);
+    if let Some(p) = &published {
+        python = python.or(p.python);
+        arch = arch.or(p.arch);
+    }
+    let source = match (&published, &args.input) {
+        (Some(p), _) => Source::Layer(p.path.clone()),
+        (None, None) => Source::Lock {
             path: config
                 .as_ref()
                 .map_or_else(|| PathBuf::from("pylayer.lock"), |c| c.lock_path()),
             project: true,
         },
-        Some(p) if p.is_dir() || p.extension().is_some_and(|x| x == "zip") => {
+        (None, Some(p)) if p.is_dir() || p.extension().is_some_and(|x| x == "zip") => {
             Source::Layer(p.clone())
         }
-        Some(p) => Source::Lock {
+        (None, Some(p)) => Source::Lock {
             path: p.clone(),
             project: config.as_ref().is_some_and(|c| c.lock_path() == *p),
         },
@@ -100,7 +115,7 @@ pub fn run(args: AuditArgs) -> Result<(), Failure> {
             let lock = Lock::read(path).map_err(|e| Failure::usage(format!("{e:#}")))?;
             (lock_dists(&lock, path)?, Some(lock))
         }
-        Source::Layer(path) => (layer_dists(path, args.python, args.arch)?, None),
+        Source::Layer(path) => (layer_dists(path, python, arch)?, None),
     };
     let audit_config = config.as_ref().map(|c| c.audit.clone()).unwrap_or_default();
     let service = args
@@ -115,6 +130,7 @@ pub fn run(args: AuditArgs) -> Result<(), Failure> {
         let mut up = UpgradeSettings {
             index: index_config(&args, config.as_ref()),
             allowed: HashMap::new(),
+            lock: lock.clone(),
         };
         if let (Source::Lock { project: true, .. }, Some(c), Some(_)) = (&source, &config, &lock) {
             project_bounds(c, &mut up.allowed);
@@ -285,11 +301,16 @@ fn project_bounds(
 fn print_report(report: &AuditReport) {
     let active: Vec<&audit::Finding> = report.active().collect();
     let ignored: Vec<&audit::Finding> = report.findings.iter().filter(|f| !f.counts()).collect();
+    // Which targets a finding affects matters only when the lock has several.
+    let mut all_targets: Vec<&String> = report.findings.iter().flat_map(|f| &f.targets).collect();
+    all_targets.sort();
+    all_targets.dedup();
+    let several = all_targets.len() > 1;
     if !active.is_empty() {
         let rows: Vec<Vec<String>> = active
             .iter()
             .map(|f| {
-                vec![
+                let mut row = vec![
                     f.package.clone(),
                     f.version.clone(),
                     f.id.clone(),
@@ -300,21 +321,25 @@ fn print_report(report: &AuditReport) {
                         f.fixed_in.join(", ")
                     },
                     upgrade_text(f),
-                ]
+                ];
+                if several {
+                    row.insert(2, f.targets.join(", "));
+                }
+                row
             })
             .collect();
-        output::print(&pylayer::format::table(
-            &[
-                "package",
-                "installed",
-                "id",
-                "aliases",
-                "fixed in",
-                "upgrade",
-            ],
-            &rows,
-            &[],
-        ));
+        let mut header = vec![
+            "package",
+            "installed",
+            "id",
+            "aliases",
+            "fixed in",
+            "upgrade",
+        ];
+        if several {
+            header.insert(2, "targets");
+        }
+        output::print(&pylayer::format::table(&header, &rows, &[]));
         for f in &active {
             if let Some(i) = f.ignore.as_ref().filter(|i| i.expired) {
                 output::warn(&format!(

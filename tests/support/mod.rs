@@ -1156,6 +1156,11 @@ impl Shared {
             let (status, body) = route(&req.body);
             let etag = format!("\"{}\"", &sha256_hex(body.as_bytes())[..16]);
             if status == 200 && req.header("if-none-match") == Some(etag.as_str()) {
+                self.state
+                    .lock()
+                    .unwrap()
+                    .log
+                    .push(format!("304 {} {}", req.method, req.path));
                 return Response::new(304, "application/json", Vec::new()).header("ETag", etag);
             }
             return Response::new(status, "application/json", body.into_bytes())
