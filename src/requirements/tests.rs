@@ -766,7 +766,11 @@ fn vcs_urls_are_errors() {
             matches!(error, RequirementsError::Vcs { .. }),
             "{line}: {error}"
         );
-        assert_message(&error, &format!("{FILE}:1"), &["version-control", "does not clone", "directory"]);
+        assert_message(
+            &error,
+            &format!("{FILE}:1"),
+            &["version-control", "does not clone", "directory"],
+        );
     }
 }
 
