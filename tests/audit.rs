@@ -716,3 +716,37 @@ fn audits_a_published_version_by_arn() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     check_requests_finding(&v, "pypi");
 }
+
+#[test]
+fn a_service_that_knows_nothing_is_not_a_clean_bill() {
+    let fx = fixture();
+    // A private package the service has no record of, beside one it knows: the private one is
+    // named as unknown, the audit still counts the known one.
+    let private = wheel(&fx.env, "internal-tool", "1.0.0");
+    fx.index.add_wheel(private);
+    fx.lock("pylayer.lock", &["six", "internal-tool"]);
+    let out = fx.audit(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("internal-tool 1.0.0 is unknown to the pypi service")
+            && t.contains("1 distribution(s) checked")
+            && t.contains("1 unknown to the service"),
+        "{}",
+        describe_output(&out)
+    );
+
+    // A URL that answers "not found" for every distribution (an index mirror without the
+    // per-version JSON API) must not read as "0 findings": nothing was checked, exit 1.
+    fx.index.remove_route("GET", "/pypi/six/1.16.0/json");
+    let (code, v) = fx.audit_json(&["--no-upgrade-advice"]);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["checked"], 0, "{v:#}");
+    let reason = v["unchecked"][0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("knows none of the 2 distribution(s)")
+            && reason.contains("--vulnerability-url"),
+        "{v:#}"
+    );
+    assert!(v["unknown"].as_array().is_some_and(|u| u.is_empty()), "{v:#}");
+}

@@ -203,7 +203,6 @@ pub async fn audit_async(dists: &[Dist], settings: &AuditSettings) -> anyhow::Re
         let records = match answer {
             Answer::Records(r) => r,
             Answer::Unknown => {
-                report.checked += 1;
                 report.unknown.push(Package { name, version });
                 continue;
             }
@@ -258,10 +257,36 @@ pub async fn audit_async(dists: &[Dist], settings: &AuditSettings) -> anyhow::Re
             });
         }
     }
+    nothing_known_means_unchecked(&mut report, settings.service.name());
     report
         .findings
         .sort_by(|a, b| (&a.package, &a.version, &a.id).cmp(&(&b.package, &b.version, &b.id)));
     Ok(report)
+}
+
+/// A service that knows none of the distributions (a 404 for each) is not answering as a
+/// vulnerability service: most often the URL is an index mirror without the per-version JSON
+/// API. Reporting that as "0 findings" would call a vulnerable lock clean, so every
+/// distribution is then reported as not checked, with the reason and the fix.
+fn nothing_known_means_unchecked(report: &mut AuditReport, service: &str) {
+    if report.unknown.is_empty() || report.checked > 0 || !report.unchecked.is_empty() {
+        return;
+    }
+    let reason = format!(
+        "the {service} service at {} knows none of the {} distribution(s) (\"not found\" for \
+         each), so it is probably not a vulnerability service (an index mirror without the \
+         per-version JSON API?); point --vulnerability-url (or [audit] url) at one, or use \
+         --vulnerability-service osv",
+        report.url,
+        report.unknown.len()
+    );
+    for p in std::mem::take(&mut report.unknown) {
+        report.unchecked.push(Unchecked {
+            name: p.name,
+            version: p.version,
+            reason: reason.clone(),
+        });
+    }
 }
 
 /// The JSON API, one cached GET per distribution, a bounded number at once.

@@ -370,13 +370,13 @@ fn print_report(report: &AuditReport) {
         ));
     }
     for u in &report.unknown {
-        output::detail(&format!(
-            "{} {} is unknown to the {} service (a private package?)",
+        output::warn(&format!(
+            "{} {} is unknown to the {} service (a private package?): not checked",
             u.name, u.version, report.service
         ));
     }
     let summary = format!(
-        "{} distribution(s) checked with {}: {} finding(s), {} ignored{}",
+        "{} distribution(s) checked with {}: {} finding(s), {} ignored{}{}",
         report.checked,
         report.service,
         active.len(),
@@ -385,6 +385,11 @@ fn print_report(report: &AuditReport) {
             String::new()
         } else {
             format!(", {} not checked", report.unchecked.len())
+        },
+        if report.unknown.is_empty() {
+            String::new()
+        } else {
+            format!(", {} unknown to the service", report.unknown.len())
         }
     );
     output::status(&summary);
