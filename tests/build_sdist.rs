@@ -447,3 +447,103 @@ fn a_failing_backend_runs_once_for_several_targets() {
         "the failing backend ran once per target"
     );
 }
+
+#[test]
+fn ctrl_c_during_a_source_build_leaves_no_build_directory_or_cache_entry() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let env = TestEnv::new();
+    let started = env.work_dir().join("started.txt");
+    let backend = format!(
+        "import time\n\ndef get_requires_for_build_wheel(config_settings=None):\n    return []\n\n\
+         def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n    \
+         open({:?}, 'w').write('started')\n    time.sleep(20)\n    raise SystemExit('too late')\n",
+        started.display().to_string()
+    );
+    let sdist = sdist_with_files(
+        &env.work_dir().join("pub"),
+        "slow-pkg",
+        "1.0",
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"slow_backend\"\nbackend-path = [\"_b\"]\n",
+            ),
+            ("_b/slow_backend.py", &backend),
+        ],
+    );
+    let index = TestIndex::start(&[sdist], IndexOptions::default());
+    let tmp = env.work_dir().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut child = env
+        .cmd()
+        .args(["build", "slow-pkg", "--index-url", &index.url, "--python", "3.12"])
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !started.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "pylayer ended ({status}) before the backend started: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "the backend never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let builds = || -> Vec<String> {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("pylayer-build-"))
+            .collect()
+    };
+    assert_eq!(builds().len(), 1, "the build runs in a temporary directory");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill(1) is part of every Unix");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(Instant::now() < deadline, "pylayer did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code, Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(builds(), Vec::<String>::new(), "the build directory was left behind");
+    let built = env.cache_dir().join("source-builds-v1");
+    let entries: Vec<String> = if built.exists() {
+        walk(&built)
+    } else {
+        Vec::new()
+    };
+    assert!(
+        entries.iter().all(|p| !p.ends_with(".whl")),
+        "a wheel was cached: {entries:?}"
+    );
+}
+
+fn walk(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}

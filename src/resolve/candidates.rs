@@ -90,6 +90,9 @@ impl Candidates {
         let mut by_version: BTreeMap<Version, (Option<Ranked>, Option<Ranked>)> = BTreeMap::new();
         let mut rejected: BTreeMap<Version, Rejections> = BTreeMap::new();
         let mut sdists: BTreeMap<Version, (usize, usize, DistFile)> = BTreeMap::new();
+        // Releases that publish compiled wheels (for any platform): their sdists need a
+        // compiler, so they are never built (the wheels' own rejection explains them better).
+        let mut compiled: std::collections::BTreeSet<Version> = std::collections::BTreeSet::new();
         let hash_ok = |f: &DistFile| {
             allowed_hashes.is_none_or(|allowed| {
                 f.sha256
@@ -130,6 +133,9 @@ impl Candidates {
                     continue;
                 }
             };
+            if wheel.platform_tags.iter().any(|t| t != "any") {
+                compiled.insert(wheel.version.clone());
+            }
             let rej = || wheel.version.clone();
             if let (Some(rp), Some(py)) = (&f.requires_python, &python)
                 && let Ok(spec) = crate::index::metadata::parse_requires_python(rp)
@@ -181,6 +187,19 @@ impl Candidates {
             }
         }
         let not_found = files.is_empty();
+        if sdist_use == SdistUse::WhenNoWheel {
+            // The oldest release with a wheel for the target: sdist-only releases before it
+            // date from before the project published wheels. Building them only ever serves
+            // a long backtrack (every boto3 against a python-dateutil pin would build botocore
+            // 0.x releases from 2014 and "solve" with them), so they are left out.
+            let oldest_wheel = by_version
+                .iter()
+                .find(|(_, (file, _))| file.is_some())
+                .map(|(v, _)| v.clone());
+            sdists.retain(|v, _| {
+                !compiled.contains(v) && oldest_wheel.as_ref().is_none_or(|oldest| v > oldest)
+            });
+        }
         for v in sdists.keys() {
             by_version.entry(v.clone()).or_default();
         }
@@ -283,6 +302,36 @@ mod tests {
         assert_eq!(v1.file.as_ref().unwrap().filename, "pkg-1.0.tar.gz");
         assert!(v1.has_wheel);
         assert!(is_sdist(v1.file.as_ref().unwrap()));
+    }
+
+    #[test]
+    fn sdists_before_the_first_wheel_and_of_compiled_releases_are_not_built() {
+        let files = [
+            file("pkg-0.5.tar.gz"),
+            file("pkg-1.0.tar.gz"),
+            file("pkg-1.0-py3-none-any.whl"),
+            file("pkg-1.5.tar.gz"),
+            file("pkg-1.5-cp312-cp312-manylinux_2_99_x86_64.whl"),
+            file("pkg-2.0.tar.gz"),
+        ];
+        let when = build(&files, SdistUse::WhenNoWheel);
+        let versions: Vec<String> = when
+            .versions
+            .iter()
+            .map(|c| c.version.to_string())
+            .collect();
+        // 2.0: newer than the first wheel, no wheels at all: built. 1.5: its wheels are
+        // compiled (for a glibc the target lacks): not built. 0.5: before the first wheel.
+        assert_eq!(versions, ["2.0", "1.0"]);
+        // A project that never published wheels builds every release.
+        let sdists_only = build(
+            &[file("pkg-0.5.tar.gz"), file("pkg-1.0.tar.gz")],
+            SdistUse::WhenNoWheel,
+        );
+        assert_eq!(sdists_only.versions.len(), 2);
+        // --no-binary still builds what it names.
+        let prefer = build(&files, SdistUse::Prefer);
+        assert_eq!(prefer.versions.len(), 4);
     }
 
     #[test]

@@ -139,6 +139,8 @@ pub fn build_wheel(source: &Source, ctx: &BuildContext) -> Result<BuiltWheel, Bu
         .prefix("pylayer-build-")
         .tempdir()
         .map_err(|e| other(format!("cannot create a temporary build directory: {e}")))?;
+    // Ctrl-C mid-build removes the unpacked tree and the build environment too.
+    let _registered = crate::cleanup::register(work.path());
     let tree = match source {
         Source::Sdist { path, filename, .. } => {
             let dest = work.path().join("src");

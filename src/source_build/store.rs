@@ -88,6 +88,7 @@ pub fn store(
         .prefix(".tmp-")
         .tempdir_in(&parent)
         .map_err(|e| format!("cannot write to {}: {e}", parent.display()))?;
+    let _registered = crate::cleanup::register(tmp.path());
     std::fs::copy(wheel, tmp.path().join(&record.filename))
         .map_err(|e| format!("cannot copy the built wheel into the cache: {e}"))?;
     let json = serde_json::to_vec_pretty(record).map_err(|e| e.to_string())?;
