@@ -748,5 +748,8 @@ fn a_service_that_knows_nothing_is_not_a_clean_bill() {
             && reason.contains("--vulnerability-url"),
         "{v:#}"
     );
-    assert!(v["unknown"].as_array().is_some_and(|u| u.is_empty()), "{v:#}");
+    assert!(
+        v["unknown"].as_array().is_some_and(|u| u.is_empty()),
+        "{v:#}"
+    );
 }

@@ -477,7 +477,14 @@ fn ctrl_c_during_a_source_build_leaves_no_build_directory_or_cache_entry() {
     std::fs::create_dir_all(&tmp).unwrap();
     let mut child = env
         .cmd()
-        .args(["build", "slow-pkg", "--index-url", &index.url, "--python", "3.12"])
+        .args([
+            "build",
+            "slow-pkg",
+            "--index-url",
+            &index.url,
+            "--python",
+            "3.12",
+        ])
         .env("TMPDIR", &tmp)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -492,7 +499,10 @@ fn ctrl_c_during_a_source_build_leaves_no_build_directory_or_cache_entry() {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        assert!(t0.elapsed() < Duration::from_secs(60), "the backend never started");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the backend never started"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let builds = || -> Vec<String> {
@@ -519,7 +529,11 @@ fn ctrl_c_during_a_source_build_leaves_no_build_directory_or_cache_entry() {
     };
     let out = child.wait_with_output().unwrap();
     assert_eq!(code, Some(130), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(builds(), Vec::<String>::new(), "the build directory was left behind");
+    assert_eq!(
+        builds(),
+        Vec::<String>::new(),
+        "the build directory was left behind"
+    );
     let built = env.cache_dir().join("source-builds-v1");
     let entries: Vec<String> = if built.exists() {
         walk(&built)
