@@ -336,17 +336,20 @@ fn fetch_all(
             fetched.insert(p.sha256.clone(), Fetched { pkg: None, path });
             continue;
         }
-        let ctx = context.get_or_insert_with(|| crate::source_build::BuildContext {
-            client: std::sync::Arc::new(crate::index::IndexClient::new(
+        let ctx = context.get_or_insert_with(|| {
+            let client = std::sync::Arc::new(crate::index::IndexClient::new(
                 http.clone(),
                 cache.clone(),
                 inputs.index.clone(),
                 settings.lock.offline,
-            )),
-            handle: rt.handle().clone(),
-            cache: cache.clone(),
-            interpreter: settings.lock.build_interpreter.clone(),
-            preferred_minor: inputs.targets.first().map_or(12, |t| t.minor),
+            ));
+            local::context(
+                rt,
+                inputs,
+                client,
+                cache.clone(),
+                settings.lock.build_interpreter.clone(),
+            )
         });
         let source = crate::source_build::Source::Sdist {
             path,

@@ -41,7 +41,8 @@ impl LocalBuilt {
     }
 }
 
-/// The context builds run in: the resolution's client and cache; the interpreter named by
+/// The one context every source build runs in (sdists in resolution and at build time, local
+/// projects): the given client and cache; the interpreter named by
 /// `--python-interpreter` or pylayer.toml, else one discovered (the targets' minor first).
 pub(super) fn context(
     rt: &tokio::runtime::Runtime,

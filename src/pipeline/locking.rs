@@ -120,13 +120,13 @@ pub fn ensure_lock(
         );
         super::local::build_for_resolution(inputs, &ctx, on_event)?
     };
-    let builder = crate::source_build::Builder(Arc::new(crate::source_build::BuildContext {
-        client: client.clone(),
-        handle: rt.handle().clone(),
-        cache: cache.clone(),
-        interpreter: args.build_interpreter.clone(),
-        preferred_minor: inputs.targets.first().map_or(12, |t| t.minor),
-    }));
+    let builder = crate::source_build::Builder(Arc::new(super::local::context(
+        rt,
+        inputs,
+        client.clone(),
+        cache.clone(),
+        args.build_interpreter.clone(),
+    )));
     // Targets of the existing lock not asked for this time stay in it when the inputs are
     // unchanged; they are resolved again with the others (keeping their pins where they
     // fit), so every target of the lock is aligned, not only those asked for.
