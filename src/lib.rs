@@ -8,6 +8,7 @@ pub mod aws;
 pub mod bytecode;
 pub mod cache;
 pub mod check;
+pub mod civil_date;
 pub mod cleanup;
 pub mod config;
 pub mod config_edit;

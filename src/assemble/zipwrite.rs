@@ -61,7 +61,7 @@ impl DosDateTime {
     pub fn from_unix(secs: u64) -> DosDateTime {
         let days = (secs / 86_400) as i64;
         let rem = secs % 86_400;
-        let (y, m, d) = civil_from_days(days);
+        let (y, m, d) = crate::civil_date::civil_from_days(days);
         if y < 1980 {
             return DosDateTime::EPOCH;
         }
@@ -77,21 +77,6 @@ impl DosDateTime {
             time: ((hh as u16) << 11) | ((mm as u16) << 5) | (ss as u16 / 2),
         }
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// What the central directory needs to remember about a written entry.

@@ -69,16 +69,12 @@ impl Date {
 
     /// Days since 1970-01-01 to a date (proleptic Gregorian, Howard Hinnant's algorithm).
     pub fn from_unix_days(z: i64) -> Date {
-        let z = z + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-        Date { year, month, day }
+        let (year, month, day) = crate::civil_date::civil_from_days(z);
+        Date {
+            year: year as i32,
+            month,
+            day,
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! [`super::layer_download`]), whatever number of functions use it. The judging is plain
 //! functions of the facts gathered ([`judge`]), so it is tested without AWS.
 
+use crate::civil_date::{civil_from_days, days_from_civil};
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -624,31 +625,6 @@ fn parse_date(s: &str) -> Option<i64> {
 /// Days from `a` to `b` (both `YYYY-MM-DD`).
 fn days_between(a: &str, b: &str) -> Option<i64> {
     Some(parse_date(b)? - parse_date(a)?)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]
