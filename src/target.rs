@@ -210,17 +210,17 @@ impl fmt::Display for Target {
 /// about 150 KB per page in flight, 1.5 GB for 10,000 requirements (docs/benchmarks.md).
 #[derive(Debug, Clone)]
 pub struct TagRanking {
-    ranks: std::sync::Arc<std::collections::HashMap<(String, String, String), usize>>,
+    /// Keyed by the tag triple as a wheel filename writes one (`cp312-cp312-manylinux_2_17_x86_64`),
+    /// so a lookup needs no owned strings.
+    ranks: std::sync::Arc<std::collections::HashMap<String, usize>>,
 }
 
 impl TagRanking {
     pub fn new(target: &Target) -> Self {
-        let ranks = target
-            .tags()
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| (t, i))
-            .collect();
+        let mut ranks = std::collections::HashMap::new();
+        for (i, (py, abi, plat)) in target.tags().into_iter().enumerate() {
+            ranks.entry(format!("{py}-{abi}-{plat}")).or_insert(i);
+        }
         TagRanking {
             ranks: std::sync::Arc::new(ranks),
         }
@@ -229,12 +229,27 @@ impl TagRanking {
     /// The rank of the best tag the wheel carries (lower is better), or `None` when the
     /// wheel cannot be installed on the target.
     pub fn rank(&self, wheel: &WheelName) -> Option<usize> {
+        self.rank_tags(
+            &wheel.python_tags.join("."),
+            &wheel.abi_tags.join("."),
+            &wheel.platform_tags.join("."),
+        )
+    }
+
+    /// [`Self::rank`] from the three tag fields of a filename, each possibly a `.`-set.
+    pub fn rank_tags(&self, python: &str, abi: &str, platform: &str) -> Option<usize> {
         let mut best: Option<usize> = None;
-        for py in &wheel.python_tags {
-            for abi in &wheel.abi_tags {
-                for plat in &wheel.platform_tags {
-                    let key = (py.clone(), abi.clone(), plat.clone());
-                    if let Some(&r) = self.ranks.get(&key) {
+        let mut key = String::with_capacity(python.len() + abi.len() + platform.len() + 2);
+        for py in python.split('.') {
+            for a in abi.split('.') {
+                for plat in platform.split('.') {
+                    key.clear();
+                    key.push_str(py);
+                    key.push('-');
+                    key.push_str(a);
+                    key.push('-');
+                    key.push_str(plat);
+                    if let Some(&r) = self.ranks.get(key.as_str()) {
                         best = Some(best.map_or(r, |b| b.min(r)));
                     }
                 }

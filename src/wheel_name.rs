@@ -45,36 +45,81 @@ pub struct WheelNameError {
     pub reason: String,
 }
 
+/// The fields of a wheel filename as slices of it, before any of them is parsed: reading a
+/// project page splits thousands of filenames, most of them wheels for other platforms,
+/// and parsing each name, version and tag set into owned values was most of that work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WheelFields<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub build: Option<&'a str>,
+    /// The compressed tag triple, `python-abi-platform` (see [`WheelName::tag`]).
+    pub tags: &'a str,
+    pub python: &'a str,
+    pub abi: &'a str,
+    pub platform: &'a str,
+}
+
+impl<'a> WheelFields<'a> {
+    /// Splits a wheel filename; the reason is an error when the shape is wrong.
+    pub fn split(filename: &'a str) -> Result<Self, &'static str> {
+        let stem = filename
+            .strip_suffix(".whl")
+            .ok_or("it does not end in .whl")?;
+        let mut back = stem.rsplitn(4, '-');
+        let (Some(platform), Some(abi), Some(python), Some(head)) =
+            (back.next(), back.next(), back.next(), back.next())
+        else {
+            return Err("expected 5 or 6 dash-separated fields");
+        };
+        let tags = &stem[stem.len() - platform.len() - abi.len() - python.len() - 2..];
+        let (name, version, build) = match head.split('-').collect::<Vec<_>>().as_slice() {
+            [n, v] => (*n, *v, None),
+            [n, v, b] => (*n, *v, Some(*b)),
+            _ => return Err("expected 5 or 6 dash-separated fields"),
+        };
+        if let Some(b) = build
+            && !b.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err("build tag must start with a digit");
+        }
+        Ok(WheelFields {
+            name,
+            version,
+            build,
+            tags,
+            python,
+            abi,
+            platform,
+        })
+    }
+
+    /// Whether any platform tag names a platform (the wheel holds compiled code).
+    pub fn is_compiled(&self) -> bool {
+        self.platform.split('.').any(|t| t != "any")
+    }
+}
+
 impl WheelName {
     pub fn parse(filename: &str) -> Result<Self, WheelNameError> {
         let err = |reason: &str| WheelNameError {
             filename: filename.to_string(),
             reason: reason.to_string(),
         };
-        let stem = filename
-            .strip_suffix(".whl")
-            .ok_or_else(|| err("it does not end in .whl"))?;
-        let parts: Vec<&str> = stem.split('-').collect();
-        let (name, version, build, py, abi, plat) = match parts.as_slice() {
-            [n, v, p, a, pl] => (*n, *v, None, *p, *a, *pl),
-            [n, v, b, p, a, pl] => (*n, *v, Some(*b), *p, *a, *pl),
-            _ => return Err(err("expected 5 or 6 dash-separated fields")),
-        };
-        let name: PackageName = name.parse().map_err(|_| err("invalid distribution name"))?;
-        let version: Version = version.parse().map_err(|_| err("invalid version"))?;
-        if let Some(b) = build
-            && !b.starts_with(|c: char| c.is_ascii_digit())
-        {
-            return Err(err("build tag must start with a digit"));
-        }
+        let f = WheelFields::split(filename).map_err(err)?;
+        let name: PackageName = f
+            .name
+            .parse()
+            .map_err(|_| err("invalid distribution name"))?;
+        let version: Version = f.version.parse().map_err(|_| err("invalid version"))?;
         let split = |s: &str| s.split('.').map(str::to_string).collect::<Vec<_>>();
         Ok(WheelName {
             name,
             version,
-            build: build.map(str::to_string),
-            python_tags: split(py),
-            abi_tags: split(abi),
-            platform_tags: split(plat),
+            build: f.build.map(str::to_string),
+            python_tags: split(f.python),
+            abi_tags: split(f.abi),
+            platform_tags: split(f.platform),
         })
     }
 
@@ -112,6 +157,23 @@ mod tests {
         let p = WheelName::parse("Six-1.16.0-py2.py3-none-any.whl").unwrap();
         assert_eq!(p.name.as_ref(), "six");
         assert_eq!(p.python_tags, vec!["py2", "py3"]);
+    }
+
+    #[test]
+    fn fields_are_slices_of_the_filename() {
+        let f = WheelFields::split("numpy-2.1.0-1-cp312-cp312-manylinux_2_17_x86_64.whl").unwrap();
+        assert_eq!(
+            (f.name, f.version, f.build, f.tags),
+            ("numpy", "2.1.0", Some("1"), "cp312-cp312-manylinux_2_17_x86_64")
+        );
+        assert_eq!((f.python, f.abi, f.platform), ("cp312", "cp312", "manylinux_2_17_x86_64"));
+        assert!(f.is_compiled());
+        let p = WheelFields::split("Six-1.16.0-py2.py3-none-any.whl").unwrap();
+        assert_eq!(p.tags, WheelName::parse("Six-1.16.0-py2.py3-none-any.whl").unwrap().tag());
+        assert!(!p.is_compiled());
+        assert!(WheelFields::split("a-1-x-py3-none-any.whl").is_err());
+        assert!(WheelFields::split("a-1-2-3-py3-none-any.whl").is_err());
+        assert!(WheelFields::split("py3-none-any.whl").is_err());
     }
 
     #[test]

@@ -108,9 +108,13 @@ impl HttpCache {
 
     /// [`Self::store`] on tokio's blocking pool: writing files must not hold up the few
     /// worker threads that drive every request in flight.
-    async fn store_off_thread(&self, k: String, meta: Meta, body: Vec<u8>) {
+    /// The body is handed back: pages are megabytes, and are not copied to be stored.
+    async fn store_off_thread(&self, k: String, meta: Meta, body: Vec<u8>) -> Vec<u8> {
         let me = self.clone();
-        let _ = tokio::task::spawn_blocking(move || me.store(&k, &meta, &body)).await;
+        let body = std::sync::Arc::new(body);
+        let stored = body.clone();
+        let _ = tokio::task::spawn_blocking(move || me.store(&k, &meta, &stored)).await;
+        std::sync::Arc::try_unwrap(body).unwrap_or_else(|shared| shared.as_ref().clone())
     }
 
     fn store(&self, k: &str, meta: &Meta, body: &[u8]) {
@@ -150,13 +154,14 @@ impl HttpCache {
     ) -> anyhow::Result<Fetched> {
         let k = key(url, accept);
         let cached = self.load(&k);
-        if let Some((meta, body)) = &cached
+        if let Some((meta, _)) = &cached
             && (self.offline || meta.fresh_until > now())
+            && let Some((meta, body)) = cached
         {
             return Ok(Fetched::Found(CachedBody {
-                body: body.clone(),
-                content_type: meta.content_type.clone(),
-                final_url: meta.final_url.clone(),
+                body,
+                content_type: meta.content_type,
+                final_url: meta.final_url,
             }));
         }
         if self.offline {
@@ -196,7 +201,7 @@ impl HttpCache {
             && let Some((mut meta, body)) = cached
         {
             meta.fresh_until = now().saturating_add(freshness(&resp.headers).unwrap_or(0));
-            self.store_off_thread(k, meta.clone(), body.clone()).await;
+            let body = self.store_off_thread(k, meta.clone(), body).await;
             return Ok(Fetched::Found(CachedBody {
                 body,
                 content_type: meta.content_type,
@@ -223,7 +228,7 @@ impl HttpCache {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = resp.bytes;
+        let mut body = resp.bytes;
         if let Some(fresh) = freshness(&headers) {
             let meta = Meta {
                 url: strip_userinfo(url),
@@ -239,7 +244,7 @@ impl HttpCache {
                     .map(str::to_string),
                 fresh_until: now().saturating_add(fresh),
             };
-            self.store_off_thread(k, meta, body.clone()).await;
+            body = self.store_off_thread(k, meta, body).await;
         }
         Ok(Fetched::Found(CachedBody {
             body,

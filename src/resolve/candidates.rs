@@ -1,14 +1,14 @@
 //! Which files of a project can go into a layer for a target, grouped by version, with the
 //! reason every other file was turned down (for explaining failures).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use uv_normalize::PackageName;
 use uv_pep440::Version;
 
 use crate::index::{DistFile, sdist_name};
 use crate::target::{TagRanking, Target};
-use crate::wheel_name::WheelName;
+use crate::wheel_name::WheelFields;
 
 /// One version of a project and the best file for the target.
 #[derive(Debug, Clone)]
@@ -78,9 +78,9 @@ pub struct Candidates {
 }
 
 impl Candidates {
-    pub fn build(
+    pub fn build<'f>(
         name: &PackageName,
-        files: &[DistFile],
+        files: &'f [DistFile],
         target: &Target,
         ranking: &TagRanking,
         allowed_hashes: Option<&[String]>,
@@ -100,11 +100,28 @@ impl Candidates {
                     .is_some_and(|h| allowed.iter().any(|a| a == &format!("sha256:{h}")))
             })
         };
+        // A page lists thousands of files but few distinct names, versions, tag sets and
+        // Requires-Python strings: each is parsed once per page (see `WheelFields`).
+        let mut name_is_ours: HashMap<&str, bool> = HashMap::new();
+        let mut versions: HashMap<&str, Option<Version>> = HashMap::new();
+        let mut ranks: HashMap<&str, Option<usize>> = HashMap::new();
+        let mut python_fits: HashMap<&'f str, bool> = HashMap::new();
+        let mut fits_python = |rp: &'f str| fits(&mut python_fits, python.as_ref(), rp);
         for f in files {
-            let wheel = match WheelName::parse(&f.filename) {
-                Ok(w) if &w.name == name => w,
-                Ok(_) => continue,
-                Err(_) => {
+            let wheel = WheelFields::split(&f.filename).ok().and_then(|w| {
+                let ours = *name_is_ours
+                    .entry(w.name)
+                    .or_insert_with(|| w.name.parse::<PackageName>().is_ok_and(|n| &n == name));
+                let version = versions
+                    .entry(w.version)
+                    .or_insert_with(|| w.version.parse::<Version>().ok())
+                    .clone()?;
+                Some((w, ours, version))
+            });
+            let (wheel, version) = match wheel {
+                Some((w, true, v)) => (w, v),
+                Some((_, false, _)) => continue,
+                None => {
                     if sdist_name(&f.filename).as_ref() == Some(name)
                         && let Some(v) = sdist_version(&f.filename)
                     {
@@ -113,13 +130,7 @@ impl Candidates {
                             .or_default()
                             .sdists
                             .push(f.filename.clone());
-                        let python_ok = match (&f.requires_python, &python) {
-                            (Some(rp), Some(py)) => {
-                                crate::index::metadata::parse_requires_python(rp)
-                                    .map_or(true, |spec| spec.contains(py))
-                            }
-                            _ => true,
-                        };
+                        let python_ok = f.requires_python.as_deref().is_none_or(&mut fits_python);
                         let key = (sdist_rank(&f.filename), f.source);
                         if sdist_use != SdistUse::Never
                             && python_ok
@@ -133,27 +144,28 @@ impl Candidates {
                     continue;
                 }
             };
-            if wheel.platform_tags.iter().any(|t| t != "any") {
-                compiled.insert(wheel.version.clone());
+            if wheel.is_compiled() && !compiled.contains(&version) {
+                compiled.insert(version.clone());
             }
-            let rej = || wheel.version.clone();
-            if let (Some(rp), Some(py)) = (&f.requires_python, &python)
-                && let Ok(spec) = crate::index::metadata::parse_requires_python(rp)
-                && !spec.contains(py)
+            if let Some(rp) = &f.requires_python
+                && !fits_python(rp)
             {
                 rejected
-                    .entry(rej())
+                    .entry(version)
                     .or_default()
                     .requires_python
                     .push(rp.clone());
                 continue;
             }
-            let Some(rank) = ranking.rank(&wheel) else {
+            let rank = *ranks.entry(wheel.tags).or_insert_with(|| {
+                ranking.rank_tags(wheel.python, wheel.abi, wheel.platform)
+            });
+            let Some(rank) = rank else {
                 rejected
-                    .entry(rej())
+                    .entry(version)
                     .or_default()
                     .wrong_platform
-                    .push(wheel.tag());
+                    .push(wheel.tags.to_string());
                 continue;
             };
             if let Some(allowed) = allowed_hashes {
@@ -163,21 +175,23 @@ impl Candidates {
                     .is_some_and(|h| allowed.iter().any(|a| a == &format!("sha256:{h}")));
                 if !ok {
                     rejected
-                        .entry(rej())
+                        .entry(version)
                         .or_default()
                         .hash_mismatch
                         .push(f.filename.clone());
                     continue;
                 }
             }
-            let slot = by_version.entry(wheel.version.clone()).or_default();
-            let key = (rank, f.source);
-            let target_slot = if f.yanked.is_some() {
+            if f.yanked.is_some() {
                 rejected
-                    .entry(rej())
+                    .entry(version.clone())
                     .or_default()
                     .yanked
                     .push(f.yanked.clone().unwrap_or_default());
+            }
+            let slot = by_version.entry(version).or_default();
+            let key = (rank, f.source);
+            let target_slot = if f.yanked.is_some() {
                 &mut slot.1
             } else {
                 &mut slot.0
@@ -231,6 +245,15 @@ impl Candidates {
             ascending,
         }
     }
+}
+
+/// Whether a Requires-Python string admits the target's Python (an unreadable one does),
+/// each distinct string parsed once per page.
+fn fits<'f>(cache: &mut HashMap<&'f str, bool>, python: Option<&Version>, rp: &'f str) -> bool {
+    let Some(py) = python else { return true };
+    *cache.entry(rp).or_insert_with(|| {
+        crate::index::metadata::parse_requires_python(rp).map_or(true, |spec| spec.contains(py))
+    })
 }
 
 fn sdist_version(filename: &str) -> Option<Version> {
