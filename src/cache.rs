@@ -39,14 +39,13 @@ impl CacheDir {
             .join(format!("{sha256}.whl"))
     }
 
-    /// Content-addressed METADATA files: `metadata/sha256/ab/abcdef….METADATA`, checked
-    /// against their name on every read.
+    /// Content-addressed METADATA files: `metadata-v2/abcdef….METADATA`, checked against
+    /// their name on every read. One flat directory: a cold resolution writes a few hundred,
+    /// and creating a fan-out directory for each cost more than the files themselves
+    /// (docs/benchmarks.md, "CPU of a resolution").
     pub fn metadata_path(&self, sha256: &str) -> PathBuf {
-        let prefix = sha256.get(..2).unwrap_or("00");
         self.root
-            .join("metadata")
-            .join("sha256")
-            .join(prefix)
+            .join("metadata-v2")
             .join(format!("{sha256}.METADATA"))
     }
 
@@ -61,9 +60,10 @@ impl CacheDir {
             .join(format!("{sha256_hex}.zip"))
     }
 
-    /// HTTP responses (index pages, metadata files), keyed by a hash of the URL.
+    /// HTTP responses (index pages, metadata files), keyed by a hash of the URL, one flat
+    /// directory of one file per response (see `index::http_cache`).
     pub fn http_dir(&self) -> PathBuf {
-        self.root.join("http-v1")
+        self.root.join("http-v2")
     }
 
     /// Compiled bytecode of one wheel, as a zip of `.pyc` entries (see `bytecode::store`):

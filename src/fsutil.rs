@@ -30,6 +30,21 @@ pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
+/// [`create_private_dir_all`] once per directory and process: a resolution writes hundreds
+/// of cache entries into the same few directories, and each `mkdir` that finds the
+/// directory there is still a file-system call. (A directory removed behind our back
+/// makes the write fail, which a cache write shrugs off.)
+fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+    static MADE: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if made.iter().any(|d| d == dir) {
+        return Ok(());
+    }
+    create_private_dir_all(dir)?;
+    made.push(dir.to_path_buf());
+    Ok(())
+}
+
 fn write_atomic_with(path: &Path, bytes: &[u8], shared: bool) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -38,7 +53,7 @@ fn write_atomic_with(path: &Path, bytes: &[u8], shared: bool) -> anyhow::Result<
     if shared {
         std::fs::create_dir_all(dir)
     } else {
-        create_private_dir_all(dir)
+        ensure_private_dir(dir)
     }
     .map_err(|e| anyhow::anyhow!("cannot create directory {}: {e}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()

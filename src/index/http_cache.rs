@@ -94,16 +94,19 @@ impl HttpCache {
         HttpCache { dir, offline }
     }
 
-    fn paths(&self, k: &str) -> (PathBuf, PathBuf) {
-        let sub = self.dir.join(&k[..2]);
-        (sub.join(format!("{k}.json")), sub.join(format!("{k}.body")))
+    /// One file per entry: the description as one line of JSON, then the body. (Two files
+    /// per entry under 256 fan-out directories made a cold resolution spend a third of its
+    /// CPU time creating inodes; docs/benchmarks.md, "CPU of a resolution".)
+    fn path(&self, k: &str) -> PathBuf {
+        self.dir.join(k)
     }
 
     fn load(&self, k: &str) -> Option<(Meta, Vec<u8>)> {
-        let (m, b) = self.paths(k);
-        let meta: Meta = serde_json::from_slice(&read_capped(&m, 1 << 20).ok()?).ok()?;
-        let body = read_capped(&b, crate::index::PAGE_MAX_BYTES).ok()?;
-        Some((meta, body))
+        let mut bytes = read_capped(&self.path(k), crate::index::PAGE_MAX_BYTES + (1 << 20)).ok()?;
+        let eol = bytes.iter().position(|&b| b == b'\n')?;
+        let meta: Meta = serde_json::from_slice(&bytes[..eol]).ok()?;
+        bytes.drain(..=eol);
+        Some((meta, bytes))
     }
 
     /// [`Self::store`] on tokio's blocking pool: writing files must not hold up the few
@@ -118,29 +121,23 @@ impl HttpCache {
     }
 
     fn store(&self, k: &str, meta: &Meta, body: &[u8]) {
-        let (m, b) = self.paths(k);
-        // Body first: a meta file always points at a complete body. Cache writes are best
-        // effort; failing to cache never fails the command.
-        if write_cache_entry(&b, body).is_ok()
-            && let Ok(json) = serde_json::to_vec(meta)
-        {
-            let _ = write_cache_entry(&m, &json);
+        // Written whole and renamed into place, so a reader sees the old entry or the new
+        // one. Cache writes are best effort; failing to cache never fails the command.
+        if let Ok(mut entry) = serde_json::to_vec(meta) {
+            entry.push(b'\n');
+            entry.extend_from_slice(body);
+            let _ = write_cache_entry(&self.path(k), &entry);
         }
     }
 
     /// Reads an immutable entry (content-addressed metadata) without touching the network.
-    /// Only the body is read: its description says nothing an immutable entry needs, and the
-    /// body, renamed into place whole before its description, is complete when it exists.
     pub fn get_immutable(&self, name: &str) -> Option<Vec<u8>> {
-        let (_, body) = self.paths(&key(name, "immutable"));
-        read_capped(&body, crate::index::PAGE_MAX_BYTES).ok()
+        read_capped(&self.path(&key(name, "immutable")), crate::index::PAGE_MAX_BYTES).ok()
     }
 
-    /// Stores an immutable entry forever: the body alone (see [`Self::get_immutable`]), one
-    /// file per entry, since a long resolution stores thousands of them.
+    /// Stores an immutable entry forever: the body alone, one file per entry.
     pub fn put_immutable(&self, name: &str, body: &[u8]) {
-        let (_, b) = self.paths(&key(name, "immutable"));
-        let _ = write_cache_entry(&b, body);
+        let _ = write_cache_entry(&self.path(&key(name, "immutable")), body);
     }
 
     /// GET `url` with `accept`, using a fresh cached copy, revalidating a stale one, and in
