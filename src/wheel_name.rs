@@ -164,12 +164,25 @@ mod tests {
         let f = WheelFields::split("numpy-2.1.0-1-cp312-cp312-manylinux_2_17_x86_64.whl").unwrap();
         assert_eq!(
             (f.name, f.version, f.build, f.tags),
-            ("numpy", "2.1.0", Some("1"), "cp312-cp312-manylinux_2_17_x86_64")
+            (
+                "numpy",
+                "2.1.0",
+                Some("1"),
+                "cp312-cp312-manylinux_2_17_x86_64"
+            )
         );
-        assert_eq!((f.python, f.abi, f.platform), ("cp312", "cp312", "manylinux_2_17_x86_64"));
+        assert_eq!(
+            (f.python, f.abi, f.platform),
+            ("cp312", "cp312", "manylinux_2_17_x86_64")
+        );
         assert!(f.is_compiled());
         let p = WheelFields::split("Six-1.16.0-py2.py3-none-any.whl").unwrap();
-        assert_eq!(p.tags, WheelName::parse("Six-1.16.0-py2.py3-none-any.whl").unwrap().tag());
+        assert_eq!(
+            p.tags,
+            WheelName::parse("Six-1.16.0-py2.py3-none-any.whl")
+                .unwrap()
+                .tag()
+        );
         assert!(!p.is_compiled());
         assert!(WheelFields::split("a-1-x-py3-none-any.whl").is_err());
         assert!(WheelFields::split("a-1-2-3-py3-none-any.whl").is_err());

@@ -102,7 +102,8 @@ impl HttpCache {
     }
 
     fn load(&self, k: &str) -> Option<(Meta, Vec<u8>)> {
-        let mut bytes = read_capped(&self.path(k), crate::index::PAGE_MAX_BYTES + (1 << 20)).ok()?;
+        let mut bytes =
+            read_capped(&self.path(k), crate::index::PAGE_MAX_BYTES + (1 << 20)).ok()?;
         let eol = bytes.iter().position(|&b| b == b'\n')?;
         let meta: Meta = serde_json::from_slice(&bytes[..eol]).ok()?;
         bytes.drain(..=eol);
@@ -132,7 +133,11 @@ impl HttpCache {
 
     /// Reads an immutable entry (content-addressed metadata) without touching the network.
     pub fn get_immutable(&self, name: &str) -> Option<Vec<u8>> {
-        read_capped(&self.path(&key(name, "immutable")), crate::index::PAGE_MAX_BYTES).ok()
+        read_capped(
+            &self.path(&key(name, "immutable")),
+            crate::index::PAGE_MAX_BYTES,
+        )
+        .ok()
     }
 
     /// Stores an immutable entry forever: the body alone, one file per entry.

@@ -157,9 +157,9 @@ impl Candidates {
                     .push(rp.clone());
                 continue;
             }
-            let rank = *ranks.entry(wheel.tags).or_insert_with(|| {
-                ranking.rank_tags(wheel.python, wheel.abi, wheel.platform)
-            });
+            let rank = *ranks
+                .entry(wheel.tags)
+                .or_insert_with(|| ranking.rank_tags(wheel.python, wheel.abi, wheel.platform));
             let Some(rank) = rank else {
                 rejected
                     .entry(version)
