@@ -7,7 +7,6 @@ use std::str::FromStr;
 use uv_pep508::{MarkerEnvironment, MarkerEnvironmentBuilder};
 
 use crate::domain::{self, Runtime};
-use crate::wheel_name::WheelName;
 
 /// A Lambda instruction set, named as Lambda names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -226,17 +225,9 @@ impl TagRanking {
         }
     }
 
-    /// The rank of the best tag the wheel carries (lower is better), or `None` when the
-    /// wheel cannot be installed on the target.
-    pub fn rank(&self, wheel: &WheelName) -> Option<usize> {
-        self.rank_tags(
-            &wheel.python_tags.join("."),
-            &wheel.abi_tags.join("."),
-            &wheel.platform_tags.join("."),
-        )
-    }
-
-    /// [`Self::rank`] from the three tag fields of a filename, each possibly a `.`-set.
+    /// The rank of the best tag a wheel carries (lower is better), or `None` when the wheel
+    /// cannot be installed on the target, from the three tag fields of its filename, each
+    /// possibly a `.`-set (see `wheel_name::WheelFields`).
     pub fn rank_tags(&self, python: &str, abi: &str, platform: &str) -> Option<usize> {
         let mut best: Option<usize> = None;
         let mut key = String::with_capacity(python.len() + abi.len() + platform.len() + 2);

@@ -73,10 +73,11 @@ impl<'a> WheelFields<'a> {
             return Err("expected 5 or 6 dash-separated fields");
         };
         let tags = &stem[stem.len() - platform.len() - abi.len() - python.len() - 2..];
-        let (name, version, build) = match head.split('-').collect::<Vec<_>>().as_slice() {
-            [n, v] => (*n, *v, None),
-            [n, v, b] => (*n, *v, Some(*b)),
-            _ => return Err("expected 5 or 6 dash-separated fields"),
+        let mut front = head.split('-');
+        let (Some(name), Some(version), build, None) =
+            (front.next(), front.next(), front.next(), front.next())
+        else {
+            return Err("expected 5 or 6 dash-separated fields");
         };
         if let Some(b) = build
             && !b.starts_with(|c: char| c.is_ascii_digit())

@@ -28,26 +28,30 @@ pub struct DistFile {
 // them was a third of a resolution's CPU time (docs/benchmarks.md, "CPU of a resolution").
 
 /// A page is read file by file into [`DistFile`]s (no list of raw entries in between); every
-/// member other than `files` is skipped.
-struct PageSeed<'b> {
+/// member other than `files` is skipped. The same reader takes the page object and, through
+/// [`FilesList`], its `files` list.
+struct PageReader<'b> {
     base: &'b Url,
     source: usize,
     out: &'b mut Vec<DistFile>,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for PageSeed<'_> {
+/// The `files` member of a page, read by its [`PageReader`].
+struct FilesList<'r, 'b>(&'r mut PageReader<'b>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for PageReader<'_> {
     type Value = ();
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for PageSeed<'_> {
+impl<'de> serde::de::Visitor<'de> for PageReader<'_> {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a project page object")
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         let mut seen = false;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             if key != "files" {
@@ -55,42 +59,33 @@ impl<'de> serde::de::Visitor<'de> for PageSeed<'_> {
             } else if std::mem::replace(&mut seen, true) {
                 return Err(serde::de::Error::duplicate_field("files"));
             } else {
-                map.next_value_seed(FilesSeed {
-                    base: self.base,
-                    source: self.source,
-                    out: &mut *self.out,
-                })?;
+                map.next_value_seed(FilesList(&mut self))?;
             }
         }
         Ok(())
     }
 }
 
-struct FilesSeed<'b> {
-    base: &'b Url,
-    source: usize,
-    out: &'b mut Vec<DistFile>,
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for FilesSeed<'_> {
+impl<'de> serde::de::DeserializeSeed<'de> for FilesList<'_, '_> {
     type Value = ();
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for FilesSeed<'_> {
+impl<'de> serde::de::Visitor<'de> for FilesList<'_, '_> {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a list of files")
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let page = self.0;
         if let Some(n) = seq.size_hint() {
-            self.out.reserve(n);
+            page.out.reserve(n);
         }
         while let Some(f) = seq.next_element::<JsonFile<'de>>()? {
-            if let Some(file) = f.into_dist_file(self.base, self.source) {
-                self.out.push(file);
+            if let Some(file) = f.into_dist_file(page.base, page.source) {
+                page.out.push(file);
             }
         }
         Ok(())
@@ -210,7 +205,7 @@ pub fn parse_json(body: &[u8], base: &str, source: usize) -> anyhow::Result<Vec<
     let mut out = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(body);
     serde::de::DeserializeSeed::deserialize(
-        PageSeed {
+        PageReader {
             base: &base_url,
             source,
             out: &mut out,
