@@ -39,16 +39,6 @@ impl CacheDir {
             .join(format!("{sha256}.whl"))
     }
 
-    /// Content-addressed METADATA files: `metadata-v2/abcdef….METADATA`, checked against
-    /// their name on every read. One flat directory: a cold resolution writes a few hundred,
-    /// and creating a fan-out directory for each cost more than the files themselves
-    /// (docs/benchmarks.md, "CPU of a resolution").
-    pub fn metadata_path(&self, sha256: &str) -> PathBuf {
-        self.root
-            .join("metadata-v2")
-            .join(format!("{sha256}.METADATA"))
-    }
-
     /// Published layer versions downloaded by ARN (`check`, `inspect`, `test`, `layers
     /// audit`), keyed by the sha256 of their bytes (Lambda's CodeSha256 in hex):
     /// `layers-v1/ab/abcdef….zip`. A version's bytes never change, so a hit is final.

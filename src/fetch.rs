@@ -279,10 +279,10 @@ fn verify_metadata(cache: &CacheDir, p: &LockedPackage, wheel: &Path) -> Result<
          run `pylayer lock --upgrade-package {}`",
         p.name
     );
-    let locked_path = cache.metadata_path(&expected.to_ascii_lowercase());
-    let locked = crate::fsutil::read_capped(&locked_path, metadata::METADATA_MAX_BYTES)
-        .ok()
-        .filter(|b| hex::encode(Sha256::digest(b)).eq_ignore_ascii_case(expected));
+    let kept = crate::index::metadata_store::path(cache, &p.url, &p.sha256);
+    let locked = crate::index::metadata_store::load(&kept)
+        .filter(|(_, sha)| sha.eq_ignore_ascii_case(expected))
+        .map(|(bytes, _)| bytes);
     let Some(locked) = locked else {
         return Err(format!(
             "{what} (sha256 {got}, the lock records {expected}); {fix}"

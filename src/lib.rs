@@ -51,6 +51,7 @@ pub mod text;
 pub mod textpos;
 pub mod venv;
 pub mod wheel_name;
+pub mod write_behind;
 pub mod zipfmt;
 
 /// Helpers for the unit tests.

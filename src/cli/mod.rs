@@ -154,6 +154,8 @@ pub fn main() -> ExitCode {
         Command::Export(args) => export::run(*args),
         Command::Audit(args) => audit::run(*args),
     };
+    // Cache writes still under way finish before the process ends.
+    pylayer::write_behind::wait();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

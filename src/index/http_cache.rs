@@ -110,15 +110,12 @@ impl HttpCache {
         Some((meta, bytes))
     }
 
-    /// [`Self::store`] on tokio's blocking pool: writing files must not hold up the few
-    /// worker threads that drive every request in flight.
-    /// The body is handed back: pages are megabytes, and are not copied to be stored.
-    async fn store_off_thread(&self, k: String, meta: Meta, body: Vec<u8>) -> Vec<u8> {
+    /// Stores an entry without waiting for the write (see [`crate::write_behind`]): the
+    /// body is handed on at once and a copy is written behind it.
+    fn store_behind(&self, k: String, meta: Meta, body: &[u8]) {
         let me = self.clone();
-        let body = std::sync::Arc::new(body);
-        let stored = body.clone();
-        let _ = tokio::task::spawn_blocking(move || me.store(&k, &meta, &stored)).await;
-        std::sync::Arc::try_unwrap(body).unwrap_or_else(|shared| shared.as_ref().clone())
+        let body = body.to_vec();
+        crate::write_behind::spawn(move || me.store(&k, &meta, &body));
     }
 
     fn store(&self, k: &str, meta: &Meta, body: &[u8]) {
@@ -140,9 +137,13 @@ impl HttpCache {
         .ok()
     }
 
-    /// Stores an immutable entry forever: the body alone, one file per entry.
+    /// Stores an immutable entry forever: the body alone, one file per entry, written
+    /// behind (see [`crate::write_behind`]).
     pub fn put_immutable(&self, name: &str, body: &[u8]) {
-        let _ = write_cache_entry(&self.path(&key(name, "immutable")), body);
+        let (path, body) = (self.path(&key(name, "immutable")), body.to_vec());
+        crate::write_behind::spawn(move || {
+            let _ = write_cache_entry(&path, &body);
+        });
     }
 
     /// GET `url` with `accept`, using a fresh cached copy, revalidating a stale one, and in
@@ -203,7 +204,7 @@ impl HttpCache {
             && let Some((mut meta, body)) = cached
         {
             meta.fresh_until = now().saturating_add(freshness(&resp.headers).unwrap_or(0));
-            let body = self.store_off_thread(k, meta.clone(), body).await;
+            self.store_behind(k, meta.clone(), &body);
             return Ok(Fetched::Found(CachedBody {
                 body,
                 content_type: meta.content_type,
@@ -230,7 +231,7 @@ impl HttpCache {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let mut body = resp.bytes;
+        let body = resp.bytes;
         if let Some(fresh) = freshness(&headers) {
             let meta = Meta {
                 url: strip_userinfo(url),
@@ -246,7 +247,7 @@ impl HttpCache {
                     .map(str::to_string),
                 fresh_until: now().saturating_add(fresh),
             };
-            body = self.store_off_thread(k, meta, body).await;
+            self.store_behind(k, meta, &body);
         }
         Ok(Fetched::Found(CachedBody {
             body,

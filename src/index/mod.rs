@@ -4,6 +4,7 @@
 
 pub mod http_cache;
 pub mod metadata;
+pub mod metadata_store;
 pub mod netrc;
 pub mod simple;
 
@@ -17,7 +18,6 @@ use tokio::sync::OnceCell;
 use uv_normalize::PackageName;
 
 use crate::cache::CacheDir;
-use crate::fsutil::write_cache_entry;
 use crate::http::{get_body, redact, send_with_retry, strip_userinfo};
 use http_cache::{Fetched, HttpCache};
 pub use metadata::CoreMetadata;
@@ -283,35 +283,19 @@ impl IndexClient {
     }
 
     async fn metadata_bytes(&self, file: &DistFile) -> anyhow::Result<Vec<u8>> {
-        // A pointer from the (content-addressed) wheel to its METADATA's sha256; the bytes
-        // themselves are stored under their own hash and checked on every read.
-        let pointer = format!(
-            "metadata-of:{}:{}",
-            strip_userinfo(&file.url),
-            file.sha256.as_deref().unwrap_or("")
-        );
-        let cached = self
-            .http_cache
-            .get_immutable(&pointer)
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|sha| self.cached_metadata(&sha).map(|b| (b, sha)));
-        let (bytes, sha) = match cached {
+        // Kept for good only when the file is content-addressed (the page gave its sha256,
+        // or it is a local file, hashed when listed): then the METADATA never changes.
+        let kept = (file.sha256.is_some() || is_local(&file.url)).then(|| {
+            metadata_store::path(&self.cache, &file.url, file.sha256.as_deref().unwrap_or(""))
+        });
+        let (bytes, sha) = match kept.as_deref().and_then(metadata_store::load) {
             Some(found) => found,
             None => {
                 let bytes = self.metadata_uncached(file).await?;
                 let sha = sha256_hex(&bytes);
-                // Only content-addressed answers are safe to keep forever. Written on the
-                // blocking pool: thousands of small files must not hold up the workers.
-                if file.sha256.is_some() || is_local(&file.url) {
-                    let path = self.cache.metadata_path(&sha);
-                    let http_cache = self.http_cache.clone();
+                if let Some(path) = kept {
                     let (body, sha) = (bytes.clone(), sha.clone());
-                    let _ = tokio::task::spawn_blocking(move || {
-                        if write_cache_entry(&path, &body).is_ok() {
-                            http_cache.put_immutable(&pointer, sha.as_bytes());
-                        }
-                    })
-                    .await;
+                    crate::write_behind::spawn(move || metadata_store::store(&path, &body, &sha));
                 }
                 (bytes, sha)
             }
@@ -321,22 +305,6 @@ impl IndexClient {
             .unwrap_or_else(|e| e.into_inner())
             .insert(file.url.clone(), sha);
         Ok(bytes)
-    }
-
-    /// A cached METADATA file by its sha256, when present and intact (a damaged or edited
-    /// entry is removed and fetched again).
-    fn cached_metadata(&self, sha: &str) -> Option<Vec<u8>> {
-        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let path = self.cache.metadata_path(sha);
-        let bytes = crate::fsutil::read_capped(&path, metadata::METADATA_MAX_BYTES).ok()?;
-        if sha256_hex(&bytes) == sha {
-            Some(bytes)
-        } else {
-            let _ = std::fs::remove_file(&path);
-            None
-        }
     }
 
     async fn metadata_uncached(&self, file: &DistFile) -> anyhow::Result<Vec<u8>> {
@@ -480,7 +448,8 @@ impl IndexClient {
         let Some((tail, total)) = self.range(&file.url, &format!("bytes=-{TAIL}")).await? else {
             return Ok(None);
         };
-        if let (Some(t), Some(sha)) = (total, &file.sha256) {
+        // Kept for the lock's size field, which the page usually gives already.
+        if let (Some(t), Some(sha), None) = (total, &file.sha256, file.size) {
             self.http_cache.put_immutable(
                 &format!("size:{}:{sha}", strip_userinfo(&file.url)),
                 t.to_string().as_bytes(),

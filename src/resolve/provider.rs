@@ -76,9 +76,11 @@ pub struct Provider {
     deps_of: RefCell<HashMap<(Pkg, Version), Vec<PackageName>>>,
     /// What each version tried asks of each dependency, for saying who held a package back.
     dep_ranges: RefCell<HashMap<(Pkg, Version), DepRanges>>,
-    /// How many versions of each package the search has tried, for batch prefetching and
-    /// progress.
-    tried: RefCell<HashMap<PackageName, usize>>,
+    /// The versions of each package the search has tried, for batch prefetching and
+    /// progress. Counted as distinct versions: the search asks again for a version it
+    /// already tried (once per extra of the package, after a backtrack), and that is no
+    /// walk down its releases.
+    tried: RefCell<HashMap<PackageName, HashSet<Version>>>,
     /// Metadata files whose download has been started in the background.
     prefetched: RefCell<HashSet<String>>,
     /// Caps background metadata downloads, so a long backtrack cannot open hundreds at once.
@@ -797,18 +799,21 @@ impl Provider {
         if let Some(v) = &chosen {
             let n = {
                 let mut tried = self.tried.borrow_mut();
-                let n = tried.entry(name.clone()).or_default();
-                *n += 1;
-                *n
+                let seen = tried.entry(name.clone()).or_default();
+                seen.insert(v.clone());
+                seen.len()
             };
             crate::progress::event(crate::progress::Event::Tried {
                 package: name.to_string(),
                 versions: n,
             });
-            // From the second version of a package on, the search is walking down its
-            // releases: read the next ones' metadata many at a time.
+            // From the second version of a package on, the search may be walking down its
+            // releases: read the next ones' metadata ahead, doubling with each version tried
+            // (4, 8, 16 … 64). A package held back by one release is common and costs three
+            // spare downloads; a walk through hundreds reaches 64 at a time within a few steps.
             if n >= 2 {
-                self.prefetch_versions(name, range, v, n.clamp(16, 64), n >= 4);
+                let ahead = 1usize << n.min(6);
+                self.prefetch_versions(name, range, v, ahead, n >= 4);
             }
         }
         Ok(chosen)
