@@ -1188,6 +1188,63 @@ fn offline_works_from_cache_and_names_what_is_missing() {
     assert!(!empty.work_dir().join("pylayer.lock").exists());
 }
 
+/// Every file under `dir`, recursively, relative to it.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path().strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_cold_lock_keeps_one_cache_file_per_page_and_per_metadata_file() {
+    // Creating files is most of a cold lock's system time: one file per answer, and every
+    // write done (not dropped) by the time the process has exited.
+    let dir = tempfile::tempdir().unwrap();
+    let wheels = publish(
+        dir.path(),
+        vec![
+            WheelSpec::new("foo", "1.0").requires("bar"),
+            WheelSpec::new("bar", "1.0"),
+        ],
+    );
+    for options in [
+        IndexOptions::default(),
+        IndexOptions {
+            metadata_files: false,
+            ..IndexOptions::default()
+        },
+    ] {
+        let index = TestIndex::start(&wheels, options);
+        let env = TestEnv::new();
+        assert_ok(&lock(
+            &env,
+            &index,
+            &args(&["foo", "--dry-run"], &PY312_X86),
+        ));
+        let files = files_under(env.cache_dir());
+        let pages = files.iter().filter(|f| f.starts_with("http-v2")).count();
+        let metadata = files
+            .iter()
+            .filter(|f| f.starts_with("metadata-v3"))
+            .count();
+        assert_eq!(
+            (pages, metadata, files.len()),
+            (2, 2, 4),
+            "two pages and two METADATA files, nothing else: {files:?}"
+        );
+    }
+}
+
 #[test]
 fn constraints_limit_transitive_dependencies() {
     let dir = tempfile::tempdir().unwrap();

@@ -238,6 +238,47 @@ fn serve_boto_shape_for_manual_runs() {
 }
 
 #[test]
+fn a_package_held_back_by_one_release_reads_few_older_ones() {
+    // lib's newest release needs dep>=2 and other needs dep<2: the search takes lib 20.0,
+    // meets the conflict and settles on 19.0. Reading metadata ahead for a walk down lib's
+    // releases is right, but one step back is no walk: a few releases, not all twenty.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut files = vec![
+        WheelSpec::new("app", "1.0")
+            .requires("lib")
+            .requires("other")
+            .build(d),
+        WheelSpec::new("other", "1.0").requires("dep<2").build(d),
+        WheelSpec::new("dep", "1.0").build(d),
+        WheelSpec::new("dep", "2.0").build(d),
+        WheelSpec::new("lib", "20.0").requires("dep>=2").build(d),
+    ];
+    for v in 1..20 {
+        files.push(WheelSpec::new("lib", &format!("{v}.0")).build(d));
+    }
+    let index = TestIndex::start(&files, IndexOptions::default());
+    let env = TestEnv::new();
+    let out = lock(&env, &index, &["app", "--python", "3.12", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
+    let err = stderr(&out);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("held back") && l.contains("lib 19.0 (not 20.0")),
+        "{err}"
+    );
+    let lib_metadata = index
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET /files/lib-") && r.ends_with(".metadata"))
+        .count();
+    assert!(
+        (2..=6).contains(&lib_metadata),
+        "{lib_metadata} of lib's 20 metadata files were read for a step of one release"
+    );
+}
+
+#[test]
 fn packages_not_at_their_newest_release_are_named_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
