@@ -220,6 +220,24 @@ fn credentials_never_reach_disk_and_cache_is_private() {
 }
 
 #[test]
+fn an_index_refusing_a_lock_without_credentials_says_where_they_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = auth_index(dir.path(), &["Pw-needed-4e1"]);
+    let env = TestEnv::new();
+    let out = run(env.cmd().args(lock_args(&index.url, &["foo"])));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("HTTP 401")
+            && err.contains("check the credentials for 127.0.0.1")
+            && err.contains("~/.netrc"),
+        "{err}"
+    );
+    // Only what pylayer reads is suggested.
+    assert!(!err.contains("keyring"), "{err}");
+}
+
+#[test]
 fn changing_only_the_password_keeps_the_inputs_digest() {
     let dir = tempfile::tempdir().unwrap();
     let index = auth_index(dir.path(), &["first-Pw", "second-Pw"]);
@@ -576,6 +594,36 @@ fn ten_thousand_unknown_requirements_end_in_an_error_naming_one() {
         last.contains("nopkg-") && last.contains("not found on any configured index"),
         "{last}"
     );
+    // Other unknown names are named too, but only the first few of ten thousand.
+    assert!(
+        last.contains("also not found on any configured index") && last.contains(", and more"),
+        "{last}"
+    );
     assert!(last.len() < 4000, "{} bytes of error: {last}", last.len());
+    assert!(!env.work_dir().join("pylayer.lock").exists());
+}
+
+/// A requirements file with several typos: one run names every unknown package, not one
+/// per run.
+#[test]
+fn every_unknown_requirement_is_named_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let foo_whl = WheelSpec::new("foo", "1.0").build(dir.path());
+    let index = TestIndex::start(&[foo_whl], IndexOptions::default());
+    let env = TestEnv::new();
+    env.write("requirements.txt", "requestz\nfoo\nflaskk\nnumpyy\n");
+    let out = run(env
+        .cmd()
+        .args(lock_args(&index.url, &["-r", "requirements.txt"])));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let err = stderr(&out);
+    for name in ["requestz", "flaskk", "numpyy"] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(name) && l.contains("not found on any configured index")),
+            "{name} is not named as unknown:\n{err}"
+        );
+    }
+    assert!(!err.contains("foo was not found"), "{err}");
     assert!(!env.work_dir().join("pylayer.lock").exists());
 }

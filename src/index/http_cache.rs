@@ -216,8 +216,16 @@ impl HttpCache {
         }
         if !status.is_success() {
             let hint = match status.as_u16() {
+                // The index and the vulnerability service both come here: name the host.
                 401 | 403 => {
-                    " (check the index credentials: in the URL, netrc or keyring)".to_string()
+                    let host = url::Url::parse(url)
+                        .ok()
+                        .and_then(|u| u.host_str().map(str::to_string))
+                        .unwrap_or_else(|| "this server".to_string());
+                    format!(
+                        " (check the credentials for {host}: a user and password in the URL, \
+                         or an entry for {host} in ~/.netrc or $NETRC)"
+                    )
                 }
                 _ => crate::http::unfollowed_redirect(status, &resp.headers),
             };

@@ -328,6 +328,7 @@ pub fn explain(tree: &Tree, provider: &Provider) -> String {
         .filter_map(|n| package_note(n, provider, pins.get(n)))
         .collect();
     let mut notes = notes;
+    notes.extend(unknown_roots(&names, provider));
     notes.extend(unusable_notes(tree, provider));
     notes.extend(build_notes(provider));
     if !notes.is_empty() {
@@ -338,6 +339,40 @@ pub fn explain(tree: &Tree, provider: &Provider) -> String {
         }
     }
     msg
+}
+
+/// At most this many other unknown names are looked for and named.
+const MAX_UNKNOWN_NAMED: usize = 10;
+
+/// The user's own requirements that no source knows, besides those the derivation names:
+/// PubGrub stops at the first, and a requirements file with three typos should be fixed in
+/// one go, not in three runs. Their pages were read ahead with the rest, so looking costs
+/// no extra round trip; it stops after [`MAX_UNKNOWN_NAMED`] names (a generated file may
+/// hold thousands).
+fn unknown_roots(named: &BTreeSet<PackageName>, provider: &Provider) -> Option<String> {
+    let mut unknown = Vec::new();
+    let mut more = false;
+    let mut seen = BTreeSet::new();
+    for name in provider.root_names() {
+        if named.contains(name) || !seen.insert(name) {
+            continue;
+        }
+        if provider.candidates(name).is_ok_and(|c| c.not_found) {
+            if unknown.len() == MAX_UNKNOWN_NAMED {
+                more = true;
+                break;
+            }
+            unknown.push(name.to_string());
+        }
+    }
+    if unknown.is_empty() {
+        return None;
+    }
+    let (list, tail) = (unknown.join(", "), if more { ", and more" } else { "" });
+    Some(format!(
+        "also not found on any configured index or --find-links source: {list}{tail} \
+         (check their spelling and the index URL)"
+    ))
 }
 
 /// Why source distributions the search tried did not build, with what would work: the

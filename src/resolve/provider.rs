@@ -719,6 +719,11 @@ impl Provider {
     pub fn rejections(&self, name: &PackageName) -> Option<Arc<Candidates>> {
         self.candidates.borrow().get(name).cloned()
     }
+
+    /// The names the user asked for, in order.
+    pub fn root_names(&self) -> impl Iterator<Item = &PackageName> {
+        self.root.iter().filter_map(|(p, _)| p.name())
+    }
 }
 
 impl Provider {
