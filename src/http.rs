@@ -208,6 +208,7 @@ pub async fn send_within(
     deadline: &Deadline,
 ) -> anyhow::Result<Response> {
     let mut last_err = String::new();
+    let mut last_hint = "";
     for attempt in 1..=ATTEMPTS {
         let wait = match deadline.run(url_for_errors, make().send()).await? {
             Ok(resp) if transient(resp.status()) && attempt < ATTEMPTS => {
@@ -217,10 +218,12 @@ pub async fn send_within(
             Ok(resp) => return Ok(resp),
             Err(e) if attempt < ATTEMPTS && transient_error(&e) => {
                 last_err = describe(&e);
+                last_hint = hint(&e);
                 backoff(attempt, None, deadline)
             }
             Err(e) if transient_error(&e) => {
                 last_err = describe(&e);
+                last_hint = hint(&e);
                 break;
             }
             Err(e) => {
@@ -237,7 +240,7 @@ pub async fn send_within(
             .await?;
     }
     anyhow::bail!(
-        "cannot fetch {} after {ATTEMPTS} attempts: {last_err}",
+        "cannot fetch {} after {ATTEMPTS} attempts: {last_err}{last_hint}",
         redact(url_for_errors)
     )
 }

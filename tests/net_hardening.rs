@@ -220,6 +220,30 @@ fn credentials_never_reach_disk_and_cache_is_private() {
 }
 
 #[test]
+fn an_unreachable_index_ends_in_an_error_with_what_to_check() {
+    // A port nothing listens on: every attempt is refused, and the error after the last
+    // one says what to check, as the first refusal's would.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/simple/");
+    let env = TestEnv::new();
+    let out = run(env.cmd().args(lock_args(&url, &["foo", "--dry-run"])));
+    assert_eq!(out.status.code(), Some(1), "{}", describe_output(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot fetch") && err.contains("attempts"),
+        "{err}"
+    );
+    assert!(
+        err.contains("check the index URL, your network, and HTTPS_PROXY / NO_PROXY"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_index_refusing_a_lock_without_credentials_says_where_they_go() {
     let dir = tempfile::tempdir().unwrap();
     let index = auth_index(dir.path(), &["Pw-needed-4e1"]);
