@@ -202,8 +202,6 @@ pub fn build(
     }
 
     let outcome = ensure_lock(rt, inputs, &settings.lock, true, on_event)?;
-    // Fetching reads METADATA kept by the resolution back from the cache by path.
-    crate::write_behind::wait();
     if outcome.changed {
         on_event(Event::Locked {
             path: settings.lock.lock_path.clone(),

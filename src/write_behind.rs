@@ -5,9 +5,10 @@
 //! milliseconds each when many run at once. Awaiting them put that time on the path from
 //! one answer to the next request. Here a write is handed to tokio's blocking pool and the
 //! caller goes on at once; [`wait`] blocks until every write started so far has finished,
-//! and runs before a stage reads the cache by path (building from a fresh lock) and before
-//! the process exits. A cache write is best effort: one that fails, or one the runtime drops
-//! unstarted at shutdown, only means that answer is fetched again next time.
+//! and runs before a stage reads the cache by path (pinning and fetching after a fresh
+//! resolution) and before the process exits. A cache write is best effort: one that fails,
+//! or one the runtime drops unstarted at shutdown, only means that answer is fetched again
+//! next time.
 
 use std::sync::{Condvar, Mutex};
 

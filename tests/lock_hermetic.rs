@@ -1246,6 +1246,40 @@ fn a_cold_lock_keeps_one_cache_file_per_page_and_per_metadata_file() {
 }
 
 #[test]
+fn sizes_read_by_ranges_are_not_asked_for_again_when_pinning() {
+    // An HTML-only index without metadata files: pages give no sizes, so the size of each
+    // wheel comes from the range reads of its METADATA, and pinning uses it rather than
+    // asking the server again (HEAD) or downloading the wheel.
+    let dir = tempfile::tempdir().unwrap();
+    let wheels = publish(
+        dir.path(),
+        vec![
+            WheelSpec::new("foo", "1.0").requires("bar"),
+            WheelSpec::new("bar", "1.0"),
+        ],
+    );
+    let index = TestIndex::start(
+        &wheels,
+        IndexOptions {
+            json: false,
+            metadata_files: false,
+            ..IndexOptions::default()
+        },
+    );
+    let env = TestEnv::new();
+    assert_ok(&lock(&env, &index, &args(&["foo"], &PY312_X86)));
+    let requests = index.requests();
+    assert!(
+        requests.iter().all(|r| !r.starts_with("HEAD ")),
+        "{requests:?}"
+    );
+    for w in ["foo-1.0-py3-none-any.whl", "bar-1.0-py3-none-any.whl"] {
+        assert!(index.range_downloads(w) > 0, "{requests:?}");
+        assert_eq!(index.full_downloads(w), 0, "{requests:?}");
+    }
+}
+
+#[test]
 fn constraints_limit_transitive_dependencies() {
     let dir = tempfile::tempdir().unwrap();
     let wheels = publish(

@@ -9,13 +9,12 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::cache::CacheDir;
 use crate::http::strip_userinfo;
 
 /// Where the METADATA of the wheel at `url` with sha256 `wheel_sha256` is kept.
 pub fn path(cache: &CacheDir, url: &str, wheel_sha256: &str) -> PathBuf {
+    use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(strip_userinfo(url).as_bytes());
     h.update(b"\n");
@@ -30,8 +29,8 @@ pub fn path(cache: &CacheDir, url: &str, wheel_sha256: &str) -> PathBuf {
 pub fn load(path: &Path) -> Option<(Vec<u8>, String)> {
     let max = super::metadata::METADATA_MAX_BYTES + 65;
     let mut bytes = crate::fsutil::read_capped(path, max).ok()?;
-    let intact = bytes.get(64) == Some(&b'\n')
-        && hex::encode(Sha256::digest(&bytes[65..])).as_bytes() == &bytes[..64];
+    let intact =
+        bytes.get(64) == Some(&b'\n') && super::sha256_hex(&bytes[65..]).as_bytes() == &bytes[..64];
     if !intact {
         let _ = std::fs::remove_file(path);
         return None;
@@ -70,7 +69,7 @@ mod tests {
             )
         );
         let meta = b"Metadata-Version: 2.1\nName: a\nVersion: 1.0\n";
-        let sha = hex::encode(Sha256::digest(meta));
+        let sha = super::super::sha256_hex(meta);
         store(&p, meta, &sha);
         assert_eq!(load(&p), Some((meta.to_vec(), sha)));
 

@@ -190,6 +190,9 @@ pub fn ensure_lock(
             (short_label(&r.target), versions)
         })
         .collect();
+    // What the resolution kept is read back from the cache by path from here on: pinning
+    // reads the sizes of wheels read by ranges, fetching reads the METADATA.
+    crate::write_behind::wait();
     let mut new_targets = Vec::new();
     let mut failures = Vec::new();
     for (i, r) in resolved.into_iter().enumerate() {
